@@ -1,0 +1,310 @@
+"""The `testbed` command. Thin: parse arguments, call the modules, print, pick an exit code.
+
+Exit codes: 0 success, 1 a check failed, 2 bad input (nothing changed), 3 the kernel or
+machine lacks something the command needs (nothing changed), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from testbed.profile.errors import InputError, KernelFeatureMissing
+
+app = typer.Typer(no_args_is_help=True, add_completion=False,
+                  help="Reproduce censorship throttling with tc/netem and nftables, and measure it.")
+profiles_app = typer.Typer(no_args_is_help=True, help="The profile catalog: list, show, validate.")
+app.add_typer(profiles_app, name="profiles")
+out = Console()
+err = Console(stderr=True)
+
+RunOption = Annotated[str, typer.Option("--run", "-r", help="run id: names its namespaces (tb-RUN-NODE)")]
+DEFAULT_RUN = "main"
+
+
+def _fail(code: int, message: str) -> None:
+    print(message, file=sys.stderr)
+    raise typer.Exit(code)
+
+
+def _need_root() -> None:
+    if os.geteuid() != 0:
+        _fail(3, "this command changes network namespaces and needs root: run it with sudo")
+
+
+def _load(profile: str):
+    from testbed.profile.loader import load_profile, resolve_profile_path
+
+    return load_profile(resolve_profile_path(profile))
+
+
+def _state(run: str):
+    import re
+
+    from testbed.topology.model import RUN_ID_PATTERN, TopologyState, state_path
+
+    if not re.fullmatch(RUN_ID_PATTERN, run):
+        raise InputError.single(f"--run {run!r}: use 1-8 lower case letters or digits")
+    if not state_path(run).exists():
+        _fail(2, f"run {run!r} is not up; start it with `testbed up --run {run}`")
+    return TopologyState.load(run)
+
+
+# --- profiles ---------------------------------------------------------------------------------
+
+
+@profiles_app.command("list")
+def profiles_list() -> None:
+    """The catalog: name, confidence and title of each profile in profiles/."""
+    from testbed.profile.loader import catalog, load_profile
+
+    table = Table("name", "confidence", "title")
+    for path in catalog():
+        try:
+            p = load_profile(path).profile
+            table.add_row(p.name, p.confidence, p.title)
+        except InputError as exc:
+            table.add_row(path.stem, "[red]invalid[/red]", str(exc.problems[0].message))
+    out.print(table)
+
+
+@profiles_app.command("show")
+def profiles_show(profile: Annotated[str, typer.Argument(help="catalog name or YAML path")]) -> None:
+    """A profile's description, provenance and classes."""
+    loaded = _load(profile)
+    p = loaded.profile
+    out.print(f"[bold]{p.name}[/bold]: {p.title}  ({p.confidence})")
+    if p.description:
+        out.print(p.description.strip())
+    for source in p.provenance:
+        out.print(f"  source: {source}")
+    for cls in p.classes:
+        out.print(f"  class [bold]{cls.name}[/bold]: {cls.description or ''}")
+    out.print(f"file: {loaded.source}   sha256: {loaded.sha256[:16]}")
+
+
+@profiles_app.command("validate")
+def profiles_validate(paths: Annotated[list[Path], typer.Argument(help="profile YAML files")]) -> None:
+    """Check profiles; every problem is printed with its file, line and field."""
+    from testbed.compile.compiler import compile_profile
+    from testbed.profile.loader import load_profile
+
+    problems = []
+    for path in paths:
+        try:
+            compile_profile(load_profile(path))
+            out.print(f"{path}: ok")
+        except InputError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise InputError(problems)
+
+
+@profiles_app.command("schema")
+def profiles_schema() -> None:
+    """JSON Schema of the profile language, for editors."""
+    from testbed.profile.model import Profile
+
+    print(json.dumps(Profile.model_json_schema(by_alias=True), indent=2))
+
+
+# --- plan / apply / clear ----------------------------------------------------------------------
+
+
+@app.command()
+def plan(
+    profile: Annotated[str, typer.Argument(help="catalog name or YAML path")],
+    as_json: Annotated[bool, typer.Option("--json", help="print the Plan as JSON")] = False,
+    netns: Annotated[str | None, typer.Option(help="prefix commands with `ip netns exec NETNS`")] = None,
+) -> None:
+    """Print the tc and nft commands that implement PROFILE (no root needed, nothing changes)."""
+    from testbed.compile.compiler import compile_profile
+    from testbed.compile.render import shell_script
+
+    compiled = compile_profile(_load(profile))
+    print(compiled.to_json() if as_json else shell_script(compiled, netns), end="" if not as_json else "\n")
+
+
+@app.command()
+def apply(
+    profile: Annotated[str, typer.Argument(help="catalog name or YAML path")],
+    run: RunOption = DEFAULT_RUN,
+) -> None:
+    """Apply PROFILE on the censor of a running topology (replacing any profile there)."""
+    from testbed.compile.compiler import compile_profile
+    from testbed.kernel import apply as engine
+
+    loaded = _load(profile)
+    _need_root()
+    state = _state(run)
+    compiled = compile_profile(loaded, _target(state))
+    result = engine.apply(compiled, state.censor.netns)
+    state.profile = str(loaded.source)
+    state.save()
+    verb = "applied" if result.changed else "already applied"
+    out.print(f"{verb}: {compiled.profile} on run {run} "
+              f"({len(compiled.interfaces)} interfaces, "
+              f"{sum(len(c.rules) for c in compiled.nft.chains)} nft rules; read back and verified)")
+
+
+def _target(state):
+    from testbed.compile.compiler import Target
+
+    return Target(state.devices("outside"), state.devices("inside"))
+
+
+@app.command()
+def clear(run: RunOption = DEFAULT_RUN) -> None:
+    """Remove the applied profile: the censor's interfaces return to their defaults."""
+    from testbed.compile.compiler import Target
+    from testbed.kernel import apply as engine
+
+    _need_root()
+    state = _state(run)
+    target: Target = _target(state)
+    engine.clear_devices(state.censor.netns, [*target.uplink_devices, *target.downlink_devices],
+                         target.table)
+    state.profile = None
+    state.save()
+    out.print(f"cleared run {run}")
+
+
+# --- topology -----------------------------------------------------------------------------------
+
+
+@app.command()
+def up(
+    run: RunOption = DEFAULT_RUN,
+    backend: Annotated[str, typer.Option(help="netns (default) or mininet")] = "netns",
+    inside: Annotated[str, typer.Option(help="hosts on the inside, comma-separated")] = "caller",
+    outside: Annotated[str, typer.Option(help="hosts on the outside, comma-separated")] = "callee",
+    rate: Annotated[str | None, typer.Option(help="base link rate on each host, e.g. 100mbit")] = None,
+    delay: Annotated[str | None, typer.Option(help="base link delay on each host, e.g. 10ms")] = None,
+) -> None:
+    """Build the topology: inside hosts -- censor -- outside hosts."""
+    from pydantic import ValidationError
+
+    from testbed.topology import build
+    from testbed.topology.model import TopologySpec
+
+    _need_root()
+    link = {k: v for k, v in (("rate", rate), ("delay", delay)) if v}
+    try:
+        spec = TopologySpec(backend=backend, inside=inside.split(","), outside=outside.split(","),
+                            link=link or None)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise InputError.single(f"{'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+    _check_run_id(run)
+    state = build.up(spec, run, progress=lambda msg: err.print(f"[dim]{msg}[/dim]"))
+    table = Table("node", "namespace", "interfaces")
+    for node in state.nodes.values():
+        table.add_row(node.name, node.netns,
+                      ", ".join(f"{i.name} {i.ipv4} {i.ipv6}" for i in node.interfaces))
+    out.print(table)
+    out.print(f"run {run} is up ({spec.backend}); try: testbed exec caller -- ping -c1 "
+              f"{state.nodes[spec.outside[0]].address()}")
+
+
+def _check_run_id(run: str) -> None:
+    import re
+
+    from testbed.topology.model import RUN_ID_PATTERN
+
+    if not re.fullmatch(RUN_ID_PATTERN, run):
+        raise InputError.single(f"--run {run!r}: use 1-8 lower case letters or digits")
+
+
+@app.command()
+def down(run: RunOption = DEFAULT_RUN) -> None:
+    """Tear a run's topology down (its namespaces and everything in them)."""
+    from testbed.topology import build
+
+    _need_root()
+    _check_run_id(run)
+    removed = build.down(run)
+    out.print(f"removed {len(removed)} namespaces of run {run}" if removed else f"run {run} was not up")
+
+
+@app.command(name="exec", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def exec_(
+    ctx: typer.Context,
+    node: Annotated[str, typer.Argument(help="node name: caller, censor, callee, ...")],
+    run: RunOption = DEFAULT_RUN,
+) -> None:
+    """Run a program inside NODE:  testbed exec caller -- ping -c3 198.19.0.2"""
+    _need_root()
+    state = _state(run)
+    argv = [a for a in ctx.args if a != "--"] if ctx.args[:1] == ["--"] else list(ctx.args)
+    if not argv:
+        raise InputError.single("give a command after --, e.g. testbed exec caller -- ip addr")
+    if node not in state.nodes:
+        raise InputError.single(f"no node {node!r} in run {run}; nodes: {', '.join(state.nodes)}")
+    os.execvp("ip", ["ip", "netns", "exec", state.node(node).netns, *argv])
+
+
+@app.command()
+def clean() -> None:
+    """Remove everything any run created (namespaces, interfaces, state), also after kill -9."""
+    from testbed.topology import build
+
+    _need_root()
+    removed = build.clean()
+    for item in removed:
+        out.print(f"removed {item}")
+    out.print(f"clean: {len(removed)} objects removed")
+
+
+@app.command()
+def status() -> None:
+    """Runs that are up, and the profile applied on each."""
+    from testbed.topology import build
+    from testbed.topology.model import TopologyState
+
+    table = Table("run", "backend", "nodes", "profile")
+    for run in build.running():
+        state = TopologyState.load(run)
+        table.add_row(run, state.backend, ", ".join(state.nodes), state.profile or "-")
+    out.print(table)
+
+
+def main() -> None:
+    try:
+        code = app(standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else 0)
+    except InputError as exc:
+        _print_problems(exc)
+        sys.exit(2)
+    except KernelFeatureMissing as exc:
+        print(f"missing: {exc}", file=sys.stderr)
+        sys.exit(3)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        err.print("interrupted; `testbed clean` removes anything left behind")
+        sys.exit(130)
+    except Exception as exc:  # a clear sentence, not a trace; TESTBED_DEBUG=1 shows it
+        if hasattr(exc, "show") and hasattr(exc, "exit_code"):  # click's usage errors
+            exc.show()
+            sys.exit(exc.exit_code)
+        if os.environ.get("TESTBED_DEBUG"):
+            raise
+        err.print(f"error: {type(exc).__name__}: {exc}", markup=False)
+        err.print("(set TESTBED_DEBUG=1 for the traceback)", markup=False)
+        sys.exit(1)
+
+
+def _print_problems(exc: InputError) -> None:
+    for problem in exc.problems:
+        print(problem, file=sys.stderr)  # one unwrapped line each: file:line: field: message
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,361 @@
+"""Profile -> Plan. Pure and deterministic: no root, no kernel, same input same output.
+
+Layout of what it builds, per censor egress interface:
+
+    htb 1: (default 2)
+      class 1:1   the base link (rate = link.rate, or line rate)
+        class 1:2    unmatched traffic (the profile's `default`)   leaf 2:
+        class 1:10   first traffic class                          leaf 10:
+        class 1:11   second traffic class ...                     leaf 11:
+
+and one nftables table whose forward chain sends each packet to the chain of its
+direction, where classes are tried in order: the first match drops, rejects, polices
+or sets `meta priority` to its htb class and accepts.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+from testbed.compile.match import (
+    DNF,
+    Conj,
+    MatchTooLarge,
+    _constraints,
+    compile_match,
+    render_conj,
+)
+from testbed.compile.plan import (
+    Direction,
+    HtbClass,
+    InterfacePlan,
+    Leaf,
+    NetemParams,
+    NftChain,
+    NftPlan,
+    NftRule,
+    NftSet,
+    Plan,
+    classid,
+)
+from testbed.profile.errors import InputError, Problem
+from testbed.profile.loader import LoadedProfile
+from testbed.profile.model import Action, Netem, Profile, TrafficClass
+
+LINE_RATE_BPS = 10_000_000_000  # what an unshaped class may use: faster than any veth test
+DEFAULT_MINOR = 2
+FIRST_CLASS_MINOR = 0x10
+DIRECTIONS: tuple[Direction, Direction] = ("uplink", "downlink")
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a Plan goes: the censor's egress devices per direction and the nft table name."""
+
+    uplink_devices: tuple[str, ...] = ("outside",)
+    downlink_devices: tuple[str, ...] = ("inside",)
+    table: str = "testbed"
+
+    def devices(self, direction: Direction) -> tuple[str, ...]:
+        return self.uplink_devices if direction == "uplink" else self.downlink_devices
+
+
+def default_burst_bytes(rate_bps: int) -> int:
+    """One millisecond at the rate plus a full frame, as tc's default (rate/HZ + MTU)."""
+    return rate_bps // 8 // 1000 + 1600
+
+
+def compile_profile(loaded: LoadedProfile, target: Target | None = None) -> Plan:
+    target = target or Target()
+    profile = loaded.profile
+    try:
+        interfaces = tuple(
+            _interface_plan(profile, direction, device)
+            for direction in DIRECTIONS
+            for device in target.devices(direction)
+        )
+        nft = _nft_plan(loaded, target)
+    except MatchTooLarge as exc:
+        raise InputError([Problem(str(loaded.source), None, "classes", str(exc))]) from None
+    return Plan(profile.name, interfaces, nft, _features(profile))
+
+
+# --- tc: treatment ---------------------------------------------------------------------------
+
+
+def _classes_with_minors(profile: Profile) -> list[tuple[int, str, TrafficClass | None]]:
+    rows: list[tuple[int, str, TrafficClass | None]] = [(DEFAULT_MINOR, "default", None)]
+    rows += [(FIRST_CLASS_MINOR + i, c.name, c) for i, c in enumerate(profile.classes)]
+    return rows
+
+
+def _action(profile: Profile, cls: TrafficClass | None, direction: Direction) -> Action:
+    holder = profile.default if cls is None else cls
+    return holder.for_direction(direction)
+
+
+def _interface_plan(profile: Profile, direction: Direction, device: str) -> InterfacePlan:
+    link_rate = (profile.link.rate if profile.link else None) or LINE_RATE_BPS
+    base_delay = (profile.link.delay if profile.link else None) or 0
+    rows = _classes_with_minors(profile)
+    share = max(8_000, link_rate // len(rows))  # guaranteed rates add up to the link
+    classes = [HtbClass(classid(1), "1:", link_rate, link_rate, default_burst_bytes(link_rate),
+                        "base link")]
+    leaves: list[Leaf] = []
+    for minor, label, cls in rows:
+        action = _action(profile, cls, direction)
+        rate, ceil = share, link_rate
+        if action.shape and action.shape.method == "htb":
+            rate = min(action.shape.rate, link_rate)
+            ceil = min(action.shape.ceil or action.shape.rate, link_rate)
+        burst = action.shape.burst if action.shape and action.shape.burst else default_burst_bytes(ceil)
+        classes.append(HtbClass(classid(minor), classid(1), rate, ceil, burst, label))
+        leaves.append(_leaf(minor, action, base_delay))
+    return InterfacePlan(device, direction, DEFAULT_MINOR, tuple(classes), tuple(leaves))
+
+
+def _leaf(minor: int, action: Action, base_delay_ns: int) -> Leaf:
+    parent, handle = classid(minor), f"{minor:x}:"
+    if action.shape and action.shape.method == "tbf":
+        shape = action.shape
+        return Leaf(parent, handle, "tbf", tbf_rate_bps=shape.rate,
+                    tbf_burst_bytes=shape.burst or default_burst_bytes(shape.rate),
+                    tbf_latency_ns=shape.latency or 50_000_000)
+    if action.netem or base_delay_ns:
+        params = netem_params(action.netem or Netem(), base_delay_ns)
+        return Leaf(parent, handle, "netem", limit=params.limit, netem=params)
+    return Leaf(parent, handle, "pfifo", limit=1000)
+
+
+def netem_params(netem: Netem, base_delay_ns: int = 0) -> NetemParams:
+    loss = netem.loss
+    state = gemodel = None
+    if loss and loss.state:
+        s = loss.state
+        state = (s.p13, s.p31 if s.p31 is not None else 100.0 - s.p13, s.p32, s.p23, s.p14)
+    if loss and loss.gemodel:
+        g = loss.gemodel
+        gemodel = (g.p, g.r, g.loss_in_bad, g.loss_in_good)
+    slot = None
+    if netem.slot:
+        sl = netem.slot
+        slot = (sl.min, sl.max if sl.max is not None else sl.min, sl.packets or 0, sl.bytes or 0)
+    reorder = netem.reorder
+    return NetemParams(
+        limit=netem.limit or 1000,
+        delay_ns=(netem.delay or 0) + base_delay_ns,
+        jitter_ns=netem.jitter or 0,
+        delay_correlation_pct=netem.delay_correlation or 0.0,
+        distribution=netem.distribution if netem.distribution != "uniform" else None,
+        loss_pct=(loss.random or 0.0) if loss else 0.0,
+        loss_correlation_pct=(loss.correlation or 0.0) if loss else 0.0,
+        loss_state=state,
+        loss_gemodel=gemodel,
+        duplicate_pct=netem.duplicate.percent if netem.duplicate else 0.0,
+        duplicate_correlation_pct=(netem.duplicate.correlation or 0.0) if netem.duplicate else 0.0,
+        corrupt_pct=netem.corrupt.percent if netem.corrupt else 0.0,
+        corrupt_correlation_pct=(netem.corrupt.correlation or 0.0) if netem.corrupt else 0.0,
+        reorder_pct=reorder.percent if reorder else 0.0,
+        reorder_correlation_pct=(reorder.correlation or 0.0) if reorder else 0.0,
+        gap=(reorder.gap or 1) if reorder else 0,
+        rate_bps=netem.rate.rate if netem.rate else 0,
+        packet_overhead=netem.rate.packet_overhead if netem.rate else 0,
+        cell_size=netem.rate.cell_size if netem.rate else 0,
+        cell_overhead=netem.rate.cell_overhead if netem.rate else 0,
+        slot=slot,
+        ecn=netem.ecn,
+    )
+
+
+# --- nft: classification and stateful policy -------------------------------------------------
+
+
+def _families(conj: Conj) -> list[str]:
+    """Address families a conjunction can match (its text may already pin one)."""
+    allowed, _ = _constraints([lit for lit in conj if lit.enforces]).get("nfproto", (None, None))
+    return sorted(allowed) if allowed is not None else ["ipv4", "ipv6"]
+
+
+def _addr(family: str) -> tuple[str, str]:
+    return ("ip", "ipv4_addr") if family == "ipv4" else ("ip6", "ipv6_addr")
+
+
+def _residual_key(scope: str, direction: Direction, family: str) -> tuple[str, str]:
+    """(nft key expression, set type) oriented as inside-host . outside-host . ..."""
+    ip, addr_type = _addr(family)
+    inside, outside = ("saddr", "daddr") if direction == "uplink" else ("daddr", "saddr")
+    outside_port = "th dport" if direction == "uplink" else "th sport"
+    if scope == "host":
+        return f"{ip} {outside}", addr_type
+    if scope == "pair":
+        return f"{ip} {inside} . {ip} {outside}", f"{addr_type} . {addr_type}"
+    return (f"{ip} {inside} . {ip} {outside} . meta l4proto . {outside_port}",
+            f"{addr_type} . {addr_type} . inet_proto . inet_service")
+
+
+def _bytes_per_second(rate_bps: int) -> int:
+    return max(1, round(rate_bps / 8))
+
+
+def _counter_literal(action: Action) -> str | None:
+    if action.after is None:
+        return None
+    ct_dir, unit, threshold = action.after.counter
+    middle = f"{ct_dir} " if ct_dir else ""
+    return f"ct {middle}{unit} > {threshold}"
+
+
+def _tcp_possible(conj: Conj) -> bool:
+    allowed, excluded = _constraints(list(conj)).get("l4proto", (None, frozenset()))
+    return "tcp" not in excluded and (allowed is None or "tcp" in allowed)
+
+
+def _rule(matches: list[str | None], statement: str | None, verdict: str, comment: str) -> NftRule:
+    return NftRule(" ".join(p for p in [*matches, statement, verdict] if p), comment)
+
+
+def _terminal(conj: Conj, matches: list[str | None], statement: str | None, blocking: str,
+              comment: str) -> list[NftRule]:
+    """drop, or reject as a TCP reset for TCP and ICMP port-unreachable for the rest."""
+    if blocking == "drop":
+        return [_rule(matches, statement, "drop", comment)]
+    allowed, excluded = _constraints(list(conj)).get("l4proto", (None, frozenset()))
+    only_tcp = allowed is not None and allowed - excluded == {"tcp"}
+    rules = []
+    if _tcp_possible(conj):
+        tcp = None if only_tcp else "meta l4proto tcp"
+        rules.append(_rule([*matches, tcp], statement, "reject with tcp reset", comment))
+    if not only_tcp:
+        rules.append(_rule(matches, statement, "reject with icmpx port-unreachable", comment))
+    return rules
+
+
+def _set_suffix(name: str, direction: Direction, family: str) -> str:
+    return f"{name.replace('-', '_')}_{'up' if direction == 'uplink' else 'down'}_{family[-2:]}"
+
+
+def _class_rules(name: str, minor: int, action: Action, dnf: DNF, direction: Direction,
+                 sets: list[NftSet]) -> list[NftRule]:
+    rules: list[NftRule] = []
+    gate = _counter_literal(action)
+    blocking = "drop" if action.drop else "reject" if action.reject else None
+    for conj in dnf:
+        families = _families(conj)
+        family_guard = {f: (f"meta nfproto {f}" if len(families) > 1 else None) for f in families}
+        if action.residual is not None and blocking:
+            res = action.residual
+            for family in families:
+                key, _ = _residual_key(res.scope, direction, family)
+                l4 = "meta l4proto { tcp, udp }" if res.scope == "flow" else None
+                update = f"update @res_{_set_suffix(name, direction, family)} {{ {key} }}"
+                rules += _terminal(conj, [render_conj(conj), family_guard[family], gate, l4],
+                                   update, blocking, name)
+            continue
+        if blocking:
+            rules += _terminal(conj, [render_conj(conj), gate], None, blocking, name)
+            continue
+        if action.police is not None:
+            pol = action.police
+            limit = (f"limit rate over {_bytes_per_second(pol.rate)} bytes/second "
+                     f"burst {pol.burst} bytes")
+            if pol.per == "aggregate":
+                rules.append(_rule([render_conj(conj), gate], limit, "drop", name))
+            for family in families if pol.per == "flow" else []:
+                ip, addr_type = _addr(family)
+                set_name = f"pol_{_set_suffix(name, direction, family)}"
+                key = f"{ip} saddr . {ip} daddr . meta l4proto . th sport . th dport"
+                rules.append(_rule(
+                    [render_conj(conj), family_guard[family], gate, "meta l4proto { tcp, udp }"],
+                    f"update @{set_name} {{ {key} {limit} }}", "drop", name))
+                if not any(s.name == set_name for s in sets):
+                    idle_s = (pol.idle_timeout or 60_000_000_000) // 1_000_000_000
+                    sets.append(NftSet(set_name, f"{addr_type} . {addr_type} . inet_proto . "
+                                       "inet_service . inet_service", ("dynamic", "timeout"),
+                                       max(1, idle_s)))
+        rules.append(_rule([render_conj(conj), gate], f"meta priority set {classid(minor)}",
+                           "accept", name))
+    return rules
+
+
+def _nft_plan(loaded: LoadedProfile, target: Target) -> NftPlan:
+    profile = loaded.profile
+    sets: list[NftSet] = []
+    for name in sorted(loaded.address_sets):
+        prefixes = loaded.address_sets[name]
+        for version, suffix, addr_type in ((4, "v4", "ipv4_addr"), (6, "v6", "ipv6_addr")):
+            members = tuple(p for p in prefixes if ipaddress.ip_network(p).version == version)
+            if members:
+                sets.append(NftSet(f"{name}_{suffix}", addr_type, ("interval",), None, members))
+    residual_checks: dict[Direction, list[NftRule]] = {"uplink": [], "downlink": []}
+    chains_rules: dict[Direction, list[NftRule]] = {"uplink": [], "downlink": []}
+    compiled = [(c, compile_match(c.match, loaded.address_sets)) for c in profile.classes]
+    for direction in DIRECTIONS:
+        for index, (cls, dnf) in enumerate(compiled):
+            action = cls.for_direction(direction)
+            minor = FIRST_CLASS_MINOR + index
+            if action.residual is not None:
+                _residual_sets_and_checks(cls.name, action, direction, dnf, sets, residual_checks)
+            chains_rules[direction].extend(_class_rules(cls.name, minor, action, dnf, direction, sets))
+        chains_rules[direction].extend(_default_rules(profile.default.for_direction(direction)))
+    chains = [
+        NftChain("forward", "forward", 0, tuple(
+            NftRule(f"oifname {_names(target.devices(d))} jump {d}") for d in DIRECTIONS)),
+    ]
+    for direction in DIRECTIONS:
+        chains.append(NftChain(direction, "", 0,
+                               tuple(residual_checks[direction] + chains_rules[direction])))
+    return NftPlan(target.table, "inet", tuple(sets), tuple(chains))
+
+
+def _residual_sets_and_checks(name: str, action: Action, direction: Direction, dnf: DNF,
+                              sets: list[NftSet], checks: dict[Direction, list[NftRule]]) -> None:
+    res = action.residual
+    assert res is not None
+    families = sorted({f for conj in dnf for f in _families(conj)})
+    for family in families:
+        set_name = f"res_{_set_suffix(name, direction, family)}"
+        _, set_type = _residual_key(res.scope, direction, family)
+        sets.append(NftSet(set_name, set_type, ("timeout",), res.duration // 1_000_000_000))
+        # the block holds both ways: check each direction with its own key orientation
+        for check_direction in DIRECTIONS:
+            key, _ = _residual_key(res.scope, check_direction, family)
+            l4 = "meta l4proto { tcp, udp }" if res.scope == "flow" else None
+            checks[check_direction].append(
+                _rule([l4, f"{key} @{set_name}"], None, "drop", f"{name}: residual block"))
+
+
+def _default_rules(action: Action) -> list[NftRule]:
+    if action.drop:
+        return [NftRule("drop", "default")]
+    if action.reject:
+        return _terminal((), [], None, "reject", "default")
+    rules = []
+    if action.police is not None:
+        pol = action.police
+        rules.append(NftRule(f"limit rate over {_bytes_per_second(pol.rate)} bytes/second "
+                             f"burst {pol.burst} bytes drop", "default"))
+    rules.append(NftRule(f"meta priority set {classid(DEFAULT_MINOR)}", "default"))
+    return rules
+
+
+def _names(devices: tuple[str, ...]) -> str:
+    quoted = [f'"{d}"' for d in devices]
+    return quoted[0] if len(quoted) == 1 else "{ " + ", ".join(quoted) + " }"
+
+
+def _features(profile: Profile) -> tuple[str, ...]:
+    needed = {"sch_htb", "sch_pfifo", "nftables"}
+    holders = [profile.default, *profile.classes]
+    for holder in holders:
+        for direction in DIRECTIONS:
+            action = holder.for_direction(direction)
+            if action.netem or (profile.link and profile.link.delay):
+                needed.add("sch_netem")
+            if action.shape and action.shape.method == "tbf":
+                needed.add("sch_tbf")
+            if action.after:
+                needed.add("conntrack_acct")
+    return tuple(sorted(needed))
+
+

@@ -1,0 +1,273 @@
+"""Match trees -> nftables rule fragments in disjunctive normal form.
+
+A Match is an AND of its fields, `any` is an OR, `not` a negation. nft rules are
+conjunctions, so a Match becomes a list of conjunctions (one nft rule each). Every
+literal knows its exact negation as a DNF, because `udp dport != 53` also requires the
+packet to be UDP: not(udp dport 53) = (not UDP) or (UDP and dport != 53).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from itertools import product
+
+from testbed.profile.model import LengthRange, Match, PayloadMatch
+
+MAX_RULES_PER_CLASS = 256
+
+
+class MatchTooLarge(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Fact:
+    """A constraint on one packet property: its value is (holds) or is not in `values`."""
+
+    key: str  # "l4proto" or "nfproto"
+    values: frozenset[str]
+    holds: bool = True
+
+
+@dataclass(frozen=True)
+class Literal:
+    text: str
+    negation: tuple[tuple[Literal, ...], ...] = field(compare=False, default=())
+    facts: tuple[Fact, ...] = field(compare=False, default=())
+    enforces: bool = field(compare=False, default=True)  # nft text itself requires `facts`
+    guard: bool = field(compare=False, default=False)  # text says nothing beyond `facts`
+
+
+Conj = tuple[Literal, ...]
+DNF = list[Conj]
+
+ALWAYS: DNF = [()]
+NEVER: DNF = []
+
+
+def l4proto(protocols: tuple[str, ...]) -> Literal:
+    value = protocols[0] if len(protocols) == 1 else "{ " + ", ".join(protocols) + " }"
+    values = frozenset(protocols)
+    negative = Literal(f"meta l4proto != {value}", facts=(Fact("l4proto", values, False),), guard=True)
+    positive_fact = (Fact("l4proto", values, True),)
+    positive = Literal(f"meta l4proto {value}", ((negative,),), positive_fact, guard=True)
+    return positive
+
+
+def nfproto(family: str) -> Literal:
+    other = "ipv6" if family == "ipv4" else "ipv4"
+    negative = Literal(f"meta nfproto {other}", facts=(Fact("nfproto", frozenset({other})),), guard=True)
+    return Literal(f"meta nfproto {family}", ((negative,),),
+                   (Fact("nfproto", frozenset({family})),), guard=True)
+
+
+def _plain(text: str, negated: str) -> Literal:
+    return Literal(text, ((Literal(negated),),))
+
+
+def _guarded(guard: Literal, text: str, negated: str, implies_guard: bool = True) -> Literal:
+    """A field that exists only under `guard`: its negation is (not guard) or (guard and !=).
+
+    `implies_guard`: nft's text already requires the guard (`udp dport` only matches UDP),
+    so a separate `meta l4proto udp` next to it is redundant and is left out of rules.
+    """
+    inner_negative = Literal(negated, (), guard.facts, enforces=implies_guard)
+    negation = tuple(guard.negation) + ((guard, inner_negative),)
+    return Literal(text, negation, guard.facts, enforces=implies_guard)
+
+
+def _constraints(literals) -> dict[str, tuple[frozenset[str] | None, frozenset[str]]]:
+    """Per key: the allowed values (None: unconstrained) and the excluded ones."""
+    out: dict[str, tuple[frozenset[str] | None, frozenset[str]]] = {}
+    for lit in literals:
+        for fact in lit.facts:
+            allowed, excluded = out.get(fact.key, (None, frozenset()))
+            if fact.holds:
+                allowed = fact.values if allowed is None else allowed & fact.values
+            else:
+                excluded = excluded | fact.values
+            out[fact.key] = (allowed, excluded)
+    return out
+
+
+def _contradictory(conj: list[Literal]) -> bool:
+    for allowed, excluded in _constraints(conj).values():
+        if allowed is not None and not (allowed - excluded):
+            return True
+    return False
+
+
+def _implied(lit: Literal, others: list[Literal]) -> bool:
+    """Is guard `lit` already enforced by the nft text of `others`?"""
+    known = _constraints([o for o in others if o.enforces])
+    for fact in lit.facts:
+        allowed, excluded = known.get(fact.key, (None, frozenset()))
+        if fact.holds and not (allowed is not None and (allowed - excluded) <= fact.values):
+            return False
+        if not fact.holds and not (
+            fact.values <= excluded or (allowed is not None and not (allowed & fact.values))
+        ):
+            return False
+    return True
+
+
+def _simplify(conj: list[Literal]) -> Conj:
+    kept = list(conj)
+    for lit in list(kept):
+        if lit.guard and _implied(lit, [o for o in kept if o is not lit]):
+            kept.remove(lit)
+    return tuple(kept)
+
+
+def _set_text(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else "{ " + ", ".join(items) + " }"
+
+
+def _ports(ranges: list[tuple[int, int]]) -> str:
+    return _set_text([f"{lo}" if lo == hi else f"{lo}-{hi}" for lo, hi in sorted(set(ranges))])
+
+
+def _range_text(rng: LengthRange, offset: int = 0) -> tuple[str, str]:
+    low = None if rng.min is None else rng.min + offset
+    high = None if rng.max is None else rng.max + offset
+    if low is not None and high is not None:
+        value = f"{low}" if low == high else f"{low}-{high}"
+        return value, f"!= {value}"
+    if low is not None:
+        return f">= {low}", f"< {low}"
+    return f"<= {high}", f"> {high}"
+
+
+def _or(*dnfs: DNF) -> DNF:
+    out: DNF = []
+    for dnf in dnfs:
+        out.extend(dnf)
+    return out
+
+
+def _and(*dnfs: DNF) -> DNF:
+    out: DNF = []
+    for combo in product(*dnfs):
+        conj: list[Literal] = []
+        for part in combo:
+            for lit in part:
+                if lit not in conj:  # literals compare by their nft text
+                    conj.append(lit)
+        if not _contradictory(conj):
+            out.append(_simplify(conj))
+        if len(out) > MAX_RULES_PER_CLASS:
+            raise MatchTooLarge(
+                f"the match expands to more than {MAX_RULES_PER_CLASS} nft rules; "
+                "use address sets or fewer 'any'/'not' combinations"
+            )
+    return out
+
+
+def negate(dnf: DNF) -> DNF:
+    """not (C1 or C2 ...) = not C1 and not C2 ...; not (a and b) = not a or not b."""
+    if not dnf:
+        return ALWAYS
+    result: DNF = ALWAYS
+    for conj in dnf:
+        if not conj:
+            return NEVER
+        negated_conj: DNF = _or(*[list(lit.negation) for lit in conj])
+        result = _and(result, negated_conj)
+    return result
+
+
+def _protocols(match: Match) -> tuple[str, ...] | None:
+    if match.protocol in (None, "any"):
+        needs_l4 = any(x is not None for x in (match.src_port, match.dst_port, match.payload))
+        return ("tcp", "udp") if needs_l4 else None
+    return (match.protocol,)
+
+
+def _addresses(items: list[str], field: str, sets: dict[str, tuple[str, ...]]) -> DNF:
+    v4: list[str] = []
+    v6: list[str] = []
+    set_refs: list[tuple[str, str]] = []  # (family, set name)
+    for item in items:
+        if item.startswith("@"):
+            name = item[1:]
+            families = {ipaddress.ip_network(p).version for p in sets[name]}
+            if 4 in families:
+                set_refs.append(("ip", f"{name}_v4"))
+            if 6 in families:
+                set_refs.append(("ip6", f"{name}_v6"))
+        elif ipaddress.ip_network(item).version == 4:
+            v4.append(item)
+        else:
+            v6.append(item)
+    alternatives: DNF = []
+    for family, values in (("ip", v4), ("ip6", v6)):
+        if values:
+            guard = nfproto("ipv4" if family == "ip" else "ipv6")
+            alternatives.append((_guarded(guard, f"{family} {field} {_set_text(sorted(values))}",
+                                          f"{family} {field} != {_set_text(sorted(values))}"),))
+    for family, set_name in set_refs:
+        guard = nfproto("ipv4" if family == "ip" else "ipv6")
+        alternatives.append((_guarded(guard, f"{family} {field} @{set_name}",
+                                      f"{family} {field} != @{set_name}"),))
+    return alternatives
+
+
+def _payload(payload: PayloadMatch, guard: Literal) -> Literal:
+    bits = len(payload.value) * 4
+    offset = payload.offset * 8
+    value = f"0x{payload.value}"
+    if payload.mask:
+        expr = f"@ih,{offset},{bits} & 0x{payload.mask} == {value}"
+        neg = f"@ih,{offset},{bits} & 0x{payload.mask} != {value}"
+    else:
+        expr, neg = f"@ih,{offset},{bits} {value}", f"@ih,{offset},{bits} != {value}"
+    return _guarded(guard, expr, neg, implies_guard=False)
+
+
+def compile_match(match: Match, sets: dict[str, tuple[str, ...]]) -> DNF:
+    """The conjunctions (each one nft rule's match part) for `match`."""
+    parts: list[DNF] = []
+    protocols = _protocols(match)
+    if protocols is not None:
+        parts.append([(l4proto(protocols),)])
+    if match.src is not None:
+        parts.append(_addresses(match.src, "saddr", sets))
+    if match.dst is not None:
+        parts.append(_addresses(match.dst, "daddr", sets))
+    for port_field, ranges in (("sport", match.src_port), ("dport", match.dst_port)):
+        if ranges is None:
+            continue
+        options: DNF = []
+        for proto in protocols or ("tcp", "udp"):
+            guard = l4proto((proto,))
+            text = _ports(ranges)
+            options.append((_guarded(guard, f"{proto} {port_field} {text}",
+                                     f"{proto} {port_field} != {text}"),))
+        parts.append(options)
+    if match.length is not None:
+        value, neg = _range_text(match.length)
+        parts.append([(_plain(f"meta length {value}", f"meta length {neg}"),)])
+    if match.payload_length is not None:
+        value, neg = _range_text(match.payload_length, offset=8)  # udp length counts its header
+        parts.append([(_guarded(l4proto(("udp",)), f"udp length {value}", f"udp length {neg}"),)])
+    if match.dscp is not None:
+        values = _set_text([str(v) for v in sorted(set(match.dscp))])
+        parts.append([
+            (_guarded(nfproto("ipv4"), f"ip dscp {values}", f"ip dscp != {values}"),),
+            (_guarded(nfproto("ipv6"), f"ip6 dscp {values}", f"ip6 dscp != {values}"),),
+        ])
+    if match.payload is not None:
+        guard = l4proto(protocols or ("tcp", "udp"))
+        parts.append([(_payload(match.payload, guard),)])
+    for child in match.all or []:
+        parts.append(compile_match(child, sets))
+    if match.any:
+        parts.append(_or(*[compile_match(child, sets) for child in match.any]))
+    if match.not_ is not None:
+        parts.append(negate(compile_match(match.not_, sets)))
+    return _and(*parts) if parts else ALWAYS
+
+
+def render_conj(conj: Conj) -> str:
+    return " ".join(lit.text for lit in conj)

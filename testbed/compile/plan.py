@@ -1,0 +1,140 @@
+"""The Plan: kernel objects per interface and direction, as plain frozen data.
+
+nftables classifies (it sets `meta priority` to an htb class id, or drops/rejects/polices);
+tc treats (an htb tree per egress interface, a netem/tbf/pfifo leaf per class).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Direction = Literal["uplink", "downlink"]
+
+
+@dataclass(frozen=True)
+class NetemParams:
+    """Canonical netem settings; percentages in [0, 100], times in ns."""
+
+    limit: int = 1000
+    delay_ns: int = 0
+    jitter_ns: int = 0
+    delay_correlation_pct: float = 0.0
+    distribution: str | None = None
+    loss_pct: float = 0.0
+    loss_correlation_pct: float = 0.0
+    loss_state: tuple[float, float, float, float, float] | None = None  # p13 p31 p32 p23 p14
+    loss_gemodel: tuple[float, float, float, float] | None = None  # p r 1-h 1-k
+    duplicate_pct: float = 0.0
+    duplicate_correlation_pct: float = 0.0
+    corrupt_pct: float = 0.0
+    corrupt_correlation_pct: float = 0.0
+    reorder_pct: float = 0.0
+    reorder_correlation_pct: float = 0.0
+    gap: int = 0
+    rate_bps: int = 0
+    packet_overhead: int = 0
+    cell_size: int = 0
+    cell_overhead: int = 0
+    slot: tuple[int, int, int, int] | None = None  # min_ns max_ns packets bytes
+    ecn: bool = False
+
+
+@dataclass(frozen=True)
+class HtbClass:
+    classid: str  # "1:a" (hex minor, as tc writes it)
+    parent: str
+    rate_bps: int
+    ceil_bps: int
+    burst_bytes: int | None = None
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class Leaf:
+    """The qdisc under an htb class."""
+
+    parent: str
+    handle: str
+    kind: Literal["pfifo", "netem", "tbf"]
+    limit: int = 1000
+    netem: NetemParams | None = None
+    tbf_rate_bps: int = 0
+    tbf_burst_bytes: int = 0
+    tbf_latency_ns: int = 0
+
+
+@dataclass(frozen=True)
+class InterfacePlan:
+    device: str
+    direction: Direction
+    default_minor: int
+    classes: tuple[HtbClass, ...]
+    leaves: tuple[Leaf, ...]
+
+    @property
+    def root_handle(self) -> str:
+        return "1:"
+
+
+@dataclass(frozen=True)
+class NftSet:
+    name: str
+    type: str  # e.g. "ipv4_addr" or "ipv4_addr . ipv4_addr"
+    flags: tuple[str, ...] = ()
+    timeout_s: int | None = None
+    elements: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class NftRule:
+    text: str
+    comment: str = ""
+
+
+@dataclass(frozen=True)
+class NftChain:
+    name: str
+    hook: str
+    priority: int
+    rules: tuple[NftRule, ...]
+
+
+@dataclass(frozen=True)
+class NftPlan:
+    table: str
+    family: str
+    sets: tuple[NftSet, ...]
+    chains: tuple[NftChain, ...]
+
+
+@dataclass(frozen=True)
+class Plan:
+    profile: str
+    interfaces: tuple[InterfacePlan, ...]
+    nft: NftPlan
+    features: tuple[str, ...] = field(default_factory=tuple)  # kernel features needed
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @property
+    def digest(self) -> str:
+        """Short content hash: stored on the nft table so a re-apply can see it is a no-op."""
+        return hashlib.sha256(self.to_json().encode()).hexdigest()[:16]
+
+    def interface(self, device: str) -> InterfacePlan:
+        for item in self.interfaces:
+            if item.device == device:
+                return item
+        raise KeyError(device)
+
+
+def classid(minor: int, major: int = 1) -> str:
+    return f"{major:x}:{minor:x}"

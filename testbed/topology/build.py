@@ -1,0 +1,202 @@
+"""Bring a topology up and down. Two backends share everything after the namespaces exist:
+
+- netns: namespaces made with pyroute2, veth pairs created straight into them;
+- mininet: Mininet (hosts only, no switch, no controller) makes the hosts and links, and
+  each host's namespace is then given its run-scoped name with `ip netns attach`, so the
+  same configuration, apply engine and cleanup work on both.
+
+Either way: addresses (IPv4 and IPv6), routes through the censor, forwarding on, offloads
+(GRO/GSO/TSO) off, and permanent neighbour entries so no first packet waits on ARP.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import subprocess
+from collections.abc import Callable
+
+from pyroute2 import netns as pyroute2_netns
+
+from testbed.kernel import netns
+from testbed.topology.model import (
+    NS_PREFIX,
+    STATE_DIR,
+    Node,
+    TopologySpec,
+    TopologyState,
+    plan_addresses,
+    state_path,
+)
+
+IFA_F_NODAD = 0x02
+Progress = Callable[[str], None]
+
+
+class TopologyError(RuntimeError):
+    pass
+
+
+def up(spec: TopologySpec, run_id: str, progress: Progress = lambda _: None) -> TopologyState:
+    state = plan_addresses(spec, run_id)
+    taken = [n.netns for n in state.nodes.values() if netns.exists(n.netns)]
+    if taken or state_path(run_id).exists():
+        raise TopologyError(f"run {run_id!r} is already up; `testbed down --run {run_id}` first")
+    try:
+        if spec.backend == "mininet":
+            from testbed.topology.mininet_backend import create_hosts_and_links
+
+            progress("creating hosts and links with Mininet")
+            create_hosts_and_links(state)
+        else:
+            progress("creating namespaces and links")
+            _create_netns(state)
+        progress("configuring addresses, routes and neighbours")
+        _configure(state)
+        if spec.link and (spec.link.rate or spec.link.delay):
+            progress("shaping the base links")
+            _base_links(state, spec)
+        state.save()
+    except BaseException:
+        down(run_id, state)
+        raise
+    return state
+
+
+def _create_netns(state: TopologyState) -> None:
+    for node in state.nodes.values():
+        pyroute2_netns.create(node.netns)
+    censor = state.censor
+    with netns.route(censor.netns) as ipr:
+        for iface in censor.interfaces:
+            peer = state.nodes[iface.peer_node]
+            ipr.link("add", ifname=iface.name, kind="veth",
+                     peer={"ifname": iface.peer_interface, "net_ns_fd": peer.netns})
+
+
+def _configure(state: TopologyState) -> None:
+    for node in state.nodes.values():
+        sysctls = ["net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0"]
+        if node.side == "censor":
+            sysctls += ["net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1"]
+        netns.run(node.netns, ["sysctl", "-qw", *sysctls])
+        with netns.route(node.netns) as ipr:
+            ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], state="up")
+            for iface in node.interfaces:
+                index = ipr.link_lookup(ifname=iface.name)[0]
+                for cidr in (iface.ipv4, iface.ipv6):
+                    address, length = cidr.split("/")
+                    ipr.addr("add", index=index, address=address, prefixlen=int(length),
+                             flags=IFA_F_NODAD)
+                ipr.link("set", index=index, state="up")
+            if node.side != "censor":
+                gateway = node.interfaces[0]
+                ipr.route("add", dst="0.0.0.0/0", gateway=_peer_address(state, node, 4))
+                ipr.route("add", dst="::/0", gateway=_peer_address(state, node, 6), family=10)
+                del gateway
+        for iface in node.interfaces:
+            netns.run(node.netns, ["ethtool", "-K", iface.name, "gro", "off", "gso", "off", "tso", "off"],
+                      check=False)
+    _neighbours(state)
+
+
+def _peer_address(state: TopologyState, node: Node, family: int) -> str:
+    iface = node.interfaces[0]
+    peer = state.nodes[iface.peer_node]
+    for candidate in peer.interfaces:
+        if candidate.name == iface.peer_interface:
+            return (candidate.ipv4 if family == 4 else candidate.ipv6).split("/")[0]
+    raise TopologyError(f"no peer interface for {node.name}")
+
+
+def _neighbours(state: TopologyState) -> None:
+    """Permanent ARP/NDP entries on both ends of every link: no packet waits on resolution."""
+    macs: dict[tuple[str, str], str] = {}
+    for node in state.nodes.values():
+        with netns.route(node.netns) as ipr:
+            for iface in node.interfaces:
+                link = ipr.get_links(ipr.link_lookup(ifname=iface.name)[0])[0]
+                macs[(node.name, iface.name)] = link.get_attr("IFLA_ADDRESS")
+    for node in state.nodes.values():
+        with netns.route(node.netns) as ipr:
+            for iface in node.interfaces:
+                index = ipr.link_lookup(ifname=iface.name)[0]
+                peer = state.nodes[iface.peer_node]
+                peer_iface = next(i for i in peer.interfaces if i.name == iface.peer_interface)
+                mac = macs[(peer.name, peer_iface.name)]
+                for cidr in (peer_iface.ipv4, peer_iface.ipv6):
+                    address = cidr.split("/")[0]
+                    family = 2 if ipaddress.ip_address(address).version == 4 else 10
+                    ipr.neigh("replace", dst=address, lladdr=mac, ifindex=index, state="permanent",
+                              family=family)
+
+
+def _base_links(state: TopologyState, spec: TopologySpec) -> None:
+    """The path's own rate/delay, on each end host's egress (the censor's queues stay the profile's)."""
+    from testbed.compile.plan import NetemParams
+    from testbed.kernel import netem, probe
+
+    assert spec.link is not None
+    netem.install()
+    if spec.link.delay:
+        probe.require(("sch_netem",))
+    for node in state.nodes.values():
+        if node.side == "censor":
+            continue
+        with netns.route(node.netns) as ipr:
+            index = ipr.link_lookup(ifname="eth0")[0]
+            if spec.link.delay:
+                params = NetemParams(delay_ns=spec.link.delay, rate_bps=spec.link.rate or 0, limit=10000)
+                ipr.tc("replace", "netem", index, 0x10000, root=True, netem_params=params)
+            else:
+                rate = (spec.link.rate or 0) // 8
+                ipr.tc("replace", "tbf", index, 0x10000, root=True, rate=rate,
+                       burst=max(1600, rate // 100), latency=50000)
+
+
+def down(run_id: str, state: TopologyState | None = None) -> list[str]:
+    """Remove a run's namespaces (ending their processes) and its state file."""
+    if state is None and state_path(run_id).exists():
+        state = TopologyState.load(run_id)
+    names = [n.netns for n in state.nodes.values()] if state else []
+    if netns.NETNS_DIR.exists():
+        names += [p.name for p in netns.NETNS_DIR.glob(f"{NS_PREFIX}{run_id}-*")]
+    removed = []
+    for name in sorted(set(names)):
+        if _remove_netns(name):
+            removed.append(name)
+    state_path(run_id).unlink(missing_ok=True)
+    return removed
+
+
+def _remove_netns(name: str) -> bool:
+    if not netns.exists(name):
+        return False
+    pids = subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True).stdout.split()
+    for pid in pids:
+        subprocess.run(["kill", "-9", pid], capture_output=True)
+    subprocess.run(["ip", "netns", "del", name], capture_output=True)
+    return not netns.exists(name)
+
+
+def clean() -> list[str]:
+    """Remove everything any run created: namespaces, state files, root-namespace leftovers."""
+    removed = []
+    if netns.NETNS_DIR.exists():
+        for path in sorted(netns.NETNS_DIR.glob(f"{NS_PREFIX}*")):
+            if _remove_netns(path.name):
+                removed.append(f"namespace {path.name}")
+    links = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True).stdout
+    for line in links.splitlines():
+        name = line.split(":")[1].strip().split("@")[0]
+        if name.startswith(NS_PREFIX):
+            subprocess.run(["ip", "link", "del", name], capture_output=True)
+            removed.append(f"interface {name}")
+    if STATE_DIR.exists():
+        for path in STATE_DIR.glob("*.json"):
+            path.unlink()
+            removed.append(f"state {path.name}")
+    return removed
+
+
+def running() -> list[str]:
+    return sorted(p.stem for p in STATE_DIR.glob("*.json")) if STATE_DIR.exists() else []
