@@ -99,7 +99,7 @@ def _interface_plan(profile: Profile, direction: Direction, device: str) -> Inte
     link_rate = (profile.link.rate if profile.link else None) or LINE_RATE_BPS
     base_delay = (profile.link.delay if profile.link else None) or 0
     rows = _classes_with_minors(profile)
-    share = max(8_000, link_rate // len(rows))  # guaranteed rates add up to the link
+    share = max(8_000, link_rate // len(rows) // 1000 * 1000)  # guarantees add up to the link
     classes = [HtbClass(classid(1), "1:", link_rate, link_rate, default_burst_bytes(link_rate),
                         "base link")]
     leaves: list[Leaf] = []

@@ -15,7 +15,9 @@ from testbed.kernel import netem
 from testbed.kernel.netns import route
 from testbed.profile.errors import KernelFeatureMissing
 
-QDISC_FEATURES = {"sch_htb": "htb", "sch_netem": "netem", "sch_tbf": "tbf", "sch_pfifo": "pfifo"}
+
+def _kind(feature: str) -> str:
+    return feature.removeprefix("sch_")
 
 
 def _qdisc_args(kind: str) -> dict:
@@ -29,8 +31,9 @@ def _qdisc_args(kind: str) -> dict:
 
 
 @functools.cache
-def available_qdiscs() -> frozenset[str]:
-    """Qdisc kinds this kernel accepts, tried on a veth in a throwaway namespace."""
+def available_qdiscs(features: frozenset[str] = frozenset({"sch_htb", "sch_netem", "sch_tbf",
+                                                          "sch_pfifo"})) -> frozenset[str]:
+    """Which `sch_KIND` features this kernel accepts, tried on a veth in a throwaway namespace."""
     netem.install()
     name = f"tb-probe-{os.getpid()}"
     found: set[str] = set()
@@ -39,7 +42,8 @@ def available_qdiscs() -> frozenset[str]:
         with route(name) as ipr:
             ipr.link("add", ifname="p0", kind="veth", peer={"ifname": "p1"})
             index = ipr.link_lookup(ifname="p0")[0]
-            for feature, kind in QDISC_FEATURES.items():
+            for feature in sorted(features):
+                kind = _kind(feature)
                 try:
                     ipr.tc("replace", kind, index, 0x10000, root=True, **_qdisc_args(kind))
                     found.add(feature)
@@ -53,9 +57,9 @@ def available_qdiscs() -> frozenset[str]:
 
 def missing_features(features: tuple[str, ...]) -> list[str]:
     missing = []
-    qdiscs = [f for f in features if f in QDISC_FEATURES]
+    qdiscs = [f for f in features if f.startswith("sch_")]
     if qdiscs:
-        have = available_qdiscs()
+        have = available_qdiscs(frozenset(qdiscs))
         missing += [f for f in qdiscs if f not in have]
     if "nftables" in features and shutil.which("nft") is None:
         missing.append("nftables")

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from testbed.profile.errors import InputError, Problem
-from testbed.profile.model import AddressSetFile, Profile
+from testbed.profile.model import AddressSetFile, Profile, set_references
 from testbed.profile.yamlpos import Path_, dotted, line_of, load_yaml_with_lines
 
 M = TypeVar("M", bound=BaseModel)
@@ -92,7 +92,8 @@ def _message(error: dict[str, Any], vocabulary: set[str]) -> str:
 def validate_document(model: type[M], data: Any, lines: dict[Path_, int], file: str) -> M:
     """Validate parsed YAML against `model`, turning every error into a located Problem."""
     if not isinstance(data, dict):
-        raise InputError([Problem(file, 1, "", f"expected a mapping of fields, got {type(data).__name__}")])
+        raise InputError([Problem(file, lines.get((), 1), "",
+                                  f"expected a mapping of fields, got {type(data).__name__}")])
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -137,11 +138,35 @@ def _read_prefix_file(base: Path, set_name: str, ref: AddressSetFile, lines: dic
     return tuple(prefixes)
 
 
+def _cross_check(profile: Profile, lines: dict[Path_, int], file: str) -> None:
+    """Checks that span fields: unique class names, address-set references that resolve."""
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    for index, cls in enumerate(profile.classes):
+        at: Path_ = ("classes", index, "name")
+        if cls.name in seen or cls.name == "default":
+            problems.append(Problem(file, line_of(lines, at), dotted(at),
+                                    f"class name {cls.name!r} is used twice (or is reserved)"))
+        seen.add(cls.name)
+        for ref in set_references(cls.match):
+            if ref not in profile.address_sets:
+                known = ", ".join(sorted(profile.address_sets)) or "none defined"
+                where: Path_ = ("classes", index, "match", "dst")
+                if ("classes", index, "match", "dst") not in lines:
+                    where = ("classes", index, "match")
+                problems.append(Problem(file, line_of(lines, where), dotted(where),
+                                        f"class {cls.name!r} uses @{ref}, which is not in "
+                                        f"address_sets ({known})"))
+    if problems:
+        raise InputError(problems)
+
+
 def load_profile(path: str | Path) -> LoadedProfile:
     """Load and validate one profile file. Raises InputError naming file, line and field."""
     source = Path(path)
     data, lines = load_yaml_with_lines(source)
     profile = validate_document(Profile, data, lines, str(source))
+    _cross_check(profile, lines, str(source))
     sets: dict[str, tuple[str, ...]] = {}
     for name, members in profile.address_sets.items():
         if isinstance(members, AddressSetFile):

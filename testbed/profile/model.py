@@ -389,16 +389,6 @@ class Profile(Strict):
                 raise ValueError(f"address set name {set_name!r}: use lower case letters, digits, _")
             if isinstance(members, list) and any(m.startswith("@") for m in members):
                 raise ValueError(f"address set {set_name!r} cannot refer to other sets")
-        seen: set[str] = set()
-        for cls in self.classes:
-            if cls.name in seen or cls.name == "default":
-                raise ValueError(f"class name {cls.name!r} is used twice (or is reserved)")
-            seen.add(cls.name)
-            for ref in _set_references(cls.match):
-                if ref not in self.address_sets:
-                    known = ", ".join(sorted(self.address_sets)) or "none defined"
-                    raise ValueError(
-                        f"class {cls.name!r} uses @{ref}, which is not in address_sets ({known})")
         for direction in ("uplink", "downlink"):
             action = self.default.for_direction(direction)
             if action.residual or action.after:
@@ -406,8 +396,9 @@ class Profile(Strict):
         return self
 
 
-def _set_references(match: Match) -> list[str]:
+def set_references(match: Match) -> list[str]:
+    """Names of the address sets a match (and its children) refers to."""
     refs = [a[1:] for a in (match.src or []) + (match.dst or []) if a.startswith("@")]
     for child in (match.all or []) + (match.any or []) + ([match.not_] if match.not_ else []):
-        refs.extend(_set_references(child))
+        refs.extend(set_references(child))
     return refs

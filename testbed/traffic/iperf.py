@@ -1,0 +1,75 @@
+"""iperf3, the real binary, between two topology nodes; results from its JSON output."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from dataclasses import dataclass
+
+from testbed.kernel import netns
+
+IPERF_PORT = 5201
+
+
+@dataclass(frozen=True)
+class IperfResult:
+    protocol: str
+    seconds: float
+    sent_bps: float
+    received_bps: float
+    lost_percent: float | None = None
+    jitter_ms: float | None = None
+    retransmits: int | None = None
+
+    @classmethod
+    def from_json(cls, report: dict) -> IperfResult:
+        end = report["end"]
+        if report["start"]["test_start"]["protocol"] == "TCP":
+            return cls("tcp", end["sum_received"]["seconds"], end["sum_sent"]["bits_per_second"],
+                       end["sum_received"]["bits_per_second"],
+                       retransmits=end["sum_sent"].get("retransmits"))
+        total = end["sum"]  # the receiver's view: its loss, jitter and packet counts
+        lost = total.get("lost_percent", 0.0)
+        sent = end.get("sum_sent", total)["bits_per_second"]
+        return cls("udp", total["seconds"], sent, sent * (1 - lost / 100.0), lost,
+                   total.get("jitter_ms"))
+
+
+class IperfError(RuntimeError):
+    pass
+
+
+def run_iperf(client_ns: str, server_ns: str, server_ip: str, seconds: float = 5,
+              udp_rate_bps: int | None = None, length: int | None = None, reverse: bool = False,
+              port: int = IPERF_PORT) -> IperfResult:
+    """One iperf3 test: a one-off server in `server_ns`, the client in `client_ns`.
+
+    `reverse`: the server sends (downlink when the client is inside). UDP when
+    `udp_rate_bps` is given (e.g. `-u -b 68.8k -l 172` is a 50 pps VoIP stand-in).
+    """
+    server = subprocess.Popen(netns.command(server_ns, ["iperf3", "-s", "-1", "-p", str(port)]),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        argv = ["iperf3", "-c", server_ip, "-p", str(port), "-t", str(seconds), "-J"]
+        if udp_rate_bps is not None:
+            argv += ["-u", "-b", str(udp_rate_bps)]
+        if length is not None:
+            argv += ["-l", str(length)]
+        if reverse:
+            argv.append("-R")
+        for _ in range(50):  # the server needs a moment to listen
+            result = subprocess.run(netns.command(client_ns, argv), capture_output=True, text=True,
+                                    timeout=seconds + 30)
+            report = json.loads(result.stdout) if result.stdout.strip() else {}
+            error = report.get("error", result.stderr)
+            if "Connection refused" in str(error):
+                time.sleep(0.1)
+                continue
+            break
+        if error or result.returncode != 0:
+            raise IperfError(f"iperf3 failed: {error}")
+        return IperfResult.from_json(report)
+    finally:
+        server.kill()
+        server.wait()
