@@ -393,6 +393,13 @@ class Profile(Strict):
             action = self.default.for_direction(direction)
             if action.residual or action.after:
                 raise ValueError("the default class cannot have residual or after: it has no match")
+        if self.link and self.link.delay:
+            for holder in (self.default, *self.classes):
+                for direction in ("uplink", "downlink"):
+                    shape = holder.for_direction(direction).shape
+                    if shape and shape.method == "tbf":
+                        raise ValueError("link.delay needs netem on every class, which tbf shaping "
+                                         "cannot share; use shape.method: htb")
         return self
 
 

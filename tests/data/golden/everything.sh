@@ -1,0 +1,216 @@
+# profile everything: run in the censor node (testbed exec censor -- sh)
+sysctl -qw net.netfilter.nf_conntrack_acct=1
+# uplink on outside
+tc qdisc replace dev outside root handle 1: htb default 2
+tc class replace dev outside parent 1: classid 1:1 htb rate 100mbit ceil 100mbit burst 14100b cburst 14100b
+tc class replace dev outside parent 1:1 classid 1:2 htb rate 8333kbit ceil 100mbit burst 14100b cburst 14100b
+tc class replace dev outside parent 1:1 classid 1:10 htb rate 8333kbit ceil 100mbit burst 14100b cburst 14100b
+tc class replace dev outside parent 1:1 classid 1:11 htb rate 8333kbit ceil 100mbit burst 14100b cburst 14100b
+tc class replace dev outside parent 1:1 classid 1:12 htb rate 8333kbit ceil 100mbit burst 14100b cburst 14100b
+tc class replace dev outside parent 1:1 classid 1:13 htb rate 8333kbit ceil 100mbit burst 14100b cburst 14100b
+tc class replace dev outside parent 1:1 classid 1:14 htb rate 8333kbit ceil 100mbit burst 14100b cburst 14100b
+tc class replace dev outside parent 1:1 classid 1:15 htb rate 8333kbit ceil 100mbit burst 14100b cburst 14100b
+tc class replace dev outside parent 1:1 classid 1:16 htb rate 8333kbit ceil 100mbit burst 14100b cburst 14100b
+tc class replace dev outside parent 1:1 classid 1:17 htb rate 8333kbit ceil 100mbit burst 14100b cburst 14100b
+tc class replace dev outside parent 1:1 classid 1:18 htb rate 1mbit ceil 2mbit burst 4096b cburst 4096b
+tc class replace dev outside parent 1:1 classid 1:19 htb rate 512kbit ceil 512kbit burst 1664b cburst 1664b
+tc class replace dev outside parent 1:1 classid 1:1a htb rate 8333kbit ceil 100mbit burst 14100b cburst 14100b
+tc qdisc replace dev outside parent 1:2 handle 2: netem limit 1000 delay 2ms
+tc qdisc replace dev outside parent 1:10 handle 10: netem limit 5000 delay 32ms 10ms 25% distribution normal loss random 5% 20% duplicate 1% 5% corrupt 0.1% reorder 10% 50% gap 5 rate 2mbit 14 48 5
+tc qdisc replace dev outside parent 1:11 handle 11: netem limit 1000 delay 22ms loss state 2% 60% 1% 90% 0.5% ecn
+tc qdisc replace dev outside parent 1:12 handle 12: netem limit 1000 delay 52ms 20ms distribution pareto loss gemodel 5% 30% 90% 0.5%
+tc qdisc replace dev outside parent 1:13 handle 13: netem limit 1000 delay 2ms
+tc qdisc replace dev outside parent 1:14 handle 14: netem limit 1000 delay 2ms
+tc qdisc replace dev outside parent 1:15 handle 15: netem limit 1000 delay 2ms
+tc qdisc replace dev outside parent 1:16 handle 16: netem limit 1000 delay 2ms
+tc qdisc replace dev outside parent 1:17 handle 17: netem limit 1000 delay 2ms
+tc qdisc replace dev outside parent 1:18 handle 18: netem limit 1000 delay 2ms
+tc qdisc replace dev outside parent 1:19 handle 19: netem limit 1000 delay 2ms
+tc qdisc replace dev outside parent 1:1a handle 1a: netem limit 1000 delay 2ms
+# downlink on inside
+tc qdisc replace dev inside root handle 1: htb default 2
+tc class replace dev inside parent 1: classid 1:1 htb rate 100mbit ceil 100mbit burst 14100b cburst 14100b
+tc class replace dev inside parent 1:1 classid 1:2 htb rate 8333kbit ceil 100mbit burst 14100b cburst 14100b
+tc class replace dev inside parent 1:1 classid 1:10 htb rate 8333kbit ceil 100mbit burst 14100b cburst 14100b
+tc class replace dev inside parent 1:1 classid 1:11 htb rate 8333kbit ceil 100mbit burst 14100b cburst 14100b
+tc class replace dev inside parent 1:1 classid 1:12 htb rate 8333kbit ceil 100mbit burst 14100b cburst 14100b
+tc class replace dev inside parent 1:1 classid 1:13 htb rate 8333kbit ceil 100mbit burst 14100b cburst 14100b
+tc class replace dev inside parent 1:1 classid 1:14 htb rate 8333kbit ceil 100mbit burst 14100b cburst 14100b
+tc class replace dev inside parent 1:1 classid 1:15 htb rate 8333kbit ceil 100mbit burst 14100b cburst 14100b
+tc class replace dev inside parent 1:1 classid 1:16 htb rate 8333kbit ceil 100mbit burst 14100b cburst 14100b
+tc class replace dev inside parent 1:1 classid 1:17 htb rate 8333kbit ceil 100mbit burst 14100b cburst 14100b
+tc class replace dev inside parent 1:1 classid 1:18 htb rate 1mbit ceil 2mbit burst 4096b cburst 4096b
+tc class replace dev inside parent 1:1 classid 1:19 htb rate 512kbit ceil 512kbit burst 1664b cburst 1664b
+tc class replace dev inside parent 1:1 classid 1:1a htb rate 8333kbit ceil 100mbit burst 14100b cburst 14100b
+tc qdisc replace dev inside parent 1:2 handle 2: netem limit 1000 delay 2ms
+tc qdisc replace dev inside parent 1:10 handle 10: netem limit 5000 delay 32ms 10ms 25% distribution normal loss random 5% 20% duplicate 1% 5% corrupt 0.1% reorder 10% 50% gap 5 rate 2mbit 14 48 5
+tc qdisc replace dev inside parent 1:11 handle 11: netem limit 1000 delay 22ms slot 5ms 15ms packets 8 bytes 12000
+tc qdisc replace dev inside parent 1:12 handle 12: netem limit 1000 delay 52ms 20ms distribution pareto loss gemodel 5% 30% 90% 0.5%
+tc qdisc replace dev inside parent 1:13 handle 13: netem limit 1000 delay 2ms
+tc qdisc replace dev inside parent 1:14 handle 14: netem limit 1000 delay 2ms
+tc qdisc replace dev inside parent 1:15 handle 15: netem limit 1000 delay 2ms
+tc qdisc replace dev inside parent 1:16 handle 16: netem limit 1000 delay 2ms
+tc qdisc replace dev inside parent 1:17 handle 17: netem limit 1000 delay 2ms
+tc qdisc replace dev inside parent 1:18 handle 18: netem limit 1000 delay 2ms
+tc qdisc replace dev inside parent 1:19 handle 19: netem limit 1000 delay 2ms
+tc qdisc replace dev inside parent 1:1a handle 1a: netem limit 1000 delay 2ms
+# classification (nftables, loaded atomically)
+nft -f - <<'EOF'
+table inet testbed
+delete table inet testbed
+table inet testbed {
+	comment "testbed plan 1572f6eeb86b82d8"
+	set dc_v4 {
+		type ipv4_addr
+		flags interval
+		auto-merge
+		elements = {
+			198.51.100.0/24,
+			192.0.2.0/24,
+		}
+	}
+	set dc_v6 {
+		type ipv6_addr
+		flags interval
+		auto-merge
+		elements = {
+			2001:db8:1::/48,
+		}
+	}
+	set mixed_v4 {
+		type ipv4_addr
+		flags interval
+		auto-merge
+		elements = {
+			203.0.113.0/24,
+		}
+	}
+	set mixed_v6 {
+		type ipv6_addr
+		flags interval
+		auto-merge
+		elements = {
+			2001:db8::/32,
+		}
+	}
+	set res_wireguard_up_v4 {
+		type ipv4_addr . ipv4_addr . inet_proto . inet_service
+		flags timeout
+		timeout 420s
+	}
+	set res_wireguard_up_v6 {
+		type ipv6_addr . ipv6_addr . inet_proto . inet_service
+		flags timeout
+		timeout 420s
+	}
+	set res_blocked_hosts_up_v4 {
+		type ipv4_addr
+		flags timeout
+		timeout 75s
+	}
+	set res_blocked_hosts_up_v6 {
+		type ipv6_addr
+		flags timeout
+		timeout 75s
+	}
+	set pol_throttle_up_v4 {
+		type ipv4_addr . ipv4_addr . inet_proto . inet_service . inet_service
+		flags dynamic,timeout
+		timeout 600s
+	}
+	set pol_throttle_up_v6 {
+		type ipv6_addr . ipv6_addr . inet_proto . inet_service . inet_service
+		flags dynamic,timeout
+		timeout 600s
+	}
+	set res_blocked_hosts_down_v4 {
+		type ipv4_addr
+		flags timeout
+		timeout 75s
+	}
+	set res_blocked_hosts_down_v6 {
+		type ipv6_addr
+		flags timeout
+		timeout 75s
+	}
+	set pol_throttle_down_v4 {
+		type ipv4_addr . ipv4_addr . inet_proto . inet_service . inet_service
+		flags dynamic,timeout
+		timeout 600s
+	}
+	set pol_throttle_down_v6 {
+		type ipv6_addr . ipv6_addr . inet_proto . inet_service . inet_service
+		flags dynamic,timeout
+		timeout 600s
+	}
+	chain forward {
+		type filter hook forward priority 0; policy accept;
+		oifname "outside" jump uplink
+		oifname "inside" jump downlink
+	}
+	chain uplink {
+		meta l4proto { tcp, udp } ip saddr . ip daddr . meta l4proto . th dport @res_wireguard_up_v4 drop comment "wireguard: residual block"
+		meta l4proto { tcp, udp } ip6 saddr . ip6 daddr . meta l4proto . th dport @res_wireguard_up_v6 drop comment "wireguard: residual block"
+		ip daddr @res_blocked_hosts_up_v4 drop comment "blocked-hosts: residual block"
+		ip6 daddr @res_blocked_hosts_up_v6 drop comment "blocked-hosts: residual block"
+		ip daddr @res_blocked_hosts_down_v4 drop comment "blocked-hosts: residual block"
+		ip6 daddr @res_blocked_hosts_down_v6 drop comment "blocked-hosts: residual block"
+		udp dport { 590-1400, 3478 } @ih,32,32 0x2112a442 meta priority set 1:10 accept comment "stun"
+		udp sport 5004 meta length 100-1400 ip dscp { 34, 46 } meta priority set 1:11 accept comment "markov"
+		udp sport 5004 meta length 100-1400 ip6 dscp { 34, 46 } meta priority set 1:11 accept comment "markov"
+		udp dport 5006 meta priority set 1:12 accept comment "ge"
+		udp dport 443 udp length >= 1009 @ih,8,32 0x00000001 drop comment "quic"
+		udp length 156 @ih,0,32 & 0xffffffff == 0x01000000 meta nfproto ipv4 meta l4proto { tcp, udp } update @res_wireguard_up_v4 { ip saddr . ip daddr . meta l4proto . th dport } drop comment "wireguard"
+		udp length 156 @ih,0,32 & 0xffffffff == 0x01000000 meta nfproto ipv6 meta l4proto { tcp, udp } update @res_wireguard_up_v6 { ip6 saddr . ip6 daddr . meta l4proto . th dport } drop comment "wireguard"
+		meta l4proto tcp ip saddr @dc_v4 meta priority set 1:15 accept comment "freeze"
+		meta l4proto tcp ip6 saddr @dc_v6 meta priority set 1:15 accept comment "freeze"
+		ip daddr @mixed_v4 meta l4proto tcp update @res_blocked_hosts_up_v4 { ip daddr } reject with tcp reset comment "blocked-hosts"
+		ip daddr @mixed_v4 update @res_blocked_hosts_up_v4 { ip daddr } reject with icmpx port-unreachable comment "blocked-hosts"
+		ip6 daddr @mixed_v6 meta l4proto tcp update @res_blocked_hosts_up_v6 { ip6 daddr } reject with tcp reset comment "blocked-hosts"
+		ip6 daddr @mixed_v6 update @res_blocked_hosts_up_v6 { ip6 daddr } reject with icmpx port-unreachable comment "blocked-hosts"
+		ip saddr @mixed_v4 meta l4proto tcp update @res_blocked_hosts_up_v4 { ip daddr } reject with tcp reset comment "blocked-hosts"
+		ip saddr @mixed_v4 update @res_blocked_hosts_up_v4 { ip daddr } reject with icmpx port-unreachable comment "blocked-hosts"
+		ip6 saddr @mixed_v6 meta l4proto tcp update @res_blocked_hosts_up_v6 { ip6 daddr } reject with tcp reset comment "blocked-hosts"
+		ip6 saddr @mixed_v6 update @res_blocked_hosts_up_v6 { ip6 daddr } reject with icmpx port-unreachable comment "blocked-hosts"
+		tcp dport != 22 tcp sport != 22 meta nfproto ipv4 meta l4proto { tcp, udp } update @pol_throttle_up_v4 { ip saddr . ip daddr . meta l4proto . th sport . th dport limit rate over 18750 bytes/second burst 16384 bytes } drop comment "throttle"
+		tcp dport != 22 tcp sport != 22 meta nfproto ipv6 meta l4proto { tcp, udp } update @pol_throttle_up_v6 { ip6 saddr . ip6 daddr . meta l4proto . th sport . th dport limit rate over 18750 bytes/second burst 16384 bytes } drop comment "throttle"
+		tcp dport != 22 tcp sport != 22 meta priority set 1:17 accept comment "throttle"
+		meta l4proto icmp meta priority set 1:18 accept comment "shaped"
+		tcp dport 8080 ct packets > 10 meta priority set 1:19 accept comment "bucket"
+		tcp dport { 443, 5222 } meta priority set 1:1a accept comment "chat"
+		limit rate over 6250000 bytes/second burst 65536 bytes drop comment "default"
+		meta priority set 1:2 comment "default"
+	}
+	chain downlink {
+		meta l4proto { tcp, udp } ip daddr . ip saddr . meta l4proto . th sport @res_wireguard_up_v4 drop comment "wireguard: residual block"
+		meta l4proto { tcp, udp } ip6 daddr . ip6 saddr . meta l4proto . th sport @res_wireguard_up_v6 drop comment "wireguard: residual block"
+		ip saddr @res_blocked_hosts_up_v4 drop comment "blocked-hosts: residual block"
+		ip6 saddr @res_blocked_hosts_up_v6 drop comment "blocked-hosts: residual block"
+		ip saddr @res_blocked_hosts_down_v4 drop comment "blocked-hosts: residual block"
+		ip6 saddr @res_blocked_hosts_down_v6 drop comment "blocked-hosts: residual block"
+		udp dport { 590-1400, 3478 } @ih,32,32 0x2112a442 meta priority set 1:10 accept comment "stun"
+		udp sport 5004 meta length 100-1400 ip dscp { 34, 46 } meta priority set 1:11 accept comment "markov"
+		udp sport 5004 meta length 100-1400 ip6 dscp { 34, 46 } meta priority set 1:11 accept comment "markov"
+		udp dport 5006 meta priority set 1:12 accept comment "ge"
+		udp dport 443 udp length >= 1009 @ih,8,32 0x00000001 meta priority set 1:13 accept comment "quic"
+		udp length 156 @ih,0,32 & 0xffffffff == 0x01000000 meta priority set 1:14 accept comment "wireguard"
+		meta l4proto tcp ip saddr @dc_v4 ct reply bytes > 16384 drop comment "freeze"
+		meta l4proto tcp ip6 saddr @dc_v6 ct reply bytes > 16384 drop comment "freeze"
+		ip daddr @mixed_v4 meta l4proto tcp update @res_blocked_hosts_down_v4 { ip saddr } reject with tcp reset comment "blocked-hosts"
+		ip daddr @mixed_v4 update @res_blocked_hosts_down_v4 { ip saddr } reject with icmpx port-unreachable comment "blocked-hosts"
+		ip6 daddr @mixed_v6 meta l4proto tcp update @res_blocked_hosts_down_v6 { ip6 saddr } reject with tcp reset comment "blocked-hosts"
+		ip6 daddr @mixed_v6 update @res_blocked_hosts_down_v6 { ip6 saddr } reject with icmpx port-unreachable comment "blocked-hosts"
+		ip saddr @mixed_v4 meta l4proto tcp update @res_blocked_hosts_down_v4 { ip saddr } reject with tcp reset comment "blocked-hosts"
+		ip saddr @mixed_v4 update @res_blocked_hosts_down_v4 { ip saddr } reject with icmpx port-unreachable comment "blocked-hosts"
+		ip6 saddr @mixed_v6 meta l4proto tcp update @res_blocked_hosts_down_v6 { ip6 saddr } reject with tcp reset comment "blocked-hosts"
+		ip6 saddr @mixed_v6 update @res_blocked_hosts_down_v6 { ip6 saddr } reject with icmpx port-unreachable comment "blocked-hosts"
+		tcp dport != 22 tcp sport != 22 meta nfproto ipv4 meta l4proto { tcp, udp } update @pol_throttle_down_v4 { ip saddr . ip daddr . meta l4proto . th sport . th dport limit rate over 18750 bytes/second burst 16384 bytes } drop comment "throttle"
+		tcp dport != 22 tcp sport != 22 meta nfproto ipv6 meta l4proto { tcp, udp } update @pol_throttle_down_v6 { ip6 saddr . ip6 daddr . meta l4proto . th sport . th dport limit rate over 18750 bytes/second burst 16384 bytes } drop comment "throttle"
+		tcp dport != 22 tcp sport != 22 meta priority set 1:17 accept comment "throttle"
+		meta l4proto icmp meta priority set 1:18 accept comment "shaped"
+		tcp dport 8080 ct packets > 10 meta priority set 1:19 accept comment "bucket"
+		tcp dport { 443, 5222 } meta priority set 1:1a accept comment "chat"
+		meta priority set 1:2 comment "default"
+	}
+}
+EOF

@@ -1,0 +1,66 @@
+# profile ru-2021-twitter-throttle: run in the censor node (testbed exec censor -- sh)
+# uplink on outside
+tc qdisc replace dev outside root handle 1: htb default 2
+tc class replace dev outside parent 1: classid 1:1 htb rate 10gbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev outside parent 1:1 classid 1:2 htb rate 5gbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev outside parent 1:1 classid 1:10 htb rate 5gbit ceil 10gbit burst 1251600b cburst 1251600b
+tc qdisc replace dev outside parent 1:2 handle 2: pfifo limit 1000
+tc qdisc replace dev outside parent 1:10 handle 10: pfifo limit 1000
+# downlink on inside
+tc qdisc replace dev inside root handle 1: htb default 2
+tc class replace dev inside parent 1: classid 1:1 htb rate 10gbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev inside parent 1:1 classid 1:2 htb rate 5gbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev inside parent 1:1 classid 1:10 htb rate 5gbit ceil 10gbit burst 1251600b cburst 1251600b
+tc qdisc replace dev inside parent 1:2 handle 2: pfifo limit 1000
+tc qdisc replace dev inside parent 1:10 handle 10: pfifo limit 1000
+# classification (nftables, loaded atomically)
+nft -f - <<'EOF'
+table inet testbed
+delete table inet testbed
+table inet testbed {
+	comment "testbed plan fd1ebdd0fcff380e"
+	set pol_twitter_up_v4 {
+		type ipv4_addr . ipv4_addr . inet_proto . inet_service . inet_service
+		flags dynamic,timeout
+		timeout 600s
+	}
+	set pol_twitter_up_v6 {
+		type ipv6_addr . ipv6_addr . inet_proto . inet_service . inet_service
+		flags dynamic,timeout
+		timeout 600s
+	}
+	set pol_twitter_down_v4 {
+		type ipv4_addr . ipv4_addr . inet_proto . inet_service . inet_service
+		flags dynamic,timeout
+		timeout 600s
+	}
+	set pol_twitter_down_v6 {
+		type ipv6_addr . ipv6_addr . inet_proto . inet_service . inet_service
+		flags dynamic,timeout
+		timeout 600s
+	}
+	chain forward {
+		type filter hook forward priority 0; policy accept;
+		oifname "outside" jump uplink
+		oifname "inside" jump downlink
+	}
+	chain uplink {
+		tcp dport 443 meta nfproto ipv4 meta l4proto { tcp, udp } update @pol_twitter_up_v4 { ip saddr . ip daddr . meta l4proto . th sport . th dport limit rate over 18750 bytes/second burst 16384 bytes } drop comment "twitter"
+		tcp dport 443 meta nfproto ipv6 meta l4proto { tcp, udp } update @pol_twitter_up_v6 { ip6 saddr . ip6 daddr . meta l4proto . th sport . th dport limit rate over 18750 bytes/second burst 16384 bytes } drop comment "twitter"
+		tcp dport 443 meta priority set 1:10 accept comment "twitter"
+		tcp sport 443 meta nfproto ipv4 meta l4proto { tcp, udp } update @pol_twitter_up_v4 { ip saddr . ip daddr . meta l4proto . th sport . th dport limit rate over 18750 bytes/second burst 16384 bytes } drop comment "twitter"
+		tcp sport 443 meta nfproto ipv6 meta l4proto { tcp, udp } update @pol_twitter_up_v6 { ip6 saddr . ip6 daddr . meta l4proto . th sport . th dport limit rate over 18750 bytes/second burst 16384 bytes } drop comment "twitter"
+		tcp sport 443 meta priority set 1:10 accept comment "twitter"
+		meta priority set 1:2 comment "default"
+	}
+	chain downlink {
+		tcp dport 443 meta nfproto ipv4 meta l4proto { tcp, udp } update @pol_twitter_down_v4 { ip saddr . ip daddr . meta l4proto . th sport . th dport limit rate over 18750 bytes/second burst 16384 bytes } drop comment "twitter"
+		tcp dport 443 meta nfproto ipv6 meta l4proto { tcp, udp } update @pol_twitter_down_v6 { ip6 saddr . ip6 daddr . meta l4proto . th sport . th dport limit rate over 18750 bytes/second burst 16384 bytes } drop comment "twitter"
+		tcp dport 443 meta priority set 1:10 accept comment "twitter"
+		tcp sport 443 meta nfproto ipv4 meta l4proto { tcp, udp } update @pol_twitter_down_v4 { ip saddr . ip daddr . meta l4proto . th sport . th dport limit rate over 18750 bytes/second burst 16384 bytes } drop comment "twitter"
+		tcp sport 443 meta nfproto ipv6 meta l4proto { tcp, udp } update @pol_twitter_down_v6 { ip6 saddr . ip6 daddr . meta l4proto . th sport . th dport limit rate over 18750 bytes/second burst 16384 bytes } drop comment "twitter"
+		tcp sport 443 meta priority set 1:10 accept comment "twitter"
+		meta priority set 1:2 comment "default"
+	}
+}
+EOF

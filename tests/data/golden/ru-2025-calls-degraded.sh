@@ -1,0 +1,61 @@
+# profile ru-2025-calls-degraded: run in the censor node (testbed exec censor -- sh)
+# uplink on outside
+tc qdisc replace dev outside root handle 1: htb default 2
+tc class replace dev outside parent 1: classid 1:1 htb rate 10gbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev outside parent 1:1 classid 1:2 htb rate 2500mbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev outside parent 1:1 classid 1:10 htb rate 2500mbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev outside parent 1:1 classid 1:11 htb rate 2500mbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev outside parent 1:1 classid 1:12 htb rate 2500mbit ceil 10gbit burst 1251600b cburst 1251600b
+tc qdisc replace dev outside parent 1:2 handle 2: pfifo limit 1000
+tc qdisc replace dev outside parent 1:10 handle 10: netem limit 1000 delay 40ms 30ms distribution paretonormal loss gemodel 8% 35% 80% 1%
+tc qdisc replace dev outside parent 1:11 handle 11: netem limit 1000 delay 40ms 30ms distribution paretonormal loss gemodel 8% 35% 80% 1%
+tc qdisc replace dev outside parent 1:12 handle 12: netem limit 1000 delay 40ms 30ms distribution paretonormal loss gemodel 8% 35% 80% 1%
+# downlink on inside
+tc qdisc replace dev inside root handle 1: htb default 2
+tc class replace dev inside parent 1: classid 1:1 htb rate 10gbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev inside parent 1:1 classid 1:2 htb rate 2500mbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev inside parent 1:1 classid 1:10 htb rate 2500mbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev inside parent 1:1 classid 1:11 htb rate 2500mbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev inside parent 1:1 classid 1:12 htb rate 2500mbit ceil 10gbit burst 1251600b cburst 1251600b
+tc qdisc replace dev inside parent 1:2 handle 2: pfifo limit 1000
+tc qdisc replace dev inside parent 1:10 handle 10: netem limit 1000 delay 40ms 30ms distribution paretonormal loss gemodel 8% 35% 80% 1%
+tc qdisc replace dev inside parent 1:11 handle 11: netem limit 1000 delay 40ms 30ms distribution paretonormal loss gemodel 8% 35% 80% 1%
+tc qdisc replace dev inside parent 1:12 handle 12: netem limit 1000 delay 40ms 30ms distribution paretonormal loss gemodel 8% 35% 80% 1%
+# classification (nftables, loaded atomically)
+nft -f - <<'EOF'
+table inet testbed
+delete table inet testbed
+table inet testbed {
+	comment "testbed plan 71d409fa8e71c083"
+	set telegram_v4 {
+		type ipv4_addr
+		flags interval
+		auto-merge
+		elements = {
+			91.108.0.0/18,
+			149.154.160.0/20,
+			91.105.192.0/23,
+			185.76.151.0/24,
+		}
+	}
+	chain forward {
+		type filter hook forward priority 0; policy accept;
+		oifname "outside" jump uplink
+		oifname "inside" jump downlink
+	}
+	chain uplink {
+		meta l4proto udp @ih,32,32 0x2112a442 meta priority set 1:10 accept comment "stun"
+		udp dport 590-1400 meta priority set 1:11 accept comment "telegram-reflectors"
+		meta l4proto udp ip daddr @telegram_v4 meta priority set 1:12 accept comment "telegram-ranges"
+		meta l4proto udp ip saddr @telegram_v4 meta priority set 1:12 accept comment "telegram-ranges"
+		meta priority set 1:2 comment "default"
+	}
+	chain downlink {
+		meta l4proto udp @ih,32,32 0x2112a442 meta priority set 1:10 accept comment "stun"
+		udp dport 590-1400 meta priority set 1:11 accept comment "telegram-reflectors"
+		meta l4proto udp ip daddr @telegram_v4 meta priority set 1:12 accept comment "telegram-ranges"
+		meta l4proto udp ip saddr @telegram_v4 meta priority set 1:12 accept comment "telegram-ranges"
+		meta priority set 1:2 comment "default"
+	}
+}
+EOF

@@ -1,0 +1,66 @@
+"""Host tier: real namespaces, real packets, the host kernel. Needs root (CI runs as root)."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from testbed.compile.compiler import Target, compile_profile
+from testbed.compile.plan import Plan
+from testbed.kernel import apply as engine
+from testbed.profile.loader import load_profile
+from testbed.topology import build
+from testbed.topology.model import TopologySpec, TopologyState
+
+_ids = itertools.count()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "/tests/host/" in str(item.fspath):
+            item.add_marker(pytest.mark.host)
+
+
+@pytest.fixture(autouse=True)
+def _root() -> None:
+    if os.geteuid() != 0:
+        pytest.fail("the host tier builds network namespaces: run it as root (sudo)")
+
+
+def new_run_id() -> str:
+    return f"h{os.getpid() % 10000}{next(_ids)}"[:8]
+
+
+@pytest.fixture
+def topo() -> Iterator[TopologyState]:
+    run = new_run_id()
+    state = build.up(TopologySpec(), run)
+    try:
+        yield state
+    finally:
+        build.down(run)
+
+
+def plan_for(state: TopologyState, profile: Path | dict, tmp_path: Path | None = None) -> Plan:
+    if isinstance(profile, dict):
+        import yaml
+
+        assert tmp_path is not None
+        path = tmp_path / f"{profile['name']}.yaml"
+        path.write_text(yaml.safe_dump(profile))
+        profile = path
+    return compile_profile(load_profile(profile), Target(state.devices("outside"), state.devices("inside")))
+
+
+def apply_profile(state: TopologyState, profile: Path | dict, tmp_path: Path | None = None) -> Plan:
+    plan = plan_for(state, profile, tmp_path)
+    engine.apply(plan, state.censor.netns)
+    return plan
+
+
+def profile_dict(name: str, **fields) -> dict:
+    return {"name": name, "title": name, "confidence": "guessed", **fields}

@@ -1,0 +1,87 @@
+"""nft classification on real packets: payload offsets, conntrack byte counters, reject, residual."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from testbed.kernel import netns
+
+from .conftest import apply_profile, profile_dict
+from .helpers import class_packets, send_udp, tcp_download
+
+
+def test_stun_cookie_steers_only_stun_packets_into_its_class(topo, tmp_path) -> None:
+    apply_profile(topo, profile_dict("stun", classes=[{
+        "name": "stun", "match": {"protocol": "udp", "payload": {"offset": 4, "value": "0x2112A442"}},
+        "both": {"shape": {"rate": "50mbit"}}}]), tmp_path)
+    caller, callee_ip, censor = topo.nodes["caller"].netns, topo.nodes["callee"].address(), topo.censor.netns
+    before = class_packets(censor, "out0")
+    send_udp(caller, callee_ip, 3478, 200, stun=True)
+    send_udp(caller, callee_ip, 3478, 300, stun=False)
+    after = class_packets(censor, "out0")
+    assert after["1:10"] - before["1:10"] == 200
+    assert 300 <= after["1:2"] - before["1:2"] < 320  # plus the odd IPv6 housekeeping packet
+
+
+def test_conntrack_byte_counter_freezes_download_at_16kib(topo, tmp_path) -> None:
+    apply_profile(topo, profile_dict("freeze", classes=[{
+        "name": "freeze", "match": {"protocol": "tcp", "src_port": 8000},
+        "downlink": {"drop": True, "after": {"reply_bytes": "16KiB"}}}]), tmp_path)
+    got = tcp_download(topo.nodes["callee"].netns, topo.nodes["caller"].netns,
+                       topo.nodes["callee"].address(), size=1_000_000)
+    # conntrack counts whole IP packets (SYN-ACK and 52-byte headers too): the payload that
+    # got through is 16 KiB less those headers, and at most one full segment short of it
+    assert 16384 - 2 * 1448 <= got <= 16384, got
+
+
+def test_download_without_freeze_completes(topo) -> None:
+    got = tcp_download(topo.nodes["callee"].netns, topo.nodes["caller"].netns,
+                       topo.nodes["callee"].address(), size=1_000_000)
+    assert got == 1_000_000
+
+
+def test_reject_answers_tcp_with_reset(topo, tmp_path) -> None:
+    apply_profile(topo, profile_dict("reject", classes=[{
+        "name": "web", "match": {"protocol": "tcp", "dst_port": 9999}, "uplink": {"reject": True}}]), tmp_path)
+    code = ("import socket,sys\ntry:\n socket.create_connection((sys.argv[1], 9999), timeout=3)\n"
+            "except ConnectionRefusedError:\n print('refused')\nexcept OSError as e:\n print(type(e).__name__)")
+    result = netns.run(topo.nodes["caller"].netns, [sys.executable, "-c", code, topo.nodes["callee"].address()])
+    assert result.stdout.strip() == "refused"
+
+
+def _ping(state, wait_s: float = 1) -> bool:
+    result = subprocess.run(netns.command(state.nodes["caller"].netns,
+                                          ["ping", "-c1", "-W", str(wait_s), state.nodes["callee"].address()]),
+                            capture_output=True)
+    return result.returncode == 0
+
+
+def test_residual_block_follows_a_trigger_and_expires(topo, tmp_path) -> None:
+    apply_profile(topo, profile_dict("residual", classes=[{
+        "name": "trigger", "match": {"protocol": "udp", "dst_port": 7000},
+        "uplink": {"drop": True, "residual": {"duration": "3s", "scope": "pair"}}}]), tmp_path)
+    assert _ping(topo)
+    send_udp(topo.nodes["caller"].netns, topo.nodes["callee"].address(), 7000, 1, stun=False)
+    started = time.monotonic()
+    assert not _ping(topo), "after the trigger, the pair must be blocked (ICMP too)"
+    time.sleep(max(0.0, 3.6 - (time.monotonic() - started)))
+    assert _ping(topo), "the block must expire after its duration"
+
+
+@pytest.mark.parametrize("family", [socket.AF_INET6])
+def test_ipv6_is_classified_too(topo, tmp_path, family) -> None:
+    apply_profile(topo, profile_dict("v6", classes=[{
+        "name": "udp", "match": {"protocol": "udp", "dst_port": 4000}, "uplink": {"shape": {"rate": "20mbit"}}}]),
+        tmp_path)
+    before = class_packets(topo.censor.netns, "out0")
+    send_udp(topo.nodes["caller"].netns, topo.nodes["callee"].address(), 4000, 10, stun=False)
+    code = ("import socket,sys\ns=socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)\n"
+            "[s.sendto(b'x'*20, (sys.argv[1], 4000)) for _ in range(10)]")
+    netns.run(topo.nodes["caller"].netns, [sys.executable, "-c", code, topo.nodes["callee"].address(6)])
+    after = class_packets(topo.censor.netns, "out0")
+    assert after["1:10"] - before["1:10"] == 20

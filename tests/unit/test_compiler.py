@@ -1,0 +1,156 @@
+"""Profile -> Plan: golden command text, structure, determinism."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from testbed.compile.compiler import Target, compile_profile
+from testbed.compile.match import compile_match, render_conj
+from testbed.compile.render import netem_args, shell_script
+from testbed.profile.loader import catalog, load_profile
+from testbed.profile.model import Match
+
+DATA = Path(__file__).parent.parent / "data"
+GOLDEN_SOURCES = [DATA / "profiles" / "everything.yaml", DATA / "profiles" / "tbf.yaml", *catalog()]
+
+
+@pytest.mark.parametrize("source", GOLDEN_SOURCES, ids=[p.stem for p in GOLDEN_SOURCES])
+def test_golden_commands(source: Path) -> None:
+    """The printed commands are reviewed by hand once; any change shows up as a diff.
+    Regenerate with UPDATE_GOLDEN=1 after checking the new text."""
+    text = shell_script(compile_profile(load_profile(source)))
+    golden = DATA / "golden" / f"{source.stem}.sh"
+    if os.environ.get("UPDATE_GOLDEN"):
+        golden.write_text(text)
+    assert text == golden.read_text()
+
+
+def _plan(name: str = "everything", target: Target | None = None):
+    return compile_profile(load_profile(DATA / "profiles" / f"{name}.yaml"), target)
+
+
+def test_every_class_has_an_htb_class_and_leaf_per_interface() -> None:
+    plan = _plan()
+    profile = load_profile(DATA / "profiles" / "everything.yaml").profile
+    for item in plan.interfaces:
+        assert [c.classid for c in item.classes] == ["1:1", "1:2"] + [
+            f"1:{0x10 + i:x}" for i in range(len(profile.classes))]
+        assert len(item.leaves) == len(profile.classes) + 1
+        assert item.default_minor == 2
+
+
+def test_directions_use_their_own_devices_and_chains() -> None:
+    plan = _plan(target=Target(("o0", "o1"), ("i0",), "tbl"))
+    assert [(i.device, i.direction) for i in plan.interfaces] == [
+        ("o0", "uplink"), ("o1", "uplink"), ("i0", "downlink")]
+    forward = plan.nft.chains[0]
+    assert [r.text for r in forward.rules] == [
+        'oifname { "o0", "o1" } jump uplink', 'oifname "i0" jump downlink']
+    assert plan.nft.table == "tbl"
+
+
+def test_link_delay_adds_to_class_delay_and_rate_bounds_classes() -> None:
+    plan = _plan()
+    up = plan.interface("outside")
+    stun = next(leaf for leaf in up.leaves if leaf.parent == "1:10")
+    assert stun.netem is not None and stun.netem.delay_ns == 32_000_000
+    default = next(leaf for leaf in up.leaves if leaf.parent == "1:2")
+    assert default.kind == "netem" and default.netem.delay_ns == 2_000_000
+    assert all(c.ceil_bps <= 100_000_000 for c in up.classes)
+    shaped = next(c for c in up.classes if c.label == "shaped")
+    assert (shaped.rate_bps, shaped.ceil_bps, shaped.burst_bytes) == (1_000_000, 2_000_000, 4096)
+
+
+def test_gemodel_and_state_follow_tc_argument_order() -> None:
+    plan = _plan()
+    leaves = {leaf.parent: leaf for leaf in plan.interface("outside").leaves}
+    assert netem_args(leaves["1:12"].netem)[-6:] == ["loss", "gemodel", "5%", "30%", "90%", "0.5%"]
+    assert "state 2% 60% 1% 90% 0.5%" in " ".join(netem_args(leaves["1:11"].netem))
+    down = {leaf.parent: leaf for leaf in plan.interface("inside").leaves}
+    assert "slot 5ms 15ms packets 8 bytes 12000" in " ".join(netem_args(down["1:11"].netem))
+
+
+def test_stateful_rules() -> None:
+    plan = _plan()
+    rules = {c.name: [r.text for r in c.rules] for c in plan.nft.chains}
+    assert "meta l4proto tcp ip saddr @dc_v4 ct reply bytes > 16384 drop" in rules["downlink"]
+    assert any("update @res_wireguard_up_v4 { ip saddr . ip daddr . meta l4proto . th dport } drop"
+               in r for r in rules["uplink"])
+    # residual blocks are checked first, in both directions, with the key turned around
+    assert rules["downlink"][0].startswith(
+        "meta l4proto { tcp, udp } ip daddr . ip saddr . meta l4proto . th sport @res_wireguard_up_v4")
+    assert any("limit rate over 18750 bytes/second burst 16384 bytes" in r for r in rules["uplink"])
+    assert rules["uplink"][-2:] == [
+        "limit rate over 6250000 bytes/second burst 65536 bytes drop", "meta priority set 1:2"]
+    names = {s.name: s for s in plan.nft.sets}
+    assert names["res_wireguard_up_v4"].timeout_s == 420
+    assert names["pol_throttle_down_v6"].timeout_s == 600
+    assert names["dc_v4"].elements == ("198.51.100.0/24", "192.0.2.0/24")
+    assert "conntrack_acct" in plan.features and "sch_netem" in plan.features
+
+
+def test_quic_rule_matches_length_and_version_bytes() -> None:
+    rules = [r.text for r in _plan().nft.chains[1].rules if r.comment == "quic"]
+    assert rules == ["udp dport 443 udp length >= 1009 @ih,8,32 0x00000001 drop"]
+
+
+def test_plan_is_deterministic_and_json_roundtrips() -> None:
+    import json
+
+    a, b = _plan(), _plan()
+    assert a == b and a.digest == b.digest
+    assert json.loads(a.to_json())["profile"] == "everything"
+
+
+@pytest.mark.parametrize("match,rules", [
+    ({"protocol": "udp", "dst_port": 53}, ["udp dport 53"]),
+    ({"dst_port": 443}, ["tcp dport 443", "udp dport 443"]),
+    ({"not": {"protocol": "udp", "dst_port": 53}}, ["meta l4proto != udp", "udp dport != 53"]),
+    ({"protocol": "udp", "not": {"dst_port": 53}}, ["udp dport != 53"]),
+    ({"protocol": "tcp", "not": {"protocol": "udp"}}, ["meta l4proto tcp"]),
+    ({"protocol": "tcp", "not": {"protocol": "tcp"}}, []),
+    ({"not": {"dscp": 46}}, ["ip6 dscp != 46", "ip dscp != 46"]),
+    ({"not": {"dst": "10.0.0.0/8"}}, ["meta nfproto ipv6", "ip daddr != 10.0.0.0/8"]),
+    ({"any": [{"dst": ["10.0.0.0/8", "fd00::/8"]}]}, ["ip daddr 10.0.0.0/8", "ip6 daddr fd00::/8"]),
+    ({"payload": {"offset": 4, "value": "0x2112a442"}}, ["meta l4proto { tcp, udp } @ih,32,32 0x2112a442"]),
+    ({"all": [{"protocol": "udp"}, {"length": {"max": 200}}]}, ["meta l4proto udp meta length <= 200"]),
+    ({}, [""]),
+])
+def test_match_dnf(match: dict, rules: list[str]) -> None:
+    assert [render_conj(c) for c in compile_match(Match.model_validate(match), {})] == rules
+
+
+leaf_matches = st.one_of(
+    st.builds(lambda p: {"protocol": p}, st.sampled_from(["udp", "tcp", "icmp"])),
+    st.builds(lambda p: {"protocol": "udp", "dst_port": p}, st.integers(1, 65535)),
+    st.builds(lambda p: {"dst_port": p}, st.integers(1, 65535)),
+    st.builds(lambda d: {"dscp": d}, st.integers(0, 63)),
+    st.builds(lambda n: {"dst": f"10.{n}.0.0/16"}, st.integers(0, 255)),
+    st.builds(lambda n: {"length": {"min": n}}, st.integers(0, 1500)),
+)
+matches = st.recursive(leaf_matches, lambda inner: st.one_of(
+    st.builds(lambda xs: {"any": xs}, st.lists(inner, min_size=1, max_size=3)),
+    st.builds(lambda xs: {"all": xs}, st.lists(inner, min_size=1, max_size=3)),
+    st.builds(lambda x: {"not": x}, inner),
+), max_leaves=6)
+
+
+@settings(max_examples=150, deadline=None)
+@given(matches)
+def test_match_compilation_is_deterministic_and_consistent(raw: dict) -> None:
+    from testbed.compile.match import MatchTooLarge, _contradictory
+
+    match = Match.model_validate(raw)
+    try:
+        first = compile_match(match, {})
+    except MatchTooLarge:
+        return
+    assert first == compile_match(match, {})
+    for conj in first:
+        assert not _contradictory(list(conj))
+        assert len({lit.text for lit in conj}) == len(conj)
