@@ -146,7 +146,7 @@ def apply(
     state = _state(run)
     compiled = compile_profile(loaded, _target(state))
     result = engine.apply(compiled, state.censor.netns)
-    state.profile = str(loaded.source)
+    state.profile = loaded.profile.name
     state.save()
     verb = "applied" if result.changed else "already applied"
     out.print(f"{verb}: {compiled.profile} on run {run} "

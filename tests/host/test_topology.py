@@ -1,0 +1,103 @@
+"""Topologies on both backends, exec, and total cleanup (also after kill -9)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from testbed.kernel import netns
+from testbed.topology import build
+from testbed.topology.model import TopologySpec, state_path
+
+from .conftest import new_run_id
+
+
+def _namespaces(prefix: str) -> list[str]:
+    return [line.split()[0] for line in subprocess.run(["ip", "netns", "list"], capture_output=True,
+                                                        text=True).stdout.splitlines() if line.startswith(prefix)]
+
+
+@pytest.mark.parametrize("backend", ["netns", "mininet"])
+def test_backends_route_v4_and_v6_through_the_censor(backend) -> None:
+    run = new_run_id()
+    spec = TopologySpec(backend=backend, inside=["caller", "relay"], outside=["callee", "server"])
+    state = build.up(spec, run)
+    try:
+        assert sorted(state.nodes) == ["callee", "caller", "censor", "relay", "server"]
+        assert state.devices("outside") == ("out0", "out1")
+        for src, dst in (("caller", "callee"), ("relay", "server"), ("caller", "server")):
+            for family in (4, 6):
+                argv = ["ping", f"-{family}", "-c1", "-W2", state.nodes[dst].address(family)]
+                result = netns.run(state.nodes[src].netns, argv, check=False)
+                assert result.returncode == 0, (src, dst, family, result.stdout)
+                assert "ttl=63" in result.stdout or "hlim=63" in result.stdout  # one router hop
+        features = netns.run(state.censor.netns, ["ethtool", "-k", "out0"]).stdout
+        assert "generic-receive-offload: off" in features
+        assert "tcp-segmentation-offload: off" in features
+        neigh = netns.run(state.nodes["caller"].netns, ["ip", "neigh", "show", "dev", "eth0"]).stdout
+        assert "PERMANENT" in neigh
+        assert all(name.startswith(f"tb-{run}-") for name in _namespaces(f"tb-{run}-"))
+    finally:
+        build.down(run)
+    assert _namespaces(f"tb-{run}-") == []
+    assert not state_path(run).exists()
+
+
+def test_same_run_twice_is_refused() -> None:
+    run = new_run_id()
+    build.up(TopologySpec(), run)
+    try:
+        with pytest.raises(build.TopologyError, match="already up"):
+            build.up(TopologySpec(), run)
+    finally:
+        build.down(run)
+
+
+def _cli(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "testbed.cli", *args], capture_output=True, text=True,
+                          check=check, timeout=120)
+
+
+def test_cli_up_exec_apply_status_clear_down(tmp_path) -> None:
+    run = new_run_id()
+    _cli("up", "--run", run)
+    try:
+        addr = _cli("exec", "caller", "--run", run, "--", "ip", "-o", "-4", "addr", "show", "eth0").stdout
+        assert "198.18.0.2/24" in addr
+        applied = _cli("apply", "profiles/ru-2021-twitter-throttle.yaml", "--run", run)
+        assert "read back and verified" in applied.stdout
+        assert "ru-2021-twitter-throttle" in _cli("status").stdout
+        bad = tmp_path / "bad.yaml"
+        bad.write_text("name: bad\ntitle: t\nconfidence: guessed\nclasses: [{name: a, match: {protocol: tcpp}}]\n")
+        refused = _cli("apply", str(bad), "--run", run, check=False)
+        assert refused.returncode == 2 and f"{bad}:4: classes[0].match.protocol" in refused.stderr
+        rules = netns.run(f"tb-{run}-censor", ["nft", "list", "table", "inet", "testbed"]).stdout
+        assert "18750 bytes/second" in rules, "a refused profile must leave the applied one in place"
+        _cli("clear", "--run", run)
+        assert netns.run(f"tb-{run}-censor", ["nft", "list", "tables"]).stdout.strip() == ""
+    finally:
+        _cli("down", "--run", run)
+    assert _namespaces(f"tb-{run}-") == []
+
+
+def test_clean_removes_everything_after_kill_9() -> None:
+    run = new_run_id()
+    proc = subprocess.Popen([sys.executable, "-m", "testbed.cli", "up", "--run", run],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 20
+    while not _namespaces(f"tb-{run}-") and time.monotonic() < deadline:
+        time.sleep(0.005)
+    os.kill(proc.pid, signal.SIGKILL)  # mid-way through, or just after: either must clean up
+    proc.wait()
+    assert _namespaces(f"tb-{run}-"), "the run had started making namespaces"
+    result = _cli("clean")
+    assert "clean:" in result.stdout
+    assert _namespaces("tb-") == []
+    assert not state_path(run).exists()
+    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+    assert " tb-" not in links
