@@ -154,6 +154,32 @@ def apply(
               f"{sum(len(c.rules) for c in compiled.nft.chains)} nft rules; read back and verified)")
 
 
+@app.command(name="try")
+def try_(
+    profile: Annotated[str, typer.Argument(help="catalog name or YAML path")],
+    seconds: Annotated[float, typer.Option(help="length of each measurement")] = 4,
+    port: Annotated[int, typer.Option(help="server port for the measured flows")] = 443,
+) -> None:
+    """Measure traffic across a fresh topology before and after applying PROFILE."""
+    from testbed.scenario.trial import run_trial
+
+    loaded = _load(profile)
+    _need_root()
+    results = run_trial(loaded, seconds, port, progress=lambda m: err.print(f"[dim]{m}[/dim]"))
+    table = Table("flow", "clean path", loaded.profile.name, title=f"{loaded.profile.title}")
+    for m in results:
+        table.add_row(m.name, _describe(m.baseline), _describe(m.treated))
+    out.print(table)
+
+
+def _describe(result) -> str:
+    rate = result.received_bps
+    text = f"{rate / 1e6:.3f} Mbit/s" if rate >= 1e5 else f"{rate / 1e3:.1f} kbit/s"
+    if result.lost_percent is not None:
+        text += f", loss {result.lost_percent:.1f} %, jitter {result.jitter_ms:.2f} ms"
+    return text
+
+
 def _target(state):
     from testbed.compile.compiler import Target
 

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Install everything the testbed needs on Debian/Ubuntu, idempotently:
+# system packages (apt) and a virtualenv at .venv with the project and its test tools.
+# A stamp keyed by this script and pyproject.toml skips the work when nothing changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+CACHE=${TESTBED_CACHE:-/var/cache/testbed}
+APT_PACKAGES=(iproute2 nftables iperf3 ethtool iputils-ping tcpdump mininet procps python3-venv)
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "setup needs root (apt and network namespaces): run it with sudo" >&2
+  exit 3
+fi
+mkdir -p "$CACHE"
+key=$(cat scripts/setup.sh pyproject.toml | sha256sum | cut -c1-16)
+stamp="$CACHE/setup-$key.done"
+if [ -f "$stamp" ] && [ -x .venv/bin/testbed ]; then
+  exit 0
+fi
+
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+PYTHON=${PYTHON:-python3}
+if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+  echo "setup: Python 3.11 or newer is needed ($PYTHON is $("$PYTHON" --version))" >&2
+  exit 3
+fi
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+echo "setup: installing Python packages into .venv" >&2
+.venv/bin/python -m pip install -q --disable-pip-version-check -e "$ROOT[dev]"
+touch "$stamp"
