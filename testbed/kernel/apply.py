@@ -7,6 +7,7 @@ skip if the kernel already holds this Plan, build the htb trees through netlink
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from dataclasses import dataclass, field
@@ -61,8 +62,9 @@ def _leaf_state(msg) -> LeafState:
         params = netem.decode(opts)
         if params.slot:
             min_ns, max_ns, packets, size = params.slot
-            params = _replace(params, slot=(min_ns, max_ns, 0 if packets >= INT32_MAX else packets,
-                                             0 if size >= INT32_MAX else size))
+            # the kernel stores "no limit" as INT_MAX; tc and the Plan say 0
+            params = dataclasses.replace(params, slot=(min_ns, max_ns, 0 if packets >= INT32_MAX else packets,
+                                                       0 if size >= INT32_MAX else size))
         return LeafState(kind, parent, params.limit, params)
     if kind == "tbf" and opts is not None:
         parms = opts.get_attr("TCA_TBF_PARMS")
@@ -70,12 +72,6 @@ def _leaf_state(msg) -> LeafState:
     if kind in ("pfifo", "bfifo") and opts is not None:
         return LeafState(kind, parent, limit=opts["limit"])
     return LeafState(kind or "?", parent)
-
-
-def _replace(params: NetemParams, **changes) -> NetemParams:
-    import dataclasses
-
-    return dataclasses.replace(params, **changes)
 
 
 def read_interface(ipr, device: str) -> dict[str, object]:
@@ -253,21 +249,11 @@ def apply(plan: Plan, ns: str | None) -> ApplyResult:
 
 def clear(plan: Plan, ns: str | None) -> None:
     """Remove what `plan` installs: root qdiscs on its devices and its nft table."""
-    with netns.route(ns) as ipr:
-        for item in plan.interfaces:
-            found = ipr.link_lookup(ifname=item.device)
-            if not found:
-                continue
-            try:
-                ipr.tc("del", index=found[0], handle=0x10000, root=True)
-            except NetlinkError as exc:
-                if exc.code not in (ENOENT, EINVAL):
-                    raise
-    netns.run(ns, ["nft", "delete", "table", plan.nft.family, plan.nft.table], check=False)
+    clear_devices(ns, [item.device for item in plan.interfaces], plan.nft.table, plan.nft.family)
 
 
 def clear_devices(ns: str | None, devices: list[str], table: str, family: str = "inet") -> None:
-    """Clear without a Plan (for `testbed clear`): root qdiscs on `devices`, the nft table."""
+    """Root qdiscs off `devices` (back to the kernel default) and the nft table gone."""
     with netns.route(ns) as ipr:
         for device in devices:
             found = ipr.link_lookup(ifname=device)

@@ -89,10 +89,8 @@ def _configure(state: TopologyState) -> None:
                              flags=IFA_F_NODAD)
                 ipr.link("set", index=index, state="up")
             if node.side != "censor":
-                gateway = node.interfaces[0]
                 ipr.route("add", dst="0.0.0.0/0", gateway=_peer_address(state, node, 4))
                 ipr.route("add", dst="::/0", gateway=_peer_address(state, node, 6), family=10)
-                del gateway
         for iface in node.interfaces:
             netns.run(node.netns, ["ethtool", "-K", iface.name, "gro", "off", "gso", "off", "tso", "off"],
                       check=False)
