@@ -110,9 +110,9 @@ def profiles_validate(paths: Annotated[list[Path], typer.Argument(help="profile 
 @profiles_app.command("schema")
 def profiles_schema() -> None:
     """JSON Schema of the profile language, for editors."""
-    from testbed.profile.model import Profile
+    from testbed.profile.schema import profile_json_schema
 
-    print(json.dumps(Profile.model_json_schema(by_alias=True), indent=2))
+    print(json.dumps(profile_json_schema(), indent=2))
 
 
 # --- plan / apply / clear ----------------------------------------------------------------------

@@ -146,9 +146,11 @@ def _base_links(state: TopologyState, spec: TopologySpec) -> None:
                 params = NetemParams(delay_ns=spec.link.delay, rate_bps=spec.link.rate or 0, limit=10000)
                 ipr.tc("replace", "netem", index, 0x10000, root=True, netem_params=params)
             else:
+                # a burst of several frames and 100 ms of queue: a tighter tbf on the
+                # sender's own interface starves TCP (small queues) by about 6 %
                 rate = (spec.link.rate or 0) // 8
                 ipr.tc("replace", "tbf", index, 0x10000, root=True, rate=rate,
-                       burst=max(1600, rate // 100), latency=50000)
+                       burst=max(10_000, rate // 100), latency=100_000)
 
 
 def down(run_id: str, state: TopologyState | None = None) -> list[str]:

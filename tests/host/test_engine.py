@@ -111,3 +111,24 @@ def test_every_ruleset_is_accepted_by_the_kernel(topo, source) -> None:
     result = netns.run(topo.censor.netns, ["nft", "-c", "-f", "-"], stdin=nft_ruleset(plan.nft, plan.digest),
                        check=False)
     assert result.returncode == 0, result.stderr
+
+
+def test_ten_thousand_prefixes_load_and_match(topo, tmp_path) -> None:
+    """A Telegram-2018-sized block list: 10,000 /24s in one interval set, plus the callee."""
+    import ipaddress
+    import time
+
+    prefixes = [str(ipaddress.ip_network((0x0B000000 + (i << 8), 24))) for i in range(10_000)]
+    prefixes.append("198.19.0.0/24")
+    listing = tmp_path / "blocked.txt"
+    listing.write_text("\n".join(prefixes) + "\n")
+    profile = tmp_path / "big.yaml"
+    profile.write_text("name: big\ntitle: big\nconfidence: guessed\naddress_sets:\n  blocked: {file: blocked.txt}\n"
+                       "classes:\n  - name: blocked\n    match: {dst: '@blocked'}\n    uplink: {drop: true}\n")
+    plan = plan_for(topo, profile)
+    started = time.perf_counter()
+    engine.apply(plan, topo.censor.netns)
+    print(f"applied 10,001 prefixes in {time.perf_counter() - started:.3f} s")
+    result = subprocess.run(netns.command(topo.nodes["caller"].netns, ["ping", "-c1", "-W1", topo.nodes["callee"].address()]),
+                            capture_output=True)
+    assert result.returncode == 1, "the callee's prefix is in the set: its traffic must be dropped"

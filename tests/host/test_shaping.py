@@ -46,3 +46,19 @@ def test_nft_policing_drops_above_rate(topo, tmp_path) -> None:
     ceiling = RATE * payload_share + (RATE + burst * 8) / seconds * 1.05
     assert floor <= result.received_bps <= ceiling, result
     assert result.lost_percent > 70
+
+
+def test_topology_base_link_rate() -> None:
+    from testbed.topology import build
+    from testbed.topology.model import LinkSpec, TopologySpec
+
+    from .conftest import new_run_id
+
+    run = new_run_id()
+    state = build.up(TopologySpec(link=LinkSpec(rate="2mbit")), run)
+    try:
+        caller, callee, ip = _both(state)
+        result = run_iperf(caller, callee, ip, seconds=5)
+        assert result.received_bps == pytest.approx(2 * RATE * TCP_GOODPUT_SHARE, rel=0.05)
+    finally:
+        build.down(run)

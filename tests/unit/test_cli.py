@@ -1,0 +1,84 @@
+"""CLI commands that need no root: profiles list/show/validate/schema, plan."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import jsonschema
+import yaml
+
+from testbed.profile.loader import catalog
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "testbed.cli", *args], capture_output=True, text=True,
+                          env={"COLUMNS": "200", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
+
+
+def test_schema_is_valid_json_schema_and_accepts_the_catalog() -> None:
+    result = _cli("profiles", "schema")
+    assert result.returncode == 0
+    schema = json.loads(result.stdout)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    for path in catalog():
+        jsonschema.validate(yaml.safe_load(path.read_text()), schema)
+
+
+def test_list_shows_every_catalog_profile_with_confidence() -> None:
+    result = _cli("profiles", "list")
+    assert result.returncode == 0
+    for path in catalog():
+        name = yaml.safe_load(path.read_text())["name"]
+        assert name in result.stdout
+    assert "documented" in result.stdout and "guessed" in result.stdout
+
+
+def test_show_and_validate() -> None:
+    shown = _cli("profiles", "show", "ru-2021-twitter-throttle")
+    assert shown.returncode == 0 and "Xue et al." in shown.stdout
+    valid = _cli("profiles", "validate", *map(str, catalog()))
+    assert valid.returncode == 0 and valid.stdout.count(": ok") == len(catalog())
+
+
+def test_plan_text_and_json() -> None:
+    text = _cli("plan", "ru-2025-calls-degraded", "--netns", "tb-main-censor")
+    assert text.returncode == 0
+    assert "ip netns exec tb-main-censor tc qdisc replace dev outside parent 1:10 handle 10: netem" in text.stdout
+    plan = json.loads(_cli("plan", "ru-2025-calls-degraded", "--json").stdout)
+    assert plan["profile"] == "ru-2025-calls-degraded" and "sch_netem" in plan["features"]
+
+
+def test_unknown_catalog_name_suggests_a_close_one() -> None:
+    result = _cli("plan", "ru-2021-twitter-throtle")
+    assert result.returncode == 2 and "did you mean 'ru-2021-twitter-throttle'" in result.stderr
+
+
+def test_commands_needing_root_say_so(monkeypatch, capsys) -> None:
+    """Run as a non-root user would (the euid is the only thing changed)."""
+    import pytest
+
+    from testbed import cli
+
+    monkeypatch.setattr(cli.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(sys, "argv", ["testbed", "up"])
+    with pytest.raises(SystemExit) as exited:
+        cli.main()
+    assert exited.value.code == 3
+    assert "needs root" in capsys.readouterr().err
+
+
+def test_schema_accepts_the_shorthands_and_refuses_unknown_fields() -> None:
+    import pytest
+
+    from testbed.profile.schema import profile_json_schema
+
+    schema = profile_json_schema()
+    doc = {"name": "x", "title": "t", "confidence": "guessed", "classes": [
+        {"name": "a", "match": {"protocol": "udp", "dst_port": 443, "length": "100-1400"},
+         "both": {"netem": {"delay": "10ms", "loss": "5%", "rate": "1mbit"}}}]}
+    jsonschema.validate(doc, schema)
+    doc["classes"][0]["both"]["netem"]["dealy"] = "5ms"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(doc, schema)
