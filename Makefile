@@ -1,18 +1,25 @@
 # The two commands of the README: `sudo make demo` and `sudo make test`.
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint bench clean vm
 
 setup:
 	@scripts/setup.sh
 
-# The main job: a real experiment on the embedded default topology (this kernel).
+# The main job: a real experiment with the headline profile, on this kernel when it has
+# netem, otherwise in the testbed VM (built and cached on first use).
 demo: setup
-	.venv/bin/testbed try ru-2021-twitter-throttle
+	.venv/bin/testbed try ru-2025-calls-degraded
 
-# Both tiers: unit tests (pure code) and host tests (real namespaces, real packets).
-# pytest's exit code 5 means it collected no test; that is reported, not failed on.
+# Every tier: unit and host tests here (real namespaces, real packets), then the VM
+# tier (netem) inside the testbed VM. pytest's exit code 5 (no test collected) is
+# reported, not failed on.
+PYTEST_OK = rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; rc=0; fi; exit $$rc
 test: setup
-	@.venv/bin/python -m pytest; rc=$$?; \
-	if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$rc
+	@.venv/bin/testbed vm build
+	@.venv/bin/python -m pytest -m "not vm"; $(PYTEST_OK)
+	@.venv/bin/testbed vm run -- python3 -m pytest -m vm tests/vm --color=no -p no:cacheprovider; $(PYTEST_OK)
+
+vm: setup
+	.venv/bin/testbed vm build
 
 lint: setup
 	.venv/bin/ruff check testbed tests benchmarks

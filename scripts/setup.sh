@@ -7,6 +7,15 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 CACHE=${TESTBED_CACHE:-/var/cache/testbed}
 APT_PACKAGES=(iproute2 nftables iperf3 ethtool iputils-ping tcpdump mininet procps python3-venv)
+# The testbed VM image is built from these same lists (testbed/vm/image.py asks for them).
+VM_PACKAGES=(qemu-system-x86 qemu-utils debootstrap e2fsprogs)
+
+case "${1:-}" in
+  --print-apt-packages) echo "${APT_PACKAGES[@]}"; exit 0 ;;
+  --no-vm) VM_PACKAGES=() ;;
+  "") ;;
+  *) echo "usage: scripts/setup.sh [--no-vm | --print-apt-packages]" >&2; exit 2 ;;
+esac
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "setup needs root (apt and network namespaces): run it with sudo" >&2
@@ -20,7 +29,7 @@ if [ -f "$stamp" ] && [ -x .venv/bin/testbed ]; then
 fi
 
 missing=()
-for pkg in "${APT_PACKAGES[@]}"; do
+for pkg in "${APT_PACKAGES[@]}" "${VM_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then

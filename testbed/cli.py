@@ -22,10 +22,15 @@ app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="Reproduce censorship throttling with tc/netem and nftables, and measure it.")
 profiles_app = typer.Typer(no_args_is_help=True, help="The profile catalog: list, show, validate.")
 app.add_typer(profiles_app, name="profiles")
+vm_app = typer.Typer(no_args_is_help=True,
+                     help="The testbed VM: a stock Debian kernel with netem, under QEMU.")
+app.add_typer(vm_app, name="vm")
 out = Console()
 err = Console(stderr=True)
 
 RunOption = Annotated[str, typer.Option("--run", "-r", help="run id: names its namespaces (tb-RUN-NODE)")]
+WhereOption = Annotated[str, typer.Option(
+    help="auto: this kernel if it has every feature the profile needs, else the VM; local; vm")]
 DEFAULT_RUN = "main"
 
 
@@ -158,18 +163,59 @@ def apply(
 def try_(
     profile: Annotated[str, typer.Argument(help="catalog name or YAML path")],
     seconds: Annotated[float, typer.Option(help="length of each measurement")] = 4,
-    port: Annotated[int, typer.Option(help="server port for the measured flows")] = 443,
+    port: Annotated[int, typer.Option(help="server port of the TCP flows")] = 443,
+    voip_port: Annotated[int, typer.Option(help="port of the VoIP-like UDP stream (1400: Telegram's "
+                                                "reflector range)")] = 1400,
+    where: WhereOption = "auto",
 ) -> None:
     """Measure traffic across a fresh topology before and after applying PROFILE."""
     from testbed.scenario.trial import run_trial
 
     loaded = _load(profile)
     _need_root()
-    results = run_trial(loaded, seconds, port, progress=lambda m: err.print(f"[dim]{m}[/dim]"))
+    if _where(where, loaded) == "vm":
+        _rerun_in_vm(["try", _in_tree(loaded.source), "--seconds", str(seconds), "--port", str(port),
+                      "--voip-port", str(voip_port)])
+    results = run_trial(loaded, seconds, port, voip_port, progress=lambda m: err.print(f"[dim]{m}[/dim]"))
     table = Table("flow", "clean path", loaded.profile.name, title=f"{loaded.profile.title}")
     for m in results:
         table.add_row(m.name, _describe(m.baseline), _describe(m.treated))
     out.print(table)
+
+
+def _where(where: str, loaded) -> str:
+    """Where a command runs: here, or in the VM when this kernel lacks a needed feature."""
+    from testbed.compile.compiler import compile_profile
+    from testbed.kernel import probe
+
+    if where not in ("auto", "local", "vm"):
+        raise InputError.single(f"--where {where!r}: use auto, local or vm")
+    if where != "auto" or os.environ.get("TESTBED_IN_VM"):
+        return "local" if where == "auto" else where
+    missing = probe.missing_features(compile_profile(loaded).features)
+    if missing:
+        err.print(f"[dim]this kernel lacks {', '.join(missing)}: running in the testbed VM[/dim]")
+        return "vm"
+    return "local"
+
+
+def _in_tree(path: Path) -> str:
+    from testbed.vm.image import ROOT
+
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        raise InputError.single(f"{path} is outside the project tree {ROOT}, which is all the VM sees; "
+                                "copy it into the tree") from None
+
+
+def _rerun_in_vm(args: list[str]) -> None:
+    """Run this same testbed command inside the VM and exit with its exit code."""
+    from testbed.vm import image, qemu
+
+    image.build(progress=lambda m: err.print(f"[dim]{m}[/dim]"))
+    raise typer.Exit(qemu.run(["python3", "-m", "testbed.cli", *args, "--where", "local"],
+                              cwd=image.ROOT))
 
 
 def _describe(result) -> str:
@@ -280,9 +326,10 @@ def exec_(
 def clean() -> None:
     """Remove everything any run created (namespaces, interfaces, state), also after kill -9."""
     from testbed.topology import build
+    from testbed.vm import qemu
 
     _need_root()
-    removed = build.clean()
+    removed = build.clean() + [f"VM process {pid}" for pid in qemu.stop_all()]
     for item in removed:
         out.print(f"removed {item}")
     out.print(f"clean: {len(removed)} objects removed")
@@ -301,6 +348,44 @@ def status() -> None:
     out.print(table)
 
 
+@vm_app.command("build")
+def vm_build(force: Annotated[bool, typer.Option(help="rebuild even if cached")] = False) -> None:
+    """Build the VM image (Debian bookworm, stock kernel), or reuse the cached one."""
+    import time
+
+    from testbed.vm import image
+
+    started = time.monotonic()
+    built = image.build(progress=lambda m: err.print(f"[dim]{m}[/dim]"), force=force)
+    out.print(f"VM image ready: {built.directory} ({time.monotonic() - started:.1f} s)")
+
+
+@vm_app.command("run", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def vm_run(
+    ctx: typer.Context,
+    timeout: Annotated[float | None, typer.Option(help="stop the VM after this many seconds")] = None,
+) -> None:
+    """Run a command as root in the VM, in the project tree:  testbed vm run -- tc qdisc show"""
+    from testbed.vm import image, qemu
+
+    argv = ctx.args[1:] if ctx.args[:1] == ["--"] else list(ctx.args)
+    if not argv:
+        raise InputError.single("give a command after --, e.g. testbed vm run -- uname -r")
+    _need_root()
+    image.build(progress=lambda m: err.print(f"[dim]{m}[/dim]"))
+    raise typer.Exit(qemu.run(argv, timeout=timeout))
+
+
+@vm_app.command("shell")
+def vm_shell() -> None:
+    """An interactive root shell in the VM (poweroff -f, or Ctrl-A X, to leave)."""
+    from testbed.vm import image, qemu
+
+    _need_root()
+    image.build(progress=lambda m: err.print(f"[dim]{m}[/dim]"))
+    raise typer.Exit(qemu.shell())
+
+
 def main() -> None:
     try:
         code = app(standalone_mode=False)
@@ -310,6 +395,9 @@ def main() -> None:
         sys.exit(2)
     except KernelFeatureMissing as exc:
         print(f"missing: {exc}", file=sys.stderr)
+        sys.exit(3)
+    except _vm_errors() as exc:
+        print(f"VM: {exc}", file=sys.stderr)
         sys.exit(3)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
@@ -325,6 +413,13 @@ def main() -> None:
         err.print(f"error: {type(exc).__name__}: {exc}", markup=False)
         err.print("(set TESTBED_DEBUG=1 for the traceback)", markup=False)
         sys.exit(1)
+
+
+def _vm_errors() -> tuple[type[Exception], ...]:
+    from testbed.vm.image import ImageBuildError
+    from testbed.vm.qemu import VMError
+
+    return (ImageBuildError, VMError)
 
 
 def _print_problems(exc: InputError) -> None:

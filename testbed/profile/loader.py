@@ -157,8 +157,34 @@ def _cross_check(profile: Profile, lines: dict[Path_, int], file: str) -> None:
                 problems.append(Problem(file, line_of(lines, where), dotted(where),
                                         f"class {cls.name!r} uses @{ref}, which is not in "
                                         f"address_sets ({known})"))
+    problems += _duplicate_netem_alone(profile, lines, file)
     if problems:
         raise InputError(problems)
+
+
+def _duplicate_netem_alone(profile: Profile, lines: dict[Path_, int], file: str) -> list[Problem]:
+    """Current kernels refuse a duplicating netem next to any other netem in the same tree."""
+    problems = []
+    link_delay = bool(profile.link and profile.link.delay)
+    holders = [("default", profile.default), *((f"classes[{i}]", c) for i, c in enumerate(profile.classes))]
+    for direction in ("uplink", "downlink"):
+        netems = [(where, h) for where, h in holders if h.for_direction(direction).netem or link_delay]
+        for where, holder in netems:
+            action = holder.for_direction(direction)
+            if action.netem and action.netem.duplicate and len(netems) > 1:
+                key = "both" if holder.both is not None else direction
+                at: Path_ = (*_path(where), key, "netem", "duplicate")
+                problems.append(Problem(file, line_of(lines, at), dotted(at),
+                                        "duplicate needs its netem to be the only one on the interface "
+                                        "(Linux refuses a duplicating netem next to other netems); "
+                                        "here other classes or link.delay use netem too"))
+    return problems
+
+
+def _path(where: str) -> Path_:
+    if where == "default":
+        return ("default",)
+    return ("classes", int(where[len("classes["):-1]))
 
 
 def load_profile(path: str | Path) -> LoadedProfile:

@@ -28,18 +28,18 @@ class Measurement:
     treated: IperfResult
 
 
-def _measure(state, seconds: float, port: int) -> dict[str, IperfResult]:
+def _measure(state, seconds: float, port: int, voip_port: int) -> dict[str, IperfResult]:
     caller, callee = state.nodes["caller"].netns, state.nodes["callee"].netns
     ip = state.nodes["callee"].address()
     return {
         "TCP uplink (caller -> callee)": run_iperf(caller, callee, ip, seconds, port=port),
         "TCP downlink (callee -> caller)": run_iperf(caller, callee, ip, seconds, reverse=True, port=port),
-        "VoIP-like UDP 50 pps uplink": run_iperf(caller, callee, ip, seconds, udp_rate_bps=VOIP_RATE_BPS,
-                                                 length=VOIP_LENGTH, port=port),
+        f"VoIP-like UDP 50 pps to port {voip_port}": run_iperf(
+            caller, callee, ip, seconds, udp_rate_bps=VOIP_RATE_BPS, length=VOIP_LENGTH, port=voip_port),
     }
 
 
-def run_trial(loaded: LoadedProfile, seconds: float = 4, port: int = 443,
+def run_trial(loaded: LoadedProfile, seconds: float = 4, port: int = 443, voip_port: int = 1400,
               progress: Callable[[str], None] = lambda _: None) -> list[Measurement]:
     run = f"try{os.getpid() % 100000}"
     progress("bringing up caller -- censor -- callee")
@@ -48,11 +48,11 @@ def run_trial(loaded: LoadedProfile, seconds: float = 4, port: int = 443,
         plan = compile_profile(loaded, Target(state.devices("outside"), state.devices("inside")))
         engine.check_plan(plan, state.censor.netns)  # fail before measuring, not after
         progress(f"measuring the clean path ({seconds:g} s per flow)")
-        baseline = _measure(state, seconds, port)
+        baseline = _measure(state, seconds, port, voip_port)
         progress(f"applying {plan.profile}")
         engine.apply(plan, state.censor.netns)
         progress(f"measuring under {plan.profile}")
-        treated = _measure(state, seconds, port)
+        treated = _measure(state, seconds, port, voip_port)
         return [Measurement(name, baseline[name], treated[name]) for name in baseline]
     finally:
         progress("tearing down")

@@ -16,7 +16,7 @@ tc class replace dev outside parent 1:1 classid 1:18 htb rate 1mbit ceil 2mbit b
 tc class replace dev outside parent 1:1 classid 1:19 htb rate 512kbit ceil 512kbit burst 1664b cburst 1664b
 tc class replace dev outside parent 1:1 classid 1:1a htb rate 8333kbit ceil 100mbit burst 14100b cburst 14100b
 tc qdisc replace dev outside parent 1:2 handle 2: netem limit 1000 delay 2ms
-tc qdisc replace dev outside parent 1:10 handle 10: netem limit 5000 delay 32ms 10ms 25% distribution normal loss random 5% 20% duplicate 1% 5% corrupt 0.1% reorder 10% 50% gap 5 rate 2mbit 14 48 5
+tc qdisc replace dev outside parent 1:10 handle 10: netem limit 5000 delay 32ms 10ms 25% distribution normal loss random 5% 20% corrupt 0.1% reorder 10% 50% gap 5 rate 2mbit 14 48 5
 tc qdisc replace dev outside parent 1:11 handle 11: netem limit 1000 delay 22ms loss state 2% 60% 1% 90% 0.5% ecn
 tc qdisc replace dev outside parent 1:12 handle 12: netem limit 1000 delay 52ms 20ms distribution pareto loss gemodel 5% 30% 90% 0.5%
 tc qdisc replace dev outside parent 1:13 handle 13: netem limit 1000 delay 2ms
@@ -43,7 +43,7 @@ tc class replace dev inside parent 1:1 classid 1:18 htb rate 1mbit ceil 2mbit bu
 tc class replace dev inside parent 1:1 classid 1:19 htb rate 512kbit ceil 512kbit burst 1664b cburst 1664b
 tc class replace dev inside parent 1:1 classid 1:1a htb rate 8333kbit ceil 100mbit burst 14100b cburst 14100b
 tc qdisc replace dev inside parent 1:2 handle 2: netem limit 1000 delay 2ms
-tc qdisc replace dev inside parent 1:10 handle 10: netem limit 5000 delay 32ms 10ms 25% distribution normal loss random 5% 20% duplicate 1% 5% corrupt 0.1% reorder 10% 50% gap 5 rate 2mbit 14 48 5
+tc qdisc replace dev inside parent 1:10 handle 10: netem limit 5000 delay 32ms 10ms 25% distribution normal loss random 5% 20% corrupt 0.1% reorder 10% 50% gap 5 rate 2mbit 14 48 5
 tc qdisc replace dev inside parent 1:11 handle 11: netem limit 1000 delay 22ms slot 5ms 15ms packets 8 bytes 12000
 tc qdisc replace dev inside parent 1:12 handle 12: netem limit 1000 delay 52ms 20ms distribution pareto loss gemodel 5% 30% 90% 0.5%
 tc qdisc replace dev inside parent 1:13 handle 13: netem limit 1000 delay 2ms
@@ -59,7 +59,7 @@ nft -f - <<'EOF'
 table inet testbed
 delete table inet testbed
 table inet testbed {
-	comment "testbed plan 1572f6eeb86b82d8"
+	comment "testbed plan c793bde92e00644c"
 	set dc_v4 {
 		type ipv4_addr
 		flags interval
