@@ -25,7 +25,7 @@ app.add_typer(profiles_app, name="profiles")
 vm_app = typer.Typer(no_args_is_help=True,
                      help="The testbed VM: a stock Debian kernel with netem, under QEMU.")
 app.add_typer(vm_app, name="vm")
-out = Console()
+out = Console(soft_wrap=True)  # long lines stay whole: people grep them
 err = Console(stderr=True)
 
 RunOption = Annotated[str, typer.Option("--run", "-r", help="run id: names its namespaces (tb-RUN-NODE)")]
@@ -141,13 +141,30 @@ def plan(
 def apply(
     profile: Annotated[str, typer.Argument(help="catalog name or YAML path")],
     run: RunOption = DEFAULT_RUN,
+    where: WhereOption = "auto",
 ) -> None:
-    """Apply PROFILE on the censor of a running topology (replacing any profile there)."""
+    """Apply PROFILE on the censor of a run (bringing the run up if it is not), replacing
+    any profile there. With --where auto, a profile this kernel cannot apply goes to a run
+    in the testbed VM."""
     from testbed.compile.compiler import compile_profile
     from testbed.kernel import apply as engine
+    from testbed.topology.model import state_path
 
     loaded = _load(profile)
     _need_root()
+    _check_run_id(run)
+    if _forward_to_vm(run, ["apply", _in_tree(loaded.source), "--run", run]):
+        return
+    if not state_path(run).exists():
+        if _where(where, loaded) == "vm":
+            _start_vm_run(run)
+            _forward_to_vm(run, ["apply", _in_tree(loaded.source), "--run", run])
+            return
+        up(run=run)
+    elif where == "vm" or _where(where, loaded) == "vm":
+        raise InputError.single(f"run {run} is up on this host, whose kernel cannot apply "
+                                f"{loaded.profile.name}; `testbed down --run {run}` and apply again "
+                                "(the run then comes up in the testbed VM)")
     state = _state(run)
     compiled = compile_profile(loaded, _target(state))
     result = engine.apply(compiled, state.censor.netns)
@@ -157,6 +174,31 @@ def apply(
     out.print(f"{verb}: {compiled.profile} on run {run} "
               f"({len(compiled.interfaces)} interfaces, "
               f"{sum(len(c.rules) for c in compiled.nft.chains)} nft rules; read back and verified)")
+
+
+def _forward_to_vm(run: str, args: list[str]) -> bool:
+    """If `run` lives in the testbed VM, run this testbed command there (exits with its code)."""
+    if os.environ.get("TESTBED_IN_VM"):
+        return False
+    from testbed.vm.session import VMSession
+
+    session = VMSession.find(run)
+    if session is None:
+        return False
+    code = session.run(["python3", "-m", "testbed.cli", *args])
+    if args[0] == "down":
+        session.stop()
+    raise typer.Exit(code)
+
+
+def _start_vm_run(run: str, up_args: list[str] | None = None) -> None:
+    from testbed.vm.session import VMSession
+
+    session = VMSession.start(run, progress=lambda m: err.print(f"[dim]{m}[/dim]"))
+    code = session.run(["python3", "-m", "testbed.cli", "up", "--run", run, *(up_args or [])])
+    if code != 0:
+        session.stop()
+        raise typer.Exit(code)
 
 
 @app.command(name="try")
@@ -239,6 +281,8 @@ def clear(run: RunOption = DEFAULT_RUN) -> None:
     from testbed.kernel import apply as engine
 
     _need_root()
+    _check_run_id(run)
+    _forward_to_vm(run, ["clear", "--run", run])
     state = _state(run)
     target: Target = _target(state)
     engine.clear_devices(state.censor.netns, [*target.uplink_devices, *target.downlink_devices],
@@ -259,14 +303,28 @@ def up(
     outside: Annotated[str, typer.Option(help="hosts on the outside, comma-separated")] = "callee",
     rate: Annotated[str | None, typer.Option(help="base link rate on each host, e.g. 100mbit")] = None,
     delay: Annotated[str | None, typer.Option(help="base link delay on each host, e.g. 10ms")] = None,
+    where: Annotated[str, typer.Option(help="local (this kernel) or vm (a testbed VM kept up for "
+                                            "the run)")] = "local",
 ) -> None:
     """Build the topology: inside hosts -- censor -- outside hosts."""
     from pydantic import ValidationError
 
     from testbed.topology import build
-    from testbed.topology.model import TopologySpec
+    from testbed.topology.model import TopologySpec, state_path
+    from testbed.vm.session import VMSession
 
     _need_root()
+    _check_run_id(run)
+    if where not in ("local", "vm", "auto"):
+        raise InputError.single(f"--where {where!r}: use local or vm")
+    if VMSession.find(run) or state_path(run).exists():
+        raise InputError.single(f"run {run!r} is already up; `testbed down --run {run}` first")
+    if where == "vm" and not os.environ.get("TESTBED_IN_VM"):
+        args = ["--backend", backend, "--inside", inside, "--outside", outside]
+        args += [a for k, v in (("--rate", rate), ("--delay", delay)) if v for a in (k, v)]
+        _start_vm_run(run, args)
+        out.print(f"run {run} is up in the testbed VM; apply, exec, clear and down reach it there")
+        return
     link = {k: v for k, v in (("rate", rate), ("delay", delay)) if v}
     try:
         spec = TopologySpec(backend=backend, inside=inside.split(","), outside=outside.split(","),
@@ -301,6 +359,7 @@ def down(run: RunOption = DEFAULT_RUN) -> None:
 
     _need_root()
     _check_run_id(run)
+    _forward_to_vm(run, ["down", "--run", run])
     removed = build.down(run)
     out.print(f"removed {len(removed)} namespaces of run {run}" if removed else f"run {run} was not up")
 
@@ -313,10 +372,12 @@ def exec_(
 ) -> None:
     """Run a program inside NODE:  testbed exec caller -- ping -c3 198.19.0.2"""
     _need_root()
-    state = _state(run)
-    argv = [a for a in ctx.args if a != "--"] if ctx.args[:1] == ["--"] else list(ctx.args)
+    _check_run_id(run)
+    argv = ctx.args[1:] if ctx.args[:1] == ["--"] else list(ctx.args)
     if not argv:
         raise InputError.single("give a command after --, e.g. testbed exec caller -- ip addr")
+    _forward_to_vm(run, ["exec", node, "--run", run, "--", *argv])
+    state = _state(run)
     if node not in state.nodes:
         raise InputError.single(f"no node {node!r} in run {run}; nodes: {', '.join(state.nodes)}")
     os.execvp("ip", ["ip", "netns", "exec", state.node(node).netns, *argv])
@@ -340,11 +401,15 @@ def status() -> None:
     """Runs that are up, and the profile applied on each."""
     from testbed.topology import build
     from testbed.topology.model import TopologyState
+    from testbed.vm.session import sessions
 
-    table = Table("run", "backend", "nodes", "profile")
+    table = Table("run", "where", "backend", "nodes", "profile")
     for run in build.running():
         state = TopologyState.load(run)
-        table.add_row(run, state.backend, ", ".join(state.nodes), state.profile or "-")
+        table.add_row(run, "vm" if os.environ.get("TESTBED_IN_VM") else "local", state.backend,
+                      ", ".join(state.nodes), state.profile or "-")
+    for run in sessions():
+        table.add_row(run, "vm", "-", "(testbed exec ... --run " + run + ")", "-")
     out.print(table)
 
 

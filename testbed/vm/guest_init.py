@@ -43,13 +43,56 @@ def spec_dir() -> str | None:
     return None
 
 
+def agent(directory: str, env: dict) -> int:
+    """Serve commands for a VM that stays up (a VM-hosted run): the host writes
+    inbox/N.json ({"argv", "cwd"}); we write N.out (output as it comes) and N.exit.
+    A command named "poweroff" ends the loop."""
+    import time
+
+    inbox = os.path.join(directory, "inbox")
+    os.makedirs(inbox, exist_ok=True)
+    with open(os.path.join(directory, "ready"), "w") as f:
+        f.write("ready\n")
+    while True:
+        names = sorted(n for n in os.listdir(inbox) if n.endswith(".json"))
+        if not names:
+            time.sleep(0.05)
+            continue
+        for name in names:
+            path = os.path.join(inbox, name)
+            with open(path) as f:
+                command = json.load(f)
+            os.unlink(path)
+            stem = os.path.join(directory, name[:-5])
+            if command["argv"] == ["poweroff"]:
+                return 0
+            with open(stem + ".out", "wb", buffering=0) as out:
+                try:
+                    code = subprocess.call(command["argv"], cwd=os.path.join(SHARE, command.get("cwd", ".")),
+                                           env=dict(env, **command.get("env", {})), stdout=out, stderr=out,
+                                           stdin=subprocess.DEVNULL)
+                except OSError as exc:
+                    out.write(f"cannot run {command['argv'][0]}: {exc}\n".encode())
+                    code = 127
+            with open(stem + ".exit.tmp", "w") as f:
+                f.write(str(code))
+            os.rename(stem + ".exit.tmp", stem + ".exit")
+
+
+def run_once(spec: dict, env: dict) -> int:
+    try:
+        return subprocess.call(spec["argv"], cwd=os.path.join(SHARE, spec.get("cwd", ".")), env=env)
+    except OSError as exc:
+        print(f"testbed vm: cannot run {spec['argv'][0]}: {exc}", flush=True)
+        return 127
+
+
 def main() -> None:
     setup()
     env = dict(os.environ, PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
                HOME="/root", PYTHONPATH=f"{SHARE}:/opt/testbed/site", PYTHONDONTWRITEBYTECODE="1",
                TESTBED_IN_VM="1", TERM=os.environ.get("TERM", "linux"))
     directory = spec_dir()
-    code = 0
     if directory is None:
         print("testbed VM shell: the project is in /mnt/project; `exit` powers the VM off", flush=True)
         code = subprocess.call(["setsid", "-c", "/bin/bash", "-l"], cwd=SHARE, env=env)
@@ -57,11 +100,7 @@ def main() -> None:
         with open(os.path.join(directory, "spec.json")) as f:
             spec = json.load(f)
         env.update(spec.get("env", {}))
-        try:
-            code = subprocess.call(spec["argv"], cwd=os.path.join(SHARE, spec.get("cwd", ".")), env=env)
-        except OSError as exc:
-            print(f"testbed vm: cannot run {spec['argv'][0]}: {exc}", flush=True)
-            code = 127
+        code = agent(directory, env) if spec.get("agent") else run_once(spec, env)
         with open(os.path.join(directory, "exit"), "w") as f:
             f.write(str(code))
     sys.stdout.flush()

@@ -186,6 +186,8 @@ def stop_all() -> list[int]:
             except (FileNotFoundError, ProcessLookupError):
                 pass
             pidfile.unlink(missing_ok=True)
+        for state in PID_DIR.glob("vm-runs/*.json"):
+            state.unlink(missing_ok=True)
     for spec in (ROOT / SPEC_DIR).glob("*/spec.json"):
         shutil.rmtree(spec.parent, ignore_errors=True)
     _remove_if_empty(ROOT / SPEC_DIR)
