@@ -403,14 +403,21 @@ def status() -> None:
     from testbed.topology.model import TopologyState
     from testbed.vm.session import sessions
 
-    table = Table("run", "where", "backend", "nodes", "profile")
+    table = Table("run", "where", "backend", "hosts", "profile")
     for run in build.running():
         state = TopologyState.load(run)
-        table.add_row(run, "vm" if os.environ.get("TESTBED_IN_VM") else "local", state.backend,
-                      ", ".join(state.nodes), state.profile or "-")
-    for run in sessions():
-        table.add_row(run, "vm", "-", "(testbed exec ... --run " + run + ")", "-")
+        hosts = len(state.nodes) - 1
+        table.add_row(run, "vm" if os.environ.get("TESTBED_IN_VM") else "local", state.backend, str(hosts),
+                      state.profile or "-")
     out.print(table)
+    if not os.environ.get("TESTBED_IN_VM"):
+        from testbed.vm.session import VMSession
+
+        for run in sessions():
+            out.print(f"run {run} lives in a testbed VM:")
+            session = VMSession.find(run)
+            if session is not None:
+                session.run(["python3", "-m", "testbed.cli", "status"])
 
 
 @vm_app.command("build")
