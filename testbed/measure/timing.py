@@ -1,0 +1,122 @@
+"""Delay, RFC 3550 interarrival jitter, duplicates and reordering, and jitter buffers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class DelayStats:
+    mean_ms: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    min_ms: float
+    max_ms: float
+    stdev_ms: float
+
+
+def delay_stats(delays_ns: np.ndarray) -> DelayStats:
+    if delays_ns.size == 0:
+        nan = float("nan")
+        return DelayStats(nan, nan, nan, nan, nan, nan, nan)
+    ms = delays_ns / 1e6
+    p50, p95, p99 = np.percentile(ms, [50, 95, 99])
+    return DelayStats(float(ms.mean()), float(p50), float(p95), float(p99), float(ms.min()),
+                      float(ms.max()), float(ms.std(ddof=1)) if ms.size > 1 else 0.0)
+
+
+def rfc3550_jitter_ms(send_ns: np.ndarray, recv_ns: np.ndarray) -> float:
+    """RFC 3550 A.8: J += (|D| - J) / 16 over packets in arrival order."""
+    jitter = 0.0
+    transit = recv_ns - send_ns
+    for d in np.abs(np.diff(transit)):
+        jitter += (float(d) - jitter) / 16.0
+    return jitter / 1e6
+
+
+@dataclass(frozen=True)
+class Arrivals:
+    duplicates: int
+    reordered: int  # arrived after a packet with a higher sequence number (RFC 4737)
+
+
+def arrivals(received_seq: np.ndarray) -> Arrivals:
+    seen: set[int] = set()
+    duplicates = reordered = 0
+    highest = -1
+    for seq in received_seq.tolist():
+        if seq in seen:
+            duplicates += 1
+            continue
+        seen.add(seq)
+        if seq < highest:
+            reordered += 1
+        highest = max(highest, seq)
+    return Arrivals(duplicates, reordered)
+
+
+@dataclass(frozen=True)
+class JitterBuffer:
+    kind: str  # "fixed" or "adaptive"
+    discarded: np.ndarray  # per sent packet: arrived, but after its playout time
+    mean_buffer_delay_ms: float  # time played packets waited in the buffer
+    mean_playout_delay_ms: float  # send to playout, for played packets
+
+    @property
+    def discard_percent(self) -> float:
+        return 100.0 * np.count_nonzero(self.discarded) / self.discarded.size if self.discarded.size else 0.0
+
+
+def _first_arrivals(sent_count: int, seq: np.ndarray, recv_ns: np.ndarray) -> np.ndarray:
+    """Arrival time per sent sequence number (first copy), -1 where it never came."""
+    arrival = np.full(sent_count, -1, dtype=np.int64)
+    for s, t in zip(seq.tolist(), recv_ns.tolist(), strict=True):
+        if s < sent_count and arrival[s] < 0:
+            arrival[s] = t
+    return arrival
+
+
+def fixed_buffer(send_ns: np.ndarray, seq: np.ndarray, recv_ns: np.ndarray, buffer_ms: float) -> JitterBuffer:
+    """A fixed buffer of `buffer_ms`: playout = send time + the first packet's delay + buffer.
+    A packet arriving after its playout time is discarded (it counts as lost for Ppl)."""
+    arrival = _first_arrivals(send_ns.size, seq, recv_ns)
+    got = arrival >= 0
+    if not got.any():
+        return JitterBuffer("fixed", np.zeros(send_ns.size, bool), 0.0, 0.0)
+    first = int(np.flatnonzero(got)[0])
+    base = arrival[first] - send_ns[first]
+    playout = send_ns + base + int(buffer_ms * 1e6)
+    late = got & (arrival > playout)
+    played = got & ~late
+    return JitterBuffer("fixed", late, float((playout[played] - arrival[played]).mean() / 1e6),
+                        float((playout[played] - send_ns[played]).mean() / 1e6))
+
+
+def adaptive_buffer(send_ns: np.ndarray, seq: np.ndarray, recv_ns: np.ndarray, window: int = 50,
+                    quantile: float = 95.0, margin_ms: float = 2.0) -> JitterBuffer:
+    """A buffer that follows the network: each packet's playout delay is the 95th percentile
+    of the delays of the last `window` arrivals (one second at 50 pps) plus a small margin,
+    as NetEQ-like buffers aim for. It trades discards for delay as jitter changes."""
+    arrival = _first_arrivals(send_ns.size, seq, recv_ns)
+    got = arrival >= 0
+    discarded = np.zeros(send_ns.size, bool)
+    if not got.any():
+        return JitterBuffer("adaptive", discarded, 0.0, 0.0)
+    delays = (arrival - send_ns).astype(float)
+    recent: list[float] = []
+    waited, playout_delays = [], []
+    margin = margin_ms * 1e6
+    for i in np.flatnonzero(got).tolist():
+        target = (np.percentile(recent, quantile) + margin) if recent else delays[i]
+        if delays[i] > target:
+            discarded[i] = True
+        else:
+            waited.append(target - delays[i])
+            playout_delays.append(target)
+        recent.append(delays[i])
+        del recent[:-window]
+    return JitterBuffer("adaptive", discarded, float(np.mean(waited) / 1e6) if waited else 0.0,
+                        float(np.mean(playout_delays) / 1e6) if playout_delays else 0.0)
