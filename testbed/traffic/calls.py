@@ -1,0 +1,86 @@
+"""Bidirectional VoIP-like calls between two topology nodes, traced per packet."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from testbed.kernel import netns
+from testbed.measure.emodel import CODECS
+from testbed.measure.trace import RECV_DTYPE, SENT_DTYPE, StreamTrace
+from testbed.topology.model import TopologyState
+from testbed.traffic import rtp
+
+START_DELAY_S = 1.5  # both workers are listening before the first packet
+DRAIN_S = 2.0  # after the last packet, how long late packets are still awaited
+
+
+@dataclass(frozen=True)
+class CallRun:
+    traces: list[StreamTrace]
+    send_lateness_ns: dict[str, np.ndarray]  # per role
+
+
+class CallError(RuntimeError):
+    pass
+
+
+def run_calls(state: TopologyState, codec: str = "g711", calls: int = 1, seconds: float = 10,
+              port: int = 40000, stun: bool = False, dtx: bool = False, caller: str = "caller",
+              callee: str = "callee", family: int = 4, seed: int = 1) -> CallRun:
+    if codec not in CODECS:
+        raise ValueError(f"unknown codec {codec!r}; known: {', '.join(CODECS)}")
+    spec = CODECS[codec]
+    frames = int(seconds * 1000 / spec.frame_ms)
+    start_ns = time.time_ns() + int(START_DELAY_S * 1e9)
+    common = {"codec": codec, "payload_bytes": spec.payload_bytes, "frame_ms": spec.frame_ms, "calls": calls,
+              "frames": frames, "port": port, "stun": stun, "dtx": dtx, "start_ns": start_ns,
+              "drain_s": DRAIN_S, "seed": seed}
+    nodes = {"caller": state.node(caller), "callee": state.node(callee)}
+    peers = {"caller": nodes["callee"].address(family), "callee": nodes["caller"].address(family)}
+    with tempfile.TemporaryDirectory(prefix="testbed-calls-") as tmp:
+        procs = {}
+        for role, node in nodes.items():
+            config = Path(tmp) / f"{role}.json"
+            config.write_text(json.dumps({**common, "role": role, "peer": peers[role]}))
+            result = Path(tmp) / f"{role}.npz"
+            argv = [sys.executable, "-m", "testbed.traffic.rtp_worker", str(config), str(result)]
+            procs[role] = subprocess.Popen(netns.command(node.netns, argv), stdout=subprocess.PIPE,
+                                           stderr=subprocess.PIPE, text=True)
+        try:
+            for role, proc in procs.items():
+                _, err = proc.communicate(timeout=seconds + START_DELAY_S + DRAIN_S + 60)
+                if proc.returncode != 0:
+                    raise CallError(f"the {role} side failed: {err.strip()[-500:]}")
+        finally:
+            for proc in procs.values():
+                if proc.poll() is None:
+                    proc.kill()
+        results = {role: np.load(Path(tmp) / f"{role}.npz") for role in procs}
+        return CallRun(_assemble(results, calls, spec.frame_ms),
+                       {role: results[role]["lateness"] for role in results})
+
+
+def _assemble(results: dict, calls: int, frame_ms: float) -> list[StreamTrace]:
+    traces = []
+    for call in range(calls):
+        for direction, sender, receiver in (("uplink", "caller", "callee"), ("downlink", "callee", "caller")):
+            ssrc = rtp.ssrc_for(call, direction == "downlink")
+            sent_rows = results[sender]["sent"]
+            sent_rows = sent_rows[sent_rows[:, 0] == ssrc]
+            sent = np.zeros(len(sent_rows), SENT_DTYPE)
+            sent["seq"], sent["send_ns"], sent["size"] = sent_rows[:, 1], sent_rows[:, 2], sent_rows[:, 3]
+            recv_rows = results[receiver]["received"]
+            recv_rows = recv_rows[recv_rows[:, 0] == ssrc]
+            received = np.zeros(len(recv_rows), RECV_DTYPE)
+            received["seq"], received["send_ns"] = recv_rows[:, 1], recv_rows[:, 2]
+            received["recv_ns"], received["size"] = recv_rows[:, 3], recv_rows[:, 4]
+            traces.append(StreamTrace(call, direction, frame_ms, sent, received))
+    return traces

@@ -1,0 +1,61 @@
+"""RTP packets as VoIP apps send them, optionally STUN-framed like WhatsApp's relays.
+
+A packet: [STUN header (20 B, cookie 0x2112A442 at offset 4)] RTP header (12 B: V=2, PT,
+sequence, timestamp, SSRC) and a payload of the codec's size whose first 12 bytes carry
+the testbed's own 32-bit sequence number and send time (ns), so that every packet can be
+matched and timed without relying on the 16-bit RTP sequence.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from dataclasses import dataclass
+
+RTP_HEADER = struct.Struct("!BBHII")
+MARK = struct.Struct("!Iq")
+STUN_HEADER = struct.Struct("!HHI12s")
+STUN_COOKIE = 0x2112A442
+STUN_TYPE = 0x0801  # inside WhatsApp's relay range 0x0800-0x0802 (RESEARCH.md section 2)
+DYNAMIC_PT = 111
+SAMPLE_RATE = {"g711": 8000, "g711-noplc": 8000, "g729": 8000, "opus-webrtc": 48000, "opus-telegram": 48000}
+PAYLOAD_TYPE = {"g711": 0, "g711-noplc": 0, "g729": 18}
+
+
+@dataclass(frozen=True)
+class Parsed:
+    ssrc: int
+    seq: int
+    send_ns: int
+    size: int
+
+
+def ssrc_for(call: int, downlink: bool) -> int:
+    return 0x5E000000 | (call << 1) | int(downlink)
+
+
+def call_of(ssrc: int) -> tuple[int, bool]:
+    return (ssrc & 0xFFFFFF) >> 1, bool(ssrc & 1)
+
+
+def build(codec: str, payload_bytes: int, frame_ms: float, ssrc: int, seq: int, send_ns: int,
+          stun: bool) -> bytes:
+    timestamp = (seq * int(SAMPLE_RATE[codec] * frame_ms / 1000)) & 0xFFFFFFFF
+    header = RTP_HEADER.pack(0x80, PAYLOAD_TYPE.get(codec, DYNAMIC_PT), seq & 0xFFFF, timestamp, ssrc)
+    payload = MARK.pack(seq, send_ns) + bytes(max(0, payload_bytes - MARK.size))
+    packet = header + payload
+    if stun:
+        packet = STUN_HEADER.pack(STUN_TYPE, len(packet), STUN_COOKIE, os.urandom(12)) + packet
+    return packet
+
+
+def parse(data: bytes) -> Parsed | None:
+    """None for anything that is not one of our packets."""
+    offset = 0
+    if len(data) >= 20 and data[4:8] == b"\x21\x12\xa4\x42":
+        offset = 20
+    if len(data) < offset + RTP_HEADER.size + MARK.size or data[offset] >> 6 != 2:
+        return None
+    _, _, _, _, ssrc = RTP_HEADER.unpack_from(data, offset)
+    seq, send_ns = MARK.unpack_from(data, offset + RTP_HEADER.size)
+    return Parsed(ssrc, seq, send_ns, len(data))

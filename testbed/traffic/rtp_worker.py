@@ -1,0 +1,117 @@
+"""One side of N calls, run inside a topology node:
+
+    python3 -m testbed.traffic.rtp_worker CONFIG.json OUT.npz
+
+Sends this side's direction of every call, paced to absolute deadlines on the shared
+realtime clock (calls staggered across the frame interval), and receives the other
+direction with kernel receive timestamps (SO_TIMESTAMPNS). Writes what it sent and what
+it received, per packet, to OUT.npz.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import socket
+import struct
+import sys
+import threading
+import time
+
+import numpy as np
+
+from testbed.traffic import rtp
+
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Python 3.11 lacks the name
+TIMESPEC = struct.Struct("qq")
+TALK_MEAN_S, PAUSE_MEAN_S = 1.004, 1.587  # ITU-T P.59 conversational speech model
+
+
+def _talk_pattern(frames: int, frame_ms: float, rng: random.Random) -> list[bool]:
+    """Which frames are speech under DTX: exponential talkspurts and pauses."""
+    out: list[bool] = []
+    talking = True
+    while len(out) < frames:
+        mean = TALK_MEAN_S if talking else PAUSE_MEAN_S
+        length = max(1, round(rng.expovariate(1 / mean) * 1000 / frame_ms))
+        out.extend([talking] * length)
+        talking = not talking
+    return out[:frames]
+
+
+def receive(sock: socket.socket, until_ns: int, out: list[tuple[int, int, int, int, int]]) -> None:
+    sock.settimeout(0.2)
+    while time.time_ns() < until_ns:
+        try:
+            data, ancillary, _, _ = sock.recvmsg(2048, 64)
+        except TimeoutError:
+            continue
+        parsed = rtp.parse(data)
+        if parsed is None:
+            continue
+        recv_ns = time.time_ns()
+        for level, kind, value in ancillary:
+            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+                sec, nsec = TIMESPEC.unpack(value[: TIMESPEC.size])
+                recv_ns = sec * 1_000_000_000 + nsec
+        out.append((parsed.ssrc, parsed.seq, parsed.send_ns, recv_ns, parsed.size))
+
+
+def send(sock: socket.socket, config: dict, sent: list[tuple[int, int, int, int]],
+         lateness: list[int]) -> None:
+    frame_ns = int(config["frame_ms"] * 1e6)
+    calls, frames = config["calls"], config["frames"]
+    downlink = config["role"] == "callee"
+    peer = (config["peer"], config["port"])
+    rng = random.Random(config.get("seed", 1) * 2 + int(downlink))
+    talk = [_talk_pattern(frames, config["frame_ms"], rng) if config["dtx"] else None for _ in range(calls)]
+    seqs = [0] * calls
+    ssrcs = [rtp.ssrc_for(call, downlink) for call in range(calls)]
+    offsets = [call * frame_ns // calls for call in range(calls)]
+    start = config["start_ns"]
+    for frame in range(frames):
+        base = start + frame * frame_ns
+        for call in range(calls):
+            if talk[call] is not None and not talk[call][frame]:
+                continue
+            deadline = base + offsets[call]
+            now = time.time_ns()
+            if deadline - now > 200_000:
+                time.sleep((deadline - now - 150_000) / 1e9)
+            while (now := time.time_ns()) < deadline:
+                pass
+            packet = rtp.build(config["codec"], config["payload_bytes"], config["frame_ms"], ssrcs[call],
+                               seqs[call], now, config["stun"])
+            sock.sendto(packet, peer)
+            sent.append((ssrcs[call], seqs[call], now, len(packet)))
+            lateness.append(now - deadline)
+            seqs[call] += 1
+
+
+def main(argv: list[str]) -> int:
+    with open(argv[0]) as f:
+        config = json.load(f)
+    sock = socket.socket(socket.AF_INET6 if ":" in config["peer"] else socket.AF_INET, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8 << 20)
+    sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+    sock.bind(("", config["port"]))
+    received: list[tuple[int, int, int, int, int]] = []
+    sent: list[tuple[int, int, int, int]] = []
+    lateness: list[int] = []
+    duration_ns = int(config["frames"] * config["frame_ms"] * 1e6)
+    end_ns = config["start_ns"] + duration_ns + int(config["drain_s"] * 1e9)
+    receiver = threading.Thread(target=receive, args=(sock, end_ns, received), daemon=True)
+    receiver.start()
+    print("ready", flush=True)
+    send(sock, config, sent, lateness)
+    receiver.join()
+    np.savez(argv[1],
+             sent=np.array(sent, dtype=np.int64).reshape(-1, 4),
+             received=np.array(received, dtype=np.int64).reshape(-1, 5),
+             lateness=np.array(lateness, dtype=np.int64))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
