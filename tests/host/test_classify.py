@@ -85,3 +85,14 @@ def test_ipv6_is_classified_too(topo, tmp_path, family) -> None:
     netns.run(topo.nodes["caller"].netns, [sys.executable, "-c", code, topo.nodes["callee"].address(6)])
     after = class_packets(topo.censor.netns, "out0")
     assert after["1:10"] - before["1:10"] == 20
+
+
+def test_chat_is_delivered_on_a_clean_path_and_not_through_a_block(topo, tmp_path) -> None:
+    from testbed.traffic.chat import run_chat
+
+    clean = run_chat(topo, count=20, interval_s=0.05)
+    assert clean.connected and clean.delivery_ratio == 1.0 and clean.latency_p95_ms < 50
+    apply_profile(topo, profile_dict("chatblock", classes=[{
+        "name": "xmpp", "match": {"protocol": "tcp", "dst_port": 5222}, "uplink": {"drop": True}}]), tmp_path)
+    blocked = run_chat(topo, count=5, interval_s=0.05, deadline_s=1.0)
+    assert blocked.delivered == 0
