@@ -8,6 +8,7 @@ matched and timed without relying on the 16-bit RTP sequence.
 
 from __future__ import annotations
 
+import functools
 import os
 import struct
 from dataclasses import dataclass
@@ -38,11 +39,16 @@ def call_of(ssrc: int) -> tuple[int, bool]:
     return (ssrc & 0xFFFFFF) >> 1, bool(ssrc & 1)
 
 
+@functools.cache
+def _filler(payload_bytes: int) -> bytes:
+    return bytes(max(0, payload_bytes - MARK.size))
+
+
 def build(codec: str, payload_bytes: int, frame_ms: float, ssrc: int, seq: int, send_ns: int,
           stun: bool) -> bytes:
     timestamp = (seq * int(SAMPLE_RATE[codec] * frame_ms / 1000)) & 0xFFFFFFFF
     header = RTP_HEADER.pack(0x80, PAYLOAD_TYPE.get(codec, DYNAMIC_PT), seq & 0xFFFF, timestamp, ssrc)
-    payload = MARK.pack(seq, send_ns) + bytes(max(0, payload_bytes - MARK.size))
+    payload = MARK.pack(seq, send_ns) + _filler(payload_bytes)
     packet = header + payload
     if stun:
         packet = STUN_HEADER.pack(STUN_TYPE, len(packet), STUN_COOKIE, os.urandom(12)) + packet
