@@ -225,6 +225,50 @@ def try_(
     out.print(table)
 
 
+@app.command()
+def calls(
+    profile: Annotated[str | None, typer.Argument(help="profile to apply (catalog name or path); "
+                                                       "none: a clean path")] = None,
+    codec: Annotated[str, typer.Option(help="g711, g711-noplc, g729, opus-webrtc, opus-telegram")] = "g711",
+    count: Annotated[int, typer.Option("--calls", help="concurrent bidirectional calls")] = 1,
+    seconds: Annotated[float, typer.Option(help="length of the calls")] = 10,
+    port: Annotated[int, typer.Option(help="UDP port of the media (both ends)")] = 40000,
+    stun: Annotated[bool, typer.Option(help="frame media in STUN (cookie 0x2112A442), as WhatsApp")] = False,
+    dtx: Annotated[bool, typer.Option(help="silence suppression (ITU-T P.59 talkspurts)")] = False,
+    results: Annotated[Path, typer.Option("--out", help="directory for traces.npz and metrics.json")] = Path(
+        "results/calls"),
+    where: WhereOption = "auto",
+) -> None:
+    """VoIP-like calls across a fresh topology (under PROFILE if given): loss, bursts, delay,
+    jitter, jitter-buffer discards, R and MOS per call direction."""
+    from testbed.measure.emodel import CODECS
+    from testbed.scenario.callrun import run_call_experiment
+
+    if codec not in CODECS:
+        raise InputError.single(f"--codec {codec!r}: use one of {', '.join(CODECS)}")
+    if count < 1 or seconds <= 0:
+        raise InputError.single("--calls must be at least 1 and --seconds above 0")
+    loaded = _load(profile) if profile else None
+    _need_root()
+    if loaded is not None and _where(where, loaded) == "vm":
+        args = ["calls", _in_tree(loaded.source), "--codec", codec, "--calls", str(count), "--seconds",
+                str(seconds), "--port", str(port), "--out", _in_tree(results.absolute()),
+                "--stun" if stun else "--no-stun", "--dtx" if dtx else "--no-dtx"]
+        _rerun_in_vm(args)
+    metrics = run_call_experiment(loaded, codec, count, seconds, port, stun, dtx, results,
+                                  progress=lambda m: err.print(f"[dim]{m}[/dim]"))
+    title = f"{codec} calls" + (f" under {loaded.profile.name}" if loaded else " on a clean path")
+    table = Table("call", "dir", "loss%", "BurstR", "delay", "jitter", "JB%", "MOS-LQ", "MOS-CQ", title=title,
+                  caption="delay and jitter (RFC 3550) in ms; JB%: late packets the jitter buffer dropped")
+    for m in metrics:
+        table.add_row(str(m.call), "up" if m.direction == "uplink" else "down",
+                      f"{m.network_loss.loss_percent:.1f}", f"{m.network_loss.burst_r:.2f}",
+                      f"{m.delay.mean_ms:.1f}", f"{m.jitter_ms:.1f}", f"{m.adaptive_discard_percent:.1f}",
+                      f"{m.quality.mos_lq:.2f}", f"{m.quality.mos_cq:.2f}")
+    out.print(table)
+    out.print(f"traces and metrics: {results}/traces.npz, {results}/metrics.json")
+
+
 def _where(where: str, loaded) -> str:
     """Where a command runs: here, or in the VM when this kernel lacks a needed feature."""
     from testbed.compile.compiler import compile_profile
