@@ -206,7 +206,7 @@ def try_(
     profile: Annotated[str, typer.Argument(help="catalog name or YAML path")],
     seconds: Annotated[float, typer.Option(help="length of each measurement")] = 4,
     port: Annotated[int, typer.Option(help="server port of the TCP flows")] = 443,
-    voip_port: Annotated[int, typer.Option(help="port of the VoIP-like UDP stream (1400: Telegram's "
+    voip_port: Annotated[int, typer.Option(help="UDP port of the call (1400: in Telegram's "
                                                 "reflector range)")] = 1400,
     where: WhereOption = "auto",
 ) -> None:
@@ -219,9 +219,10 @@ def try_(
         _rerun_in_vm(["try", _in_tree(loaded.source), "--seconds", str(seconds), "--port", str(port),
                       "--voip-port", str(voip_port)])
     results = run_trial(loaded, seconds, port, voip_port, progress=lambda m: err.print(f"[dim]{m}[/dim]"))
-    table = Table("flow", "clean path", loaded.profile.name, title=f"{loaded.profile.title}")
+    title = f"{loaded.profile.name}: {loaded.profile.title}"
+    table = Table("traffic", "clean path", "under the profile", title=title)
     for m in results:
-        table.add_row(m.name, _describe(m.baseline), _describe(m.treated))
+        table.add_row(m.name, m.baseline, m.treated)
     out.print(table)
 
 
@@ -302,14 +303,6 @@ def _rerun_in_vm(args: list[str]) -> None:
     image.build(progress=lambda m: err.print(f"[dim]{m}[/dim]"))
     raise typer.Exit(qemu.run(["python3", "-m", "testbed.cli", *args, "--where", "local"],
                               cwd=image.ROOT))
-
-
-def _describe(result) -> str:
-    rate = result.received_bps
-    text = f"{rate / 1e6:.3f} Mbit/s" if rate >= 1e5 else f"{rate / 1e3:.1f} kbit/s"
-    if result.lost_percent is not None:
-        text += f", loss {result.lost_percent:.1f} %, jitter {result.jitter_ms:.2f} ms"
-    return text
 
 
 def _target(state):
