@@ -101,3 +101,11 @@ def test_clean_removes_everything_after_kill_9() -> None:
     assert not state_path(run).exists()
     links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
     assert " tb-" not in links
+
+
+def test_try_measures_before_and_after() -> None:
+    result = _cli("try", "ru-2021-twitter-throttle", "--seconds", "1")
+    assert result.returncode == 0, result.stderr
+    assert "TCP down (port 443)" in result.stdout and "g711 call (UDP 1400)" in result.stdout
+    assert result.stdout.count("100 % delivered") == 2
+    assert _namespaces("tb-try") == []
