@@ -3,7 +3,10 @@ the harness sends and receives with p99 send lateness under 1 ms and no packet l
 clean path. Each side of the calls is one process (one core): a sending thread and a
 receiving thread.
 
-Run as root:  .venv/bin/python benchmarks/harness_capacity.py [--seconds 5] [--calls 100,200,...]
+Each level runs --repeat times; it passes when the median p99 is under 1 ms and no run lost
+a packet (a single run on a small machine is noisy).
+
+Run as root:  .venv/bin/python benchmarks/harness_capacity.py [--seconds 5] [--repeat 3] [--calls ...]
 """
 
 from __future__ import annotations
@@ -21,24 +24,31 @@ from testbed.traffic.calls import run_calls
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5)
-    parser.add_argument("--calls", default="50,100,200,300,400,500,600,800")
+    parser.add_argument("--calls", default="100,200,300,400,500,600,700,800")
+    parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     state = build.up(TopologySpec(), "cap")
-    best = 0
+    best, failed = 0, False
     try:
-        print(f"{'calls':>6} {'pps/way':>8} {'p99 late ms':>12} {'max late ms':>12} {'lost':>6}  ok")
+        print(f"{'calls':>6} {'pps/way':>8} {'median p99 late ms':>19} {'runs p99 ms':>24} {'lost':>6}  ok")
         for calls in (int(c) for c in args.calls.split(",")):
-            run = run_calls(state, "g711", calls=calls, seconds=args.seconds, port=40000)
-            late = np.concatenate(list(run.send_lateness_ns.values())) / 1e6
-            lost = sum(int(t.sent.size - np.unique(t.received["seq"]).size) for t in run.traces)
-            p99 = float(np.percentile(late, 99))
+            p99s, lost = [], 0
+            for _ in range(args.repeat):
+                run = run_calls(state, "g711", calls=calls, seconds=args.seconds, port=40000)
+                late = np.concatenate(list(run.send_lateness_ns.values())) / 1e6
+                lost += sum(int(t.sent.size - np.unique(t.received["seq"]).size) for t in run.traces)
+                p99s.append(float(np.percentile(late, 99)))
+            p99 = float(np.median(p99s))
             ok = p99 < 1.0 and lost == 0
-            best = calls if ok else best
+            failed = failed or not ok
+            best = calls if not failed else best  # only levels below the first failure count
             verdict = "yes" if ok else "no"
-            print(f"{calls:>6} {calls * 50:>8} {p99:>12.3f} {late.max():>12.3f} {lost:>6}  {verdict}")
+            runs = " ".join(f"{v:.2f}" for v in p99s)
+            print(f"{calls:>6} {calls * 50:>8} {p99:>19.3f} {runs:>24} {lost:>6}  {verdict}", flush=True)
     finally:
         build.down("cap")
-    print(f"largest passing: {best} concurrent G.711 calls ({best * 50} packets/s each way)")
+    print(f"largest passing (with every level below it): {best} concurrent G.711 calls "
+          f"({best * 50} packets/s each way)")
     return 0
 
 
