@@ -55,7 +55,7 @@ def _types_in(annotation: Any) -> list[Any]:
     return found
 
 
-def _clean_loc(loc: tuple[Any, ...], data: Any) -> Path_:
+def _clean_loc(loc: tuple[Any, ...], data: Any, missing: bool = False) -> Path_:
     """Keep the parts of a pydantic error location that index the user's data.
 
     Pydantic adds labels for union members and validators ('list[...]', 'function-after[...]');
@@ -69,7 +69,7 @@ def _clean_loc(loc: tuple[Any, ...], data: Any) -> Path_:
         if in_dict or in_list:
             kept.append(part)
             cursor = cursor[part]
-        elif index == len(loc) - 1 and isinstance(part, str) and part.isidentifier():
+        elif missing and index == len(loc) - 1 and isinstance(part, str) and part.isidentifier():
             kept.append(part)
     return tuple(kept)
 
@@ -101,7 +101,7 @@ def validate_document(model: type[M], data: Any, lines: dict[Path_, int], file: 
         problems = []
         seen: set[tuple[str, str]] = set()
         for error in exc.errors():
-            at = _clean_loc(error["loc"], data)
+            at = _clean_loc(error["loc"], data, missing=error["type"] == "missing")
             message = _message(error, vocabulary)
             if (dotted(at), message) in seen:
                 continue

@@ -1,0 +1,95 @@
+"""Load scenarios: the same standard as profiles (file, line, field; exit 2), and every
+profile a scenario names is loaded and compiled up front, so a bad one stops the run
+before anything is built."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from pathlib import Path
+
+from testbed.compile.compiler import compile_profile
+from testbed.profile.errors import InputError, Problem
+from testbed.profile.loader import LoadedProfile, load_profile, resolve_profile_path, validate_document
+from testbed.profile.yamlpos import Path_, dotted, line_of, load_yaml_with_lines
+from testbed.scenario.model import METRICS, Scenario
+
+SCENARIO_DIR = Path(__file__).resolve().parents[2] / "scenarios"
+
+
+@dataclass(frozen=True)
+class LoadedScenario:
+    scenario: Scenario
+    source: Path
+    profiles: dict[str, LoadedProfile]
+
+
+def load_scenario(path: str | Path) -> LoadedScenario:
+    source = Path(path)
+    data, lines = load_yaml_with_lines(source)
+    scenario = validate_document(Scenario, data, lines, str(source))
+    file = str(source)
+    problems: list[Problem] = []
+
+    def problem(at: Path_, message: str) -> None:
+        problems.append(Problem(file, line_of(lines, at), dotted(at), message))
+
+    profiles: dict[str, LoadedProfile] = {}
+    for name, reference in scenario.profiles.items():
+        try:
+            target = resolve_profile_path(reference)
+            if not target.is_absolute() and not target.exists():
+                target = source.parent / target
+            profiles[name] = load_profile(target)
+            compile_profile(profiles[name])
+        except InputError as exc:
+            problem(("profiles", name), f"profile {reference!r}: {exc.problems[0]}")
+    for index, phase in enumerate(scenario.phases):
+        used = [(("phases", index, "profile"), phase.profile)] if phase.profile else []
+        used += [(("phases", index, "schedule", k, "profile"), s.profile)
+                 for k, s in enumerate(phase.schedule or []) if s.profile]
+        for at, name in used:
+            if name not in scenario.profiles:
+                known = ", ".join(sorted(scenario.profiles)) or "none defined"
+                problem(at, f"{name!r} is not in profiles ({known})")
+    names = [p.name for p in scenario.phases]
+    for index, name in enumerate(names):
+        if names.index(name) != index:
+            problem(("phases", index, "name"), f"phase name {name!r} is used twice")
+    workload_names = [w.name for w in scenario.workloads]
+    for index, name in enumerate(workload_names):
+        if workload_names.index(name) != index:
+            problem(("workloads", index, "name"), f"two workloads are named {name!r}; give each a name")
+    hosts = {*scenario.topology.inside, *scenario.topology.outside, "censor"}
+    for index, workload in enumerate(scenario.workloads):
+        for role in ("caller", "callee", "sender", "receiver", "client", "server", "node"):
+            host = getattr(workload, role, None)
+            if host is not None and host not in hosts:
+                known = ", ".join(sorted(hosts))
+                problem(("workloads", index, role), f"no host {host!r} in the topology ({known})")
+    by_name = {w.name: w for w in scenario.workloads}
+    for index, expectation in enumerate(scenario.expect):
+        workload, metric, _, _ = expectation.parts
+        if expectation.phase not in names:
+            problem(("expect", index, "phase"),
+                    f"no phase {expectation.phase!r} (phases: {', '.join(names)})")
+        if workload not in by_name:
+            problem(("expect", index, "check"), f"no workload {workload!r} (workloads: {', '.join(by_name)})")
+        elif metric not in METRICS[by_name[workload].type]:
+            known = METRICS[by_name[workload].type]
+            close = difflib.get_close_matches(metric, list(known), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else f"; known: {', '.join(known)}"
+            problem(("expect", index, "check"), f"{by_name[workload].type} has no metric {metric!r}{hint}")
+    if problems:
+        raise InputError(problems)
+    return LoadedScenario(scenario, source, profiles)
+
+
+def resolve_scenario_path(name_or_path: str) -> Path:
+    candidate = Path(name_or_path)
+    if candidate.exists() or candidate.suffix in (".yaml", ".yml") or "/" in name_or_path:
+        return candidate
+    in_dir = SCENARIO_DIR / f"{name_or_path}.yaml"
+    if in_dir.exists():
+        return in_dir
+    raise InputError([Problem(name_or_path, None, "", "no such scenario file or name in scenarios/")])
