@@ -226,6 +226,48 @@ def try_(
     out.print(table)
 
 
+@app.command(name="run")
+def run_(
+    scenario: Annotated[str, typer.Argument(help="scenario YAML path or name in scenarios/")],
+    results: Annotated[Path, typer.Option("--results", help="where results directories go")] = Path(
+        "results"),
+    where: WhereOption = "auto",
+) -> None:
+    """Run a scenario: phases, workloads, expectations. Exit 0 when every expectation holds,
+    1 when any fails, 2 for bad input."""
+    from testbed.kernel import probe
+    from testbed.scenario.loader import load_scenario, resolve_scenario_path
+    from testbed.scenario.runner import run_scenario
+
+    loaded = load_scenario(resolve_scenario_path(scenario))
+    _need_root()
+    if where not in ("auto", "local", "vm"):
+        raise InputError.single(f"--where {where!r}: use auto, local or vm")
+    if where == "auto" and not os.environ.get("TESTBED_IN_VM"):
+        from testbed.compile.compiler import compile_profile
+
+        needed = {f for p in loaded.profiles.values() for f in compile_profile(p).features}
+        missing = probe.missing_features(tuple(sorted(needed)))
+        if missing:
+            err.print(f"[dim]this kernel lacks {', '.join(missing)}: running in the testbed VM[/dim]")
+            where = "vm"
+    if where == "vm" and not os.environ.get("TESTBED_IN_VM"):
+        _rerun_in_vm(["run", _in_tree(loaded.source), "--results", _in_tree(results.absolute())])
+    try:
+        result = run_scenario(loaded, results, progress=lambda m: err.print(f"[dim]{m}[/dim]"))
+    except KeyboardInterrupt:
+        err.print("interrupted: the topology was removed; results are marked incomplete")
+        raise typer.Exit(130) from None
+    table = Table("phase", "expectation", "measured", "result", title=f"{loaded.scenario.name}: "
+                  f"{loaded.scenario.title}")
+    for check in result.checks:
+        value = "n/a" if check.value is None else f"{check.value:.3g}"
+        table.add_row(check.phase, check.check, value, "pass" if check.passed else "FAIL")
+    out.print(table)
+    out.print(f"results: {result.directory}")
+    raise typer.Exit(0 if result.passed else 1)
+
+
 @app.command()
 def calls(
     profile: Annotated[str | None, typer.Argument(help="profile to apply (catalog name or path); "

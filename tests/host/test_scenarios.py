@@ -1,0 +1,76 @@
+"""`testbed run` on the host kernel: exit codes, result files, and an interrupted run."""
+
+from __future__ import annotations
+
+import csv
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+SCENARIO = ROOT / "tests" / "data" / "scenarios" / "host.yaml"
+
+
+def _run(scenario: Path, results: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "testbed.cli", "run", str(scenario), "--results", str(results)],
+                          capture_output=True, text=True, timeout=300, cwd=ROOT)
+
+
+def test_passing_scenario_exits_0_and_writes_its_results(tmp_path) -> None:
+    result = _run(SCENARIO, tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    (directory,) = tmp_path.iterdir()
+    assert directory.name.endswith("-host-scenario")
+    info = json.loads((directory / "run.json").read_text())
+    assert info["complete"] and info["passed"] and len(info["checks"]) == 5
+    assert info["profiles"]["throttle"]["sha256"]
+    rows = json.loads((directory / "metrics.json").read_text())
+    assert {(r["phase"], r["workload"]) for r in rows} >= {("throttled", "iperf3"), ("baseline", "voip")}
+    with (directory / "metrics.csv").open() as f:
+        assert len(list(csv.DictReader(f))) == len(rows)
+    assert (directory / "traces" / "rep0-throttled-voip.npz").exists()
+    assert "Verdict: **PASS**" in (directory / "summary.md").read_text()
+
+
+def test_failing_expectation_exits_1(tmp_path) -> None:
+    scenario = yaml.safe_load(SCENARIO.read_text())
+    scenario["phases"] = [{"name": "throttled", "duration": "2s", "profile": "throttle"}]
+    scenario["workloads"] = [{"type": "iperf3", "port": 443}]
+    scenario["expect"] = [{"phase": "throttled", "check": "iperf3.mbit > 100"}]
+    path = tmp_path / "failing.yaml"
+    path.write_text(yaml.safe_dump(scenario))
+    (tmp_path / "out").mkdir()
+    result = _run(path, tmp_path / "out")
+    assert result.returncode == 1
+    assert "FAIL" in result.stdout
+
+
+def test_bad_scenario_exits_2(tmp_path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("name: x\ntitle: t\nphases: [{name: a, duration: 2s}]\nworkloads: [{type: video}]\n")
+    result = _run(path, tmp_path)
+    assert result.returncode == 2 and f"{path}:4: workloads[0]" in result.stderr
+
+
+def test_sigint_leaves_nothing_and_marks_results_incomplete(tmp_path) -> None:
+    proc = subprocess.Popen([sys.executable, "-m", "testbed.cli", "run", str(SCENARIO), "--results", str(tmp_path)],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not list(tmp_path.glob("*/traces")):
+        time.sleep(0.1)
+    time.sleep(4)  # inside the first phase
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=60) == 130
+    (directory,) = tmp_path.iterdir()
+    info = json.loads((directory / "run.json").read_text())
+    assert info["complete"] is False and directory.name.endswith(".partial")
+    assert "INCOMPLETE" in (directory / "summary.md").read_text()
+    namespaces = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    assert f"tb-sc{proc.pid % 100000}-" not in namespaces
+    assert not any(n.startswith("tb-sc") for n in namespaces.split())
+
