@@ -4,10 +4,10 @@
 setup:
 	@scripts/setup.sh
 
-# The main job: a real experiment with the headline profile, on this kernel when it has
-# netem, otherwise in the testbed VM (built and cached on first use).
+# The main job: the headline scenario (baseline, restriction, lifted), on this kernel
+# when it has netem, otherwise in the testbed VM (built and cached on first use).
 demo: setup
-	.venv/bin/testbed try ru-2025-calls-degraded
+	.venv/bin/testbed run ru-2025-calls
 
 # Every tier: unit and host tests here (real namespaces, real packets), then the VM
 # tier (netem) inside the testbed VM. pytest's exit code 5 (no test collected) is
