@@ -269,6 +269,18 @@ def run_(
 
 
 @app.command()
+def report(directory: Annotated[Path, typer.Argument(help="a results directory of testbed run")]) -> None:
+    """Render a results directory again: PNG plots and a self-contained report.html."""
+    from testbed.report.render import ReportError, render
+
+    try:
+        path = render(directory)
+    except ReportError as exc:
+        raise InputError.single(str(exc)) from None
+    out.print(f"report: {path}")
+
+
+@app.command()
 def calls(
     profile: Annotated[str | None, typer.Argument(help="profile to apply (catalog name or path); "
                                                        "none: a clean path")] = None,

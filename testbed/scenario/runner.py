@@ -241,6 +241,11 @@ def run_scenario(loaded: LoadedScenario, results_root: Path,
         info["complete"] = result.complete
         info["finished"] = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         _write(work, info, result)
+        if loaded.scenario.output.plots and result.metrics:
+            from testbed.report.render import render
+
+            progress("rendering plots and report.html")
+            render(work)
         if result.complete:
             work.rename(final)
             result.directory = final

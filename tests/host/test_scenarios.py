@@ -35,6 +35,24 @@ def test_passing_scenario_exits_0_and_writes_its_results(tmp_path) -> None:
         assert len(list(csv.DictReader(f))) == len(rows)
     assert (directory / "traces" / "rep0-throttled-voip.npz").exists()
     assert "Verdict: **PASS**" in (directory / "summary.md").read_text()
+    for png in ("timeline.png", "delay_cdf.png", "phases.png"):
+        assert (directory / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    page = (directory / "report.html").read_text()
+    from html.parser import HTMLParser
+
+    class Images(HTMLParser):
+        count = 0
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "img" and dict(attrs)["src"].startswith("data:image/png;base64,"):
+                Images.count += 1
+
+    Images().feed(page)
+    assert Images.count == 3 and "PASS" in page
+    (directory / "report.html").unlink()
+    again = subprocess.run([sys.executable, "-m", "testbed.cli", "report", str(directory)], capture_output=True,
+                           text=True, cwd=ROOT)
+    assert again.returncode == 0 and (directory / "report.html").exists()
 
 
 def test_failing_expectation_exits_1(tmp_path) -> None:
