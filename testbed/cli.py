@@ -281,6 +281,73 @@ def report(directory: Annotated[Path, typer.Argument(help="a results directory o
 
 
 @app.command()
+def compare(
+    before: Annotated[Path, typer.Argument(help="results directory A")],
+    after: Annotated[Path, typer.Argument(help="results directory B")],
+) -> None:
+    """What changed between two runs: every shared metric, and every expectation's verdict."""
+    from testbed.report.compare import compare as compare_runs
+    from testbed.report.compare import verdicts
+    from testbed.report.render import ReportError
+
+    try:
+        changes = compare_runs(before, after)
+        a, b = verdicts(before), verdicts(after)
+    except (ReportError, FileNotFoundError) as exc:
+        raise InputError.single(str(exc)) from None
+    title = f"A = {before.name}, B = {after.name}"
+    table = Table("phase", "workload", "metric", "A", "B", "change", title=title)
+    for c in changes:
+        table.add_row(c.phase, c.workload, c.metric, f"{c.before:.3g}", f"{c.after:.3g}", f"{c.delta:+.3g}")
+    out.print(table)
+    for key in sorted(a.keys() | b.keys()):
+        if a.get(key) != b.get(key):
+            word = {True: "pass", False: "FAIL", None: "-"}
+            out.print(f"expectation {key[1]} in {key[0]}: {word[a.get(key)]} -> {word[b.get(key)]}")
+
+
+@app.command()
+def matrix(
+    profiles: Annotated[list[str], typer.Argument(help="profiles (catalog names or paths)")],
+    codec: Annotated[list[str], typer.Option(help="codec(s); repeat the option for more")] = ["g711"],  # noqa: B006
+    seconds: Annotated[float, typer.Option(help="length of each call")] = 10,
+    port: Annotated[int, typer.Option(help="UDP port of the calls")] = 1400,
+    parallel: Annotated[int, typer.Option(help="cells at once, each in its own topology")] = 1,
+    results: Annotated[Path, typer.Option("--results")] = Path("results"),
+    where: WhereOption = "auto",
+) -> None:
+    """Every profile x codec side by side against a clean path: one table, one chart."""
+    from testbed.kernel import probe
+    from testbed.measure.emodel import CODECS
+    from testbed.scenario.matrix import run_matrix
+
+    bad = [c for c in codec if c not in CODECS]
+    if bad:
+        raise InputError.single(f"--codec {bad[0]!r}: use one of {', '.join(CODECS)}")
+    loaded = [_load(p) for p in profiles]
+    _need_root()
+    if where == "auto" and not os.environ.get("TESTBED_IN_VM"):
+        from testbed.compile.compiler import compile_profile
+
+        needed = {f for p in loaded for f in compile_profile(p).features}
+        where = "vm" if probe.missing_features(tuple(sorted(needed))) else "local"
+    if where == "vm" and not os.environ.get("TESTBED_IN_VM"):
+        args = ["matrix", *[_in_tree(p.source) for p in loaded], "--seconds", str(seconds), "--port",
+                str(port), "--parallel", str(parallel), "--results", _in_tree(results.absolute())]
+        for c in codec:
+            args += ["--codec", c]
+        _rerun_in_vm(args)
+    cells, directory = run_matrix([None, *loaded], codec, seconds, port, results, parallel,
+                                  progress=lambda m: err.print(f"[dim]{m}[/dim]"))
+    table = Table("profile", "codec", "MOS-CQ", "loss %", "jitter ms", "chat")
+    for c in cells:
+        table.add_row(c.profile, c.codec, f"{c.mos_cq:.2f}", f"{c.loss:.1f}", f"{c.jitter_ms:.1f}",
+                      f"{100 * c.chat_delivered:.0f} %" if not c.error else c.error[:40])
+    out.print(table)
+    out.print(f"results: {directory}/matrix.json, {directory}/matrix.png")
+
+
+@app.command()
 def calls(
     profile: Annotated[str | None, typer.Argument(help="profile to apply (catalog name or path); "
                                                        "none: a clean path")] = None,

@@ -92,3 +92,20 @@ def test_sigint_leaves_nothing_and_marks_results_incomplete(tmp_path) -> None:
     assert f"tb-sc{proc.pid % 100000}-" not in namespaces
     assert not any(n.startswith("tb-sc") for n in namespaces.split())
 
+
+
+def test_matrix_runs_every_profile_and_codec(tmp_path) -> None:
+    result = subprocess.run([sys.executable, "-m", "testbed.cli", "matrix", "ru-2021-twitter-throttle", "--codec",
+                             "g711", "--codec", "g729", "--seconds", "2", "--results", str(tmp_path)],
+                            capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    (directory,) = tmp_path.iterdir()
+    cells = json.loads((directory / "matrix.json").read_text())
+    assert {(c["profile"], c["codec"]) for c in cells} == {
+        ("clean-path", "g711"), ("clean-path", "g729"),
+        ("ru-2021-twitter-throttle", "g711"), ("ru-2021-twitter-throttle", "g729")}
+    assert all(not c["error"] and c["chat_delivered"] == 1.0 for c in cells)
+    g729 = next(c for c in cells if c["codec"] == "g729" and c["profile"] == "clean-path")
+    g711 = next(c for c in cells if c["codec"] == "g711" and c["profile"] == "clean-path")
+    assert g729["mos_cq"] < g711["mos_cq"]  # Ie 11 against 0
+    assert (directory / "matrix.png").read_bytes()[:4] == b"\x89PNG"
