@@ -1,4 +1,5 @@
-"""The headline scenario, end to end inside the VM: its expectations hold (exit 0)."""
+"""The headline scenario, end to end inside the VM: its expectations hold (exit 0) and its
+report files exist and parse."""
 
 from __future__ import annotations
 
@@ -21,3 +22,15 @@ def test_ru_2025_calls_scenario_passes(tmp_path) -> None:
     assert rows[("restricted", "voip")]["mos_cq"] < rows[("baseline", "voip")]["mos_cq"] - 1.5
     assert rows[("lifted", "voip")]["mos_cq"] > 4.0
     assert rows[("restricted", "chat")]["delivered"] == 1.0
+    from html.parser import HTMLParser
+
+    HTMLParser().feed((directory / "report.html").read_text())
+    for png in ("timeline.png", "delay_cdf.png", "phases.png"):
+        assert (directory / png).read_bytes()[:4] == b"\x89PNG"
+
+
+# the same behaviour on the VM's kernel: a failing expectation exits 1; Ctrl-C cleans up
+from tests.host.test_scenarios import (  # noqa: E402
+    test_failing_expectation_exits_1,  # noqa: F401
+    test_sigint_leaves_nothing_and_marks_results_incomplete,  # noqa: F401
+)
