@@ -312,7 +312,8 @@ def matrix(
     codec: Annotated[list[str], typer.Option(help="codec(s); repeat the option for more")] = ["g711"],  # noqa: B006
     seconds: Annotated[float, typer.Option(help="length of each call")] = 10,
     port: Annotated[int, typer.Option(help="UDP port of the calls")] = 1400,
-    parallel: Annotated[int, typer.Option(help="cells at once, each in its own topology")] = 1,
+    parallel: Annotated[int | None, typer.Option(help="cells at once, each in its own topology "
+                                                      "(default: one per two cores)")] = None,
     results: Annotated[Path, typer.Option("--results")] = Path("results"),
     where: WhereOption = "auto",
 ) -> None:
@@ -326,6 +327,7 @@ def matrix(
         raise InputError.single(f"--codec {bad[0]!r}: use one of {', '.join(CODECS)}")
     loaded = [_load(p) for p in profiles]
     _need_root()
+    parallel = parallel or max(1, (os.cpu_count() or 2) // 2)  # each cell's two sides want a core
     if where == "auto" and not os.environ.get("TESTBED_IN_VM"):
         from testbed.compile.compiler import compile_profile
 

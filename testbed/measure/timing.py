@@ -96,10 +96,12 @@ def fixed_buffer(send_ns: np.ndarray, seq: np.ndarray, recv_ns: np.ndarray, buff
 
 
 def adaptive_buffer(send_ns: np.ndarray, seq: np.ndarray, recv_ns: np.ndarray, window: int = 50,
-                    quantile: float = 95.0, margin_ms: float = 2.0) -> JitterBuffer:
+                    quantile: float = 95.0, margin_ms: float = 2.0, initial_ms: float = 20.0) -> JitterBuffer:
     """A buffer that follows the network: each packet's playout delay is the 95th percentile
     of the delays of the last `window` arrivals (one second at 50 pps) plus a small margin,
-    as NetEQ-like buffers aim for. It trades discards for delay as jitter changes."""
+    as NetEQ-like buffers aim for. It trades discards for delay as jitter changes. Until it
+    has a window of history it holds at least `initial_ms` over the first packet's delay,
+    as receivers start with a frame or so of buffering."""
     arrival = _first_arrivals(send_ns.size, seq, recv_ns)
     got = arrival >= 0
     discarded = np.zeros(send_ns.size, bool)
@@ -109,8 +111,12 @@ def adaptive_buffer(send_ns: np.ndarray, seq: np.ndarray, recv_ns: np.ndarray, w
     recent: list[float] = []
     waited, playout_delays = [], []
     margin = margin_ms * 1e6
-    for i in np.flatnonzero(got).tolist():
+    arrived = np.flatnonzero(got)
+    floor = delays[arrived[0]] + initial_ms * 1e6
+    for count, i in enumerate(arrived.tolist()):
         target = (np.percentile(recent, quantile) + margin) if recent else delays[i]
+        if count < window:
+            target = max(target, floor)
         if delays[i] > target:
             discarded[i] = True
         else:

@@ -18,7 +18,7 @@ from testbed.measure.trace import RECV_DTYPE, SENT_DTYPE, StreamTrace
 from testbed.topology.model import TopologyState
 from testbed.traffic import rtp
 
-START_DELAY_S = 1.5  # both workers are listening before the first packet
+START_DELAY_S = 0.3  # after both workers are bound: time for the start message to arrive
 DRAIN_S = 2.0  # after the last packet, how long late packets are still awaited
 
 
@@ -39,10 +39,8 @@ def run_calls(state: TopologyState, codec: str = "g711", calls: int = 1, seconds
         raise ValueError(f"unknown codec {codec!r}; known: {', '.join(CODECS)}")
     spec = CODECS[codec]
     frames = int(seconds * 1000 / spec.frame_ms)
-    start_ns = time.time_ns() + int(START_DELAY_S * 1e9)
     common = {"codec": codec, "payload_bytes": spec.payload_bytes, "frame_ms": spec.frame_ms, "calls": calls,
-              "frames": frames, "port": port, "stun": stun, "dtx": dtx, "start_ns": start_ns,
-              "drain_s": DRAIN_S, "seed": seed}
+              "frames": frames, "port": port, "stun": stun, "dtx": dtx, "drain_s": DRAIN_S, "seed": seed}
     nodes = {"caller": state.node(caller), "callee": state.node(callee)}
     peers = {"caller": nodes["callee"].address(family), "callee": nodes["caller"].address(family)}
     with tempfile.TemporaryDirectory(prefix="testbed-calls-") as tmp:
@@ -52,9 +50,18 @@ def run_calls(state: TopologyState, codec: str = "g711", calls: int = 1, seconds
             config.write_text(json.dumps({**common, "role": role, "peer": peers[role]}))
             result = Path(tmp) / f"{role}.npz"
             argv = [sys.executable, "-m", "testbed.traffic.rtp_worker", str(config), str(result)]
-            procs[role] = subprocess.Popen(netns.command(node.netns, argv), stdout=subprocess.PIPE,
-                                           stderr=subprocess.PIPE, text=True)
+            procs[role] = subprocess.Popen(netns.command(node.netns, argv), stdin=subprocess.PIPE,
+                                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
+            for role, proc in procs.items():  # both bound before anything is sent
+                assert proc.stdout is not None
+                if proc.stdout.readline().strip() != "ready":
+                    raise CallError(f"the {role} side did not start: {proc.communicate()[1].strip()[-500:]}")
+            start_ns = time.time_ns() + int(START_DELAY_S * 1e9)
+            for proc in procs.values():
+                assert proc.stdin is not None
+                proc.stdin.write(f"{start_ns}\n")
+                proc.stdin.flush()
             for role, proc in procs.items():
                 _, err = proc.communicate(timeout=seconds + START_DELAY_S + DRAIN_S + 60)
                 if proc.returncode != 0:

@@ -2,6 +2,9 @@
 
     python3 -m testbed.traffic.rtp_worker CONFIG.json OUT.npz
 
+It prints "ready" once its socket is bound, then reads the common start time (ns, on the
+realtime clock) from standard input.
+
 Sends this side's direction of every call, paced to absolute deadlines on the shared
 realtime clock (calls staggered across the frame interval), and receives the other
 direction with kernel receive timestamps (SO_TIMESTAMPNS) in a forked process of its own
@@ -121,6 +124,8 @@ def main(argv: list[str]) -> int:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8 << 20)
     sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
     sock.bind(("", config["port"]))
+    print("ready", flush=True)  # bound: packets from now on are received
+    config["start_ns"] = int(sys.stdin.readline())  # the controller starts both sides together
     sent: list[tuple[int, int, int, int]] = []
     lateness: list[int] = []
     duration_ns = int(config["frames"] * config["frame_ms"] * 1e6)
@@ -132,7 +137,6 @@ def main(argv: list[str]) -> int:
         receive(sock, end_ns, raw)
         np.save(received_path, np.array(parse_received(raw), dtype=np.int64).reshape(-1, 5))
         os._exit(0)
-    print("ready", flush=True)
     send(sock, config, sent, lateness)
     _, status = os.waitpid(child, 0)
     if status != 0:
