@@ -208,18 +208,23 @@ def load_profile(path: str | Path) -> LoadedProfile:
     return LoadedProfile(profile, source, sets, digest.hexdigest())
 
 
-def resolve_profile_path(name_or_path: str) -> Path:
-    """A path as given, or a catalog name looked up in profiles/."""
+def resolve_yaml(name_or_path: str, directory: Path, kind: str) -> Path:
+    """A path as given, or a bare name looked up as NAME.yaml in `directory`."""
     candidate = Path(name_or_path)
     if candidate.exists() or candidate.suffix in (".yaml", ".yml") or "/" in name_or_path:
         return candidate
-    in_catalog = PROFILE_DIR / f"{name_or_path}.yaml"
-    if in_catalog.exists():
-        return in_catalog
-    known = sorted(p.stem for p in PROFILE_DIR.glob("*.yaml"))
+    named = directory / f"{name_or_path}.yaml"
+    if named.exists():
+        return named
+    known = sorted(p.stem for p in directory.glob("*.yaml"))
     close = difflib.get_close_matches(name_or_path, known, n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
-    raise InputError([Problem(name_or_path, None, "", f"no such profile file or catalog name{hint}")])
+    raise InputError([Problem(name_or_path, None, "", f"no such {kind} file, nor a name in "
+                                                      f"{directory.name}/{hint}")])
+
+
+def resolve_profile_path(name_or_path: str) -> Path:
+    return resolve_yaml(name_or_path, PROFILE_DIR, "profile")
 
 
 def catalog() -> list[Path]:

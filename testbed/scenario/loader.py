@@ -10,7 +10,13 @@ from pathlib import Path
 
 from testbed.compile.compiler import compile_profile
 from testbed.profile.errors import InputError, Problem
-from testbed.profile.loader import LoadedProfile, load_profile, resolve_profile_path, validate_document
+from testbed.profile.loader import (
+    LoadedProfile,
+    load_profile,
+    resolve_profile_path,
+    resolve_yaml,
+    validate_document,
+)
 from testbed.profile.yamlpos import Path_, dotted, line_of, load_yaml_with_lines
 from testbed.scenario.model import METRICS, Scenario
 
@@ -86,10 +92,4 @@ def load_scenario(path: str | Path) -> LoadedScenario:
 
 
 def resolve_scenario_path(name_or_path: str) -> Path:
-    candidate = Path(name_or_path)
-    if candidate.exists() or candidate.suffix in (".yaml", ".yml") or "/" in name_or_path:
-        return candidate
-    in_dir = SCENARIO_DIR / f"{name_or_path}.yaml"
-    if in_dir.exists():
-        return in_dir
-    raise InputError([Problem(name_or_path, None, "", "no such scenario file or name in scenarios/")])
+    return resolve_yaml(name_or_path, SCENARIO_DIR, "scenario")
