@@ -96,14 +96,16 @@ def profiles_show(profile: Annotated[str, typer.Argument(help="catalog name or Y
 
 
 @profiles_app.command("validate")
-def profiles_validate(paths: Annotated[list[Path], typer.Argument(help="profile YAML files")]) -> None:
+def profiles_validate(profiles: Annotated[list[str] | None, typer.Argument(
+        help="catalog names or YAML files; none: the whole catalog")] = None) -> None:
     """Check profiles; every problem is printed with its file, line and field."""
     from testbed.compile.compiler import compile_profile
-    from testbed.profile.loader import load_profile
+    from testbed.profile.loader import catalog, load_profile, resolve_profile_path
 
     problems = []
-    for path in paths:
+    for name in profiles or [str(p) for p in catalog()]:
         try:
+            path = resolve_profile_path(name)
             compile_profile(load_profile(path))
             out.print(f"{path}: ok")
         except InputError as exc:
@@ -460,7 +462,8 @@ def up(
     run: RunOption = DEFAULT_RUN,
     backend: Annotated[str, typer.Option(help="netns (default) or mininet")] = "netns",
     inside: Annotated[str, typer.Option(help="hosts on the inside, comma-separated")] = "caller",
-    outside: Annotated[str, typer.Option(help="hosts on the outside, comma-separated")] = "callee",
+    outside: Annotated[str, typer.Option(help="hosts on the outside, comma-separated; name=ADDRESS[/LEN] "
+                                              "gives one its own IPv4 address")] = "callee",
     rate: Annotated[str | None, typer.Option(help="base link rate on each host, e.g. 100mbit")] = None,
     delay: Annotated[str | None, typer.Option(help="base link delay on each host, e.g. 10ms")] = None,
     where: Annotated[str, typer.Option(help="local (this kernel) or vm (a testbed VM kept up for "
@@ -500,7 +503,7 @@ def up(
                       ", ".join(f"{i.name} {i.ipv4} {i.ipv6}" for i in node.interfaces))
     out.print(table)
     out.print(f"run {run} is up ({spec.backend}); try: testbed exec caller -- ping -c1 "
-              f"{state.nodes[spec.outside[0]].address()}")
+              f"{state.nodes[spec.outside[0].name].address()}")
 
 
 def _check_run_id(run: str) -> None:

@@ -15,7 +15,6 @@ or sets `meta priority` to its htb class and accepts.
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 
 from testbed.compile.match import (
@@ -24,6 +23,8 @@ from testbed.compile.match import (
     MatchTooLarge,
     _constraints,
     compile_match,
+    flag_bits,
+    ip_version,
     render_conj,
 )
 from testbed.compile.plan import (
@@ -40,7 +41,7 @@ from testbed.compile.plan import (
     classid,
 )
 from testbed.profile.errors import InputError, Problem
-from testbed.profile.loader import LoadedProfile
+from testbed.profile.loader import LoadedProfile, flags_of
 from testbed.profile.model import Action, Netem, Profile, TrafficClass
 
 LINE_RATE_BPS = 10_000_000_000  # what an unshaped class may use: faster than any veth test
@@ -236,9 +237,15 @@ def _set_suffix(name: str, direction: Direction, family: str) -> str:
 
 
 def _class_rules(name: str, minor: int, action: Action, dnf: DNF, direction: Direction,
-                 sets: list[NftSet]) -> list[NftRule]:
+                 sets: list[NftSet], flags: dict[str, str]) -> list[NftRule]:
     rules: list[NftRule] = []
     gate = _counter_literal(action)
+    # a flag marks the connection on every rule of the class, whatever its verdict
+    mark = f"ct mark set ct mark | {flags[action.flag]}" if action.flag else None
+
+    def marked(statement: str | None) -> str | None:
+        return " ".join(p for p in (mark, statement) if p) or None
+
     blocking = "drop" if action.drop else "reject" if action.reject else None
     for conj in dnf:
         families = _families(conj)
@@ -250,30 +257,30 @@ def _class_rules(name: str, minor: int, action: Action, dnf: DNF, direction: Dir
                 l4 = "meta l4proto { tcp, udp }" if res.scope == "flow" else None
                 update = f"update @res_{_set_suffix(name, direction, family)} {{ {key} }}"
                 rules += _terminal(conj, [render_conj(conj), family_guard[family], gate, l4],
-                                   update, blocking, name)
+                                   marked(update), blocking, name)
             continue
         if blocking:
-            rules += _terminal(conj, [render_conj(conj), gate], None, blocking, name)
+            rules += _terminal(conj, [render_conj(conj), gate], marked(None), blocking, name)
             continue
         if action.police is not None:
             pol = action.police
             limit = (f"limit rate over {_bytes_per_second(pol.rate)} bytes/second "
                      f"burst {pol.burst} bytes")
             if pol.per == "aggregate":
-                rules.append(_rule([render_conj(conj), gate], limit, "drop", name))
+                rules.append(_rule([render_conj(conj), gate], marked(limit), "drop", name))
             for family in families if pol.per == "flow" else []:
                 ip, addr_type = _addr(family)
                 set_name = f"pol_{_set_suffix(name, direction, family)}"
                 key = f"{ip} saddr . {ip} daddr . meta l4proto . th sport . th dport"
                 rules.append(_rule(
                     [render_conj(conj), family_guard[family], gate, "meta l4proto { tcp, udp }"],
-                    f"update @{set_name} {{ {key} {limit} }}", "drop", name))
+                    marked(f"update @{set_name} {{ {key} {limit} }}"), "drop", name))
                 if not any(s.name == set_name for s in sets):
                     idle_s = (pol.idle_timeout or 60_000_000_000) // 1_000_000_000
                     sets.append(NftSet(set_name, f"{addr_type} . {addr_type} . inet_proto . "
                                        "inet_service . inet_service", ("dynamic", "timeout"),
                                        max(1, idle_s)))
-        rules.append(_rule([render_conj(conj), gate], f"meta priority set {classid(minor)}",
+        rules.append(_rule([render_conj(conj), gate], marked(f"meta priority set {classid(minor)}"),
                            "accept", name))
     return rules
 
@@ -284,19 +291,21 @@ def _nft_plan(loaded: LoadedProfile, target: Target) -> NftPlan:
     for name in sorted(loaded.address_sets):
         prefixes = loaded.address_sets[name]
         for version, suffix, addr_type in ((4, "v4", "ipv4_addr"), (6, "v6", "ipv6_addr")):
-            members = tuple(p for p in prefixes if ipaddress.ip_network(p).version == version)
+            members = tuple(p for p in prefixes if ip_version(p) == version)
             if members:
                 sets.append(NftSet(f"{name}_{suffix}", addr_type, ("interval",), None, members))
     residual_checks: dict[Direction, list[NftRule]] = {"uplink": [], "downlink": []}
     chains_rules: dict[Direction, list[NftRule]] = {"uplink": [], "downlink": []}
-    compiled = [(c, compile_match(c.match, loaded.address_sets)) for c in profile.classes]
+    flags = flag_bits(flags_of(profile))
+    compiled = [(c, compile_match(c.match, loaded.address_sets, flags)) for c in profile.classes]
     for direction in DIRECTIONS:
         for index, (cls, dnf) in enumerate(compiled):
             action = cls.for_direction(direction)
             minor = FIRST_CLASS_MINOR + index
             if action.residual is not None:
                 _residual_sets_and_checks(cls.name, action, direction, dnf, sets, residual_checks)
-            chains_rules[direction].extend(_class_rules(cls.name, minor, action, dnf, direction, sets))
+            chains_rules[direction].extend(
+                _class_rules(cls.name, minor, action, dnf, direction, sets, flags))
         chains_rules[direction].extend(_default_rules(profile.default.for_direction(direction)))
     chains = [
         NftChain("forward", "forward", 0, tuple(

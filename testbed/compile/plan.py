@@ -7,6 +7,7 @@ tc treats (an htb tree per egress interface, a netem/tbf/pfifo leaf per class).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -124,7 +125,7 @@ class Plan:
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
 
-    @property
+    @functools.cached_property
     def digest(self) -> str:
         """Short content hash: stored on the nft table so a re-apply can see it is a no-op."""
         return hashlib.sha256(self.to_json().encode()).hexdigest()[:16]

@@ -148,7 +148,7 @@ def interface_differences(item: InterfacePlan, state: dict[str, object]) -> list
 
 def nft_table_comment(ns: str | None, family: str, table: str) -> str | None:
     """The table's comment (nft 1.0.6 leaves it out of its JSON, so read the text form)."""
-    result = netns.run(ns, ["nft", "list", "table", family, table], check=False)
+    result = netns.run(ns, ["nft", "-t", "list", "table", family, table], check=False)  # -t: no set elements
     if result.returncode != 0:
         return None
     found = re.search(r'^\tcomment "([^"]*)"$', result.stdout, flags=re.MULTILINE)
@@ -156,7 +156,7 @@ def nft_table_comment(ns: str | None, family: str, table: str) -> str | None:
 
 
 def nft_rule_counts(ns: str | None, family: str, table: str) -> dict[str, int]:
-    result = netns.run(ns, ["nft", "-j", "list", "table", family, table], check=False)
+    result = netns.run(ns, ["nft", "-t", "-j", "list", "table", family, table], check=False)
     counts: dict[str, int] = {}
     if result.returncode != 0:
         return counts

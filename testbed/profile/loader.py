@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from testbed.profile.errors import InputError, Problem
-from testbed.profile.model import AddressSetFile, Profile, set_references
+from testbed.profile.model import AddressSetFile, Profile, flag_references, set_references
 from testbed.profile.yamlpos import Path_, dotted, line_of, load_yaml_with_lines
 
 M = TypeVar("M", bound=BaseModel)
@@ -157,9 +157,38 @@ def _cross_check(profile: Profile, lines: dict[Path_, int], file: str) -> None:
                 problems.append(Problem(file, line_of(lines, where), dotted(where),
                                         f"class {cls.name!r} uses @{ref}, which is not in "
                                         f"address_sets ({known})"))
+    problems += _flags_set_before_use(profile, lines, file)
     problems += _duplicate_netem_alone(profile, lines, file)
     if problems:
         raise InputError(problems)
+
+
+MAX_FLAGS = 32  # bits of the conntrack mark
+
+
+def _flags_set_before_use(profile: Profile, lines: dict[Path_, int], file: str) -> list[Problem]:
+    """A `flagged` match needs a class that sets that flag; flags are bits of a 32-bit mark."""
+    problems = []
+    set_flags = flags_of(profile)
+    for index, cls in enumerate(profile.classes):
+        for ref in flag_references(cls.match):
+            if ref not in set_flags:
+                at: Path_ = ("classes", index, "match", "flagged")
+                if at not in lines:
+                    at = ("classes", index, "match")
+                known = ", ".join(set_flags) or "no class sets a flag"
+                problems.append(Problem(file, line_of(lines, at), dotted(at),
+                                        f"class {cls.name!r} tests flag {ref!r}, which no class sets "
+                                        f"with `flag: {ref}` ({known})"))
+    if len(set_flags) > MAX_FLAGS:
+        problems.append(Problem(file, None, "classes", f"{len(set_flags)} flags; at most {MAX_FLAGS}"))
+    return problems
+
+
+def flags_of(profile: Profile) -> list[str]:
+    """Flag names set by the profile's classes, sorted (a flag's bit is its index)."""
+    return sorted({a.flag for c in profile.classes for d in ("uplink", "downlink")
+                   if (a := c.for_direction(d)).flag})
 
 
 def _duplicate_netem_alone(profile: Profile, lines: dict[Path_, int], file: str) -> list[Problem]:

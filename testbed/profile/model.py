@@ -23,6 +23,7 @@ from testbed.profile.types import (
 )
 
 NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,40}$"
+PROFILE_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,40}$"  # profiles may start with a digit: 3g
 
 
 class Strict(BaseModel):
@@ -99,6 +100,8 @@ class Match(Strict):
     dscp: Annotated[list[Annotated[int, Field(ge=0, le=63)]], BeforeValidator(
         lambda v: v if isinstance(v, list) else [v])] | None = None
     payload: PayloadMatch | None = None
+    flagged: str | None = Field(None, pattern=NAME_PATTERN,
+                                description="the connection was flagged by an earlier packet's class")
     all: list[Match] | None = None
     any: list[Match] | None = None
     not_: Match | None = Field(None, alias="not")
@@ -316,6 +319,8 @@ class Action(Strict):
     reject: bool = False
     after: After | None = None
     residual: Residual | None = None
+    flag: str | None = Field(None, pattern=NAME_PATTERN,
+                             description="flag the connection (conntrack mark) for `flagged` matches")
 
     @model_validator(mode="after")
     def _consistent(self) -> Action:
@@ -371,7 +376,7 @@ Confidence = Literal["documented", "measured", "guessed"]
 
 
 class Profile(Strict):
-    name: str = Field(pattern=NAME_PATTERN)
+    name: str = Field(pattern=PROFILE_NAME_PATTERN)
     title: str
     description: str = ""
     provenance: list[str] = Field(default_factory=list)
@@ -393,6 +398,8 @@ class Profile(Strict):
             action = self.default.for_direction(direction)
             if action.residual or action.after:
                 raise ValueError("the default class cannot have residual or after: it has no match")
+            if action.flag:
+                raise ValueError("the default class cannot flag connections: flag them in a class")
         if self.link and self.link.delay:
             for holder in (self.default, *self.classes):
                 for direction in ("uplink", "downlink"):
@@ -401,6 +408,14 @@ class Profile(Strict):
                         raise ValueError("link.delay needs netem on every class, which tbf shaping "
                                          "cannot share; use shape.method: htb")
         return self
+
+
+def flag_references(match: Match) -> list[str]:
+    """Flags a match (and its children) tests."""
+    refs = [match.flagged] if match.flagged else []
+    for child in (match.all or []) + (match.any or []) + ([match.not_] if match.not_ else []):
+        refs.extend(flag_references(child))
+    return refs
 
 
 def set_references(match: Match) -> list[str]:

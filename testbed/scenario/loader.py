@@ -18,7 +18,7 @@ from testbed.profile.loader import (
     validate_document,
 )
 from testbed.profile.yamlpos import Path_, dotted, line_of, load_yaml_with_lines
-from testbed.scenario.model import METRICS, Scenario
+from testbed.scenario.model import CENSOR, METRICS, Scenario
 
 SCENARIO_DIR = Path(__file__).resolve().parents[2] / "scenarios"
 
@@ -66,30 +66,53 @@ def load_scenario(path: str | Path) -> LoadedScenario:
     for index, name in enumerate(workload_names):
         if workload_names.index(name) != index:
             problem(("workloads", index, "name"), f"two workloads are named {name!r}; give each a name")
-    hosts = {*scenario.topology.inside, *scenario.topology.outside, "censor"}
+    hosts = {*scenario.topology.names, "censor"}
     for index, workload in enumerate(scenario.workloads):
         for role in ("caller", "callee", "sender", "receiver", "client", "server", "node"):
             host = getattr(workload, role, None)
             if host is not None and host not in hosts:
                 known = ", ".join(sorted(hosts))
                 problem(("workloads", index, role), f"no host {host!r} in the topology ({known})")
+    for index, workload in enumerate(scenario.workloads):
+        for k, phase_name in enumerate(workload.phases or []):
+            if phase_name not in names:
+                problem(("workloads", index, "phases", k),
+                        f"no phase {phase_name!r} (phases: {', '.join(names)})")
     by_name = {w.name: w for w in scenario.workloads}
+    if CENSOR in by_name:
+        problem(("workloads", workload_names.index(CENSOR), "name"),
+                f"{CENSOR!r} is reserved for the censor's own figures (e.g. '{CENSOR}.apply_seconds < 1')")
+    types = {CENSOR: CENSOR, **{w.name: w.type for w in scenario.workloads}}
     for index, expectation in enumerate(scenario.expect):
         workload, metric, _, _ = expectation.parts
         if expectation.phase not in names:
             problem(("expect", index, "phase"),
                     f"no phase {expectation.phase!r} (phases: {', '.join(names)})")
-        if workload not in by_name:
+        elif workload in by_name and expectation.phase not in (by_name[workload].phases or names):
+            problem(("expect", index, "check"), f"workload {workload!r} does not run in phase "
+                    f"{expectation.phase!r} (its phases: {', '.join(by_name[workload].phases or [])})")
+        if workload not in types:
             problem(("expect", index, "check"), f"no workload {workload!r} (workloads: {', '.join(by_name)})")
-        elif metric not in METRICS[by_name[workload].type]:
-            known = METRICS[by_name[workload].type]
+        elif metric not in METRICS[types[workload]]:
+            known = METRICS[types[workload]]
             close = difflib.get_close_matches(metric, list(known), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else f"; known: {', '.join(known)}"
-            problem(("expect", index, "check"), f"{by_name[workload].type} has no metric {metric!r}{hint}")
+            problem(("expect", index, "check"), f"{types[workload]} has no metric {metric!r}{hint}")
     if problems:
         raise InputError(problems)
     return LoadedScenario(scenario, source, profiles)
 
 
+SIGNATURE_DIR = SCENARIO_DIR / "signatures"
+
+
 def resolve_scenario_path(name_or_path: str) -> Path:
+    """A path, a scenario's name, or a catalog profile's name (its signature scenario)."""
+    signature = SIGNATURE_DIR / f"{name_or_path}.yaml"
+    if not (SCENARIO_DIR / f"{name_or_path}.yaml").exists() and signature.exists():
+        return signature
     return resolve_yaml(name_or_path, SCENARIO_DIR, "scenario")
+
+
+def signature_path(profile_name: str) -> Path:
+    return SIGNATURE_DIR / f"{profile_name}.yaml"

@@ -23,13 +23,16 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from testbed.measure.emodel import CODECS
-from testbed.profile.model import NAME_PATTERN
-from testbed.profile.types import BitsPerSecond, Bytes, Nanoseconds
+from testbed.profile.model import NAME_PATTERN, PROFILE_NAME_PATTERN
+from testbed.profile.types import BitsPerSecond, Bytes, HexBytes, Nanoseconds
 from testbed.topology.model import TopologySpec
 
 CHECK = re.compile(r"^\s*([a-z][a-z0-9_-]*)\.([a-z_0-9]+)\s*(<=|>=|==|!=|<|>)\s*(-?[0-9]+(?:\.[0-9]+)?)\s*$")
 
+CENSOR = "censor"  # expectations on the censor itself: `censor.apply_seconds < 1`
+
 METRICS: dict[str, dict[str, str]] = {
+    CENSOR: {"apply_seconds": "time to load the phase's profile into the kernel (or clear it), s"},
     "voip": {"mos_cq": "MOS-CQ (with delay), mean over call directions",
              "mos_lq": "MOS-LQ (without delay)", "loss": "effective loss %, lost + jitter-buffer discards",
              "network_loss": "loss % on the wire", "burst_r": "BurstR", "delay": "mean one-way delay, ms",
@@ -38,6 +41,13 @@ METRICS: dict[str, dict[str, str]] = {
              "latency_p50": "ms", "latency_p95": "ms"},
     "iperf3": {"mbit": "received Mbit/s", "loss": "loss % (UDP)", "jitter": "ms (UDP)"},
     "command": {"exit_code": "the program's exit code"},
+    "download": {"connected": "1 if the TCP connection opened, else 0",
+                 "bytes": "bytes that reached the receiving side",
+                 "stalled": "1 if the transfer stopped moving (no byte for idle_timeout) before its end",
+                 "kbit": "mean rate from first to last byte, kbit/s",
+                 "kbit_steady": "mean rate over the second half of the transfer, kbit/s"},
+    "probe": {"received": "datagrams that arrived", "delivered": "share of datagrams that arrived (0-1)",
+              "first_received": "1 if the opening datagram arrived"},
 }
 
 
@@ -71,7 +81,11 @@ class Phase(Strict):
         return self
 
 
-class Voip(Strict):
+class InPhases(Strict):
+    phases: list[str] | None = Field(None, description="run only in these phases (default: every phase)")
+
+
+class Voip(InPhases):
     type: Literal["voip"]
     name: str = Field("voip", pattern=NAME_PATTERN)
     codec: str = "g711"
@@ -90,7 +104,7 @@ class Voip(Strict):
         return value
 
 
-class Chat(Strict):
+class Chat(InPhases):
     type: Literal["chat"]
     name: str = Field("chat", pattern=NAME_PATTERN)
     interval: Nanoseconds = 200_000_000
@@ -101,7 +115,7 @@ class Chat(Strict):
     receiver: str = "callee"
 
 
-class Iperf(Strict):
+class Iperf(InPhases):
     type: Literal["iperf3"]
     name: str = Field("iperf3", pattern=NAME_PATTERN)
     protocol: Literal["tcp", "udp"] = "tcp"
@@ -121,7 +135,52 @@ class Iperf(Strict):
         return self
 
 
-class Command(Strict):
+class Download(InPhases):
+    """A bulk TCP transfer between client (inside) and server (outside) that notices stalls."""
+
+    type: Literal["download"]
+    name: str = Field("download", pattern=NAME_PATTERN)
+    direction: Literal["down", "up"] = Field("down", description="down: server to client")
+    size: Bytes | None = Field(None, description="stop after this much; default: run the whole phase")
+    idle_timeout: Nanoseconds = Field(2_000_000_000, description="no byte for this long: stalled")
+    port: int = Field(8080, ge=1, le=65535)
+    client: str = "caller"
+    server: str = "callee"
+
+
+class ProbeFirst(Strict):
+    size: Bytes = Field(ge=4, le=65507)
+    prefix: HexBytes = ""
+
+
+class Probe(InPhases):
+    """UDP datagrams with chosen bytes (one flow), counted at the receiver."""
+
+    type: Literal["probe"]
+    name: str = Field("probe", pattern=NAME_PATTERN)
+    port: int = Field(443, ge=1, le=65535)
+    src_port: int = Field(0, ge=0, le=65535, description="0: any free port")
+    size: Bytes = Field(1200, ge=4, le=65507, description="UDP payload bytes")
+    prefix: HexBytes = Field("", description="the payload's first bytes")
+    first: ProbeFirst | None = Field(None, description="a different opening datagram (a handshake)")
+    count: int = Field(20, ge=1, le=100_000)
+    interval: Nanoseconds = 50_000_000
+    sender: str = "caller"
+    receiver: str = "callee"
+
+    @model_validator(mode="after")
+    def _fits(self) -> Probe:
+        packets = [(self.size, self.prefix, "")]
+        if self.first:
+            packets.append((self.first.size, self.first.prefix, "first."))
+        for size, prefix, where in packets:
+            if size < len(prefix) // 2 + 4:
+                raise ValueError(f"{where}size {size} cannot hold the {len(prefix) // 2}-byte prefix and "
+                                 "the 4-byte sequence number")
+        return self
+
+
+class Command(InPhases):
     """Bring your own app: any program run in a node during each phase."""
 
     type: Literal["command"]
@@ -131,7 +190,8 @@ class Command(Strict):
     timeout: Nanoseconds | None = None
 
 
-Workload = Annotated[Voip | Chat | Iperf | Command, Field(discriminator="type")]
+Workload = Annotated[Voip | Chat | Iperf | Download | Probe | Command,
+                     Field(discriminator="type")]
 
 
 class Expectation(Strict):
@@ -158,7 +218,7 @@ class Output(Strict):
 
 
 class Scenario(Strict):
-    name: str = Field(pattern=NAME_PATTERN)
+    name: str = Field(pattern=PROFILE_NAME_PATTERN)
     title: str
     description: str = ""
     topology: TopologySpec = Field(default_factory=TopologySpec)

@@ -29,12 +29,14 @@ from testbed.measure.call import stream_metrics
 from testbed.measure.emodel import CODECS
 from testbed.measure.trace import save_traces
 from testbed.scenario.loader import LoadedScenario
-from testbed.scenario.model import Chat, Command, Iperf, Phase, Voip
+from testbed.scenario.model import CENSOR, Chat, Command, Download, Iperf, Phase, Probe, Voip
 from testbed.topology import build
 from testbed.topology.model import TopologyState
 from testbed.traffic.calls import run_calls
 from testbed.traffic.chat import run_chat
+from testbed.traffic.download import run_download
 from testbed.traffic.iperf import run_iperf
+from testbed.traffic.probe import run_probe
 
 OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq,
        "!=": operator.ne}
@@ -96,6 +98,21 @@ def _iperf(state: TopologyState, w: Iperf, seconds: float) -> dict[str, float]:
             "jitter": result.jitter_ms or 0.0}
 
 
+def _download(state: TopologyState, w: Download, seconds: float) -> dict[str, float]:
+    result = run_download(state, w.client, w.server, w.direction, w.size or 0, seconds,
+                          w.idle_timeout / 1e9, w.port)
+    return {"connected": float(result.connected), "bytes": float(result.bytes),
+            "stalled": float(result.stalled), "kbit": result.kbit, "kbit_steady": result.kbit_steady}
+
+
+def _probe(state: TopologyState, w: Probe, seconds: float) -> dict[str, float]:
+    first = (w.first.size, w.first.prefix) if w.first else None
+    result = run_probe(state, w.sender, w.receiver, w.port, w.src_port, w.count, w.interval / 1e9, w.size,
+                       w.prefix, first)
+    return {"received": float(result.received), "delivered": result.delivered,
+            "first_received": float(result.first_received)}
+
+
 def _command(state: TopologyState, w: Command, seconds: float, log: Path) -> dict[str, float]:
     timeout = w.timeout / 1e9 if w.timeout else seconds
     with log.open("w") as out:
@@ -123,6 +140,7 @@ def _run_phase(state: TopologyState, loaded: LoadedScenario, phase: Phase, rep: 
                progress: Progress) -> list[dict]:
     seconds = phase.duration / 1e9
     stop = threading.Event()
+    started = time.perf_counter()
     if phase.schedule:
         _apply(state, loaded, phase.schedule[0].profile)
 
@@ -138,6 +156,7 @@ def _run_phase(state: TopologyState, loaded: LoadedScenario, phase: Phase, rep: 
         scheduler.start()
     else:
         _apply(state, loaded, phase.profile)
+    apply_seconds = time.perf_counter() - started
     results: dict[str, dict[str, float]] = {}
     errors: dict[str, BaseException] = {}
 
@@ -151,19 +170,25 @@ def _run_phase(state: TopologyState, loaded: LoadedScenario, phase: Phase, rep: 
                 results[workload.name] = _chat(state, workload, seconds)
             elif isinstance(workload, Iperf):
                 results[workload.name] = _iperf(state, workload, seconds)
+            elif isinstance(workload, Download):
+                results[workload.name] = _download(state, workload, seconds)
+            elif isinstance(workload, Probe):
+                results[workload.name] = _probe(state, workload, seconds)
             else:
                 results[workload.name] = _command(state, workload, seconds, stem.with_suffix(".log"))
         except Exception as exc:  # recorded, reported, and the run goes on
             errors[workload.name] = exc
 
-    threads = [threading.Thread(target=run, args=(w,), daemon=True) for w in loaded.scenario.workloads]
+    active = [w for w in loaded.scenario.workloads if w.phases is None or phase.name in w.phases]
+    threads = [threading.Thread(target=run, args=(w,), daemon=True) for w in active]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     stop.set()
-    rows = []
-    for workload in loaded.scenario.workloads:
+    rows = [{"repetition": rep, "phase": phase.name, "workload": CENSOR, "type": CENSOR,
+             "apply_seconds": apply_seconds}]
+    for workload in active:
         row = {"repetition": rep, "phase": phase.name, "workload": workload.name, "type": workload.type}
         if workload.name in errors:
             row["error"] = f"{type(errors[workload.name]).__name__}: {errors[workload.name]}"

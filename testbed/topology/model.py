@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from testbed.profile.types import BitsPerSecond, Nanoseconds
 
@@ -24,18 +25,58 @@ class LinkSpec(BaseModel):
     delay: Nanoseconds | None = None
 
 
+def _host_from_text(value: Any) -> Any:
+    """`server` or `server=5.9.0.2/24` (the CLI's and YAML's short form) -> a HostSpec dict."""
+    if isinstance(value, str):
+        name, _, address = value.partition("=")
+        return {"name": name.strip(), "address": address.strip() or None}
+    return value
+
+
+class HostSpec(BaseModel):
+    """A host and, optionally, its own IPv4 address: put a server inside a censor's address set
+    (a Telegram or Hetzner range) so the profile's address match sees real-looking traffic."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str
+    address: str | None = Field(None, description="IPv4 address/prefix (default /24); the censor "
+                                "takes another address of that prefix")
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            iface = ipaddress.IPv4Interface(value if "/" in value else f"{value}/24")
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not an IPv4 address with an optional /prefix: {exc}") from None
+        if iface.network.prefixlen > 30:
+            raise ValueError(f"{value}: the prefix must leave room for the censor (at most /30)")
+        if iface.ip in (iface.network.network_address, iface.network.broadcast_address):
+            raise ValueError(f"{value}: that is the network's own or broadcast address")
+        return str(iface)
+
+
+Host = Annotated[HostSpec, BeforeValidator(_host_from_text)]
+
+
 class TopologySpec(BaseModel):
     """Hosts on the inside (caller's side) and the outside, each linked to the censor."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     backend: Literal["netns", "mininet"] = "netns"
-    inside: list[str] = Field(default_factory=lambda: ["caller"])
-    outside: list[str] = Field(default_factory=lambda: ["callee"])
+    inside: list[Host] = Field(default_factory=lambda: [HostSpec(name="caller")])
+    outside: list[Host] = Field(default_factory=lambda: [HostSpec(name="callee")])
     link: LinkSpec | None = None
+
+    @property
+    def names(self) -> list[str]:
+        return [h.name for h in (*self.inside, *self.outside)]
 
     @model_validator(mode="after")
     def _names(self) -> TopologySpec:
-        names = [*self.inside, *self.outside]
+        names = self.names
         if not self.inside or not self.outside:
             raise ValueError("give at least one host on each side")
         for name in names:
@@ -43,7 +84,16 @@ class TopologySpec(BaseModel):
                 raise ValueError(f"host name {name!r}: lower case, at most 10 characters, not 'censor'")
         if len(set(names)) != len(names):
             raise ValueError("host names must be unique")
+        networks = [ipaddress.IPv4Interface(a).network for a in self._addresses()]
+        for k, net in enumerate(networks):
+            for other in networks[k + 1:]:
+                if net.overlaps(other):
+                    raise ValueError(f"host addresses {net} and {other} overlap; "
+                                     "give each host its own prefix")
         return self
+
+    def _addresses(self) -> list[str]:
+        return list(_link_addresses(self).values())
 
 
 @dataclass
@@ -120,12 +170,25 @@ def plan_addresses(spec: TopologySpec, run_id: str) -> TopologyState:
     RFC 5180): the inside in 198.18.k.0/24, the outside in 198.19.k.0/24.
     """
     nodes: dict[str, Node] = {"censor": Node("censor", netns_name(run_id, "censor"), "censor")}
+    addresses = _link_addresses(spec)
     for side, octet, prefix in (("inside", 18, "in"), ("outside", 19, "out")):
         for k, host in enumerate(getattr(spec, side)):
             censor_if = f"{prefix}{k}"
             net6 = f"2001:2:0:{octet:x}{k:02x}"
-            nodes[host] = Node(host, netns_name(run_id, host), side, [
-                Interface("eth0", f"198.{octet}.{k}.2/24", f"{net6}::2/64", "censor", censor_if)])
+            host_v4 = ipaddress.IPv4Interface(addresses[host.name])
+            censor_v4 = next(ip for ip in host_v4.network.hosts() if ip != host_v4.ip)
+            length = host_v4.network.prefixlen
+            nodes[host.name] = Node(host.name, netns_name(run_id, host.name), side, [
+                Interface("eth0", str(host_v4), f"{net6}::2/64", "censor", censor_if)])
             nodes["censor"].interfaces.append(
-                Interface(censor_if, f"198.{octet}.{k}.1/24", f"{net6}::1/64", host, "eth0"))
+                Interface(censor_if, f"{censor_v4}/{length}", f"{net6}::1/64", host.name, "eth0"))
     return TopologyState(run_id, spec.backend, nodes)
+
+
+def _link_addresses(spec: TopologySpec) -> dict[str, str]:
+    """Each host's IPv4 address/prefix: its own, or 198.18.k.2/24 inside, 198.19.k.2/24 outside."""
+    out = {}
+    for side, octet in (("inside", 18), ("outside", 19)):
+        for k, host in enumerate(getattr(spec, side)):
+            out[host.name] = host.address or f"198.{octet}.{k}.2/24"
+    return out

@@ -154,3 +154,26 @@ def test_match_compilation_is_deterministic_and_consistent(raw: dict) -> None:
     for conj in first:
         assert not _contradictory(list(conj))
         assert len({lit.text for lit in conj}) == len(conj)
+
+
+def test_flags_mark_the_connection_and_later_classes_test_the_bit() -> None:
+    from testbed.profile.loader import resolve_profile_path
+
+    plan = compile_profile(load_profile(resolve_profile_path("ru-2023-vpn-block")))
+    uplink = next(c for c in plan.nft.chains if c.name == "uplink")
+    texts = {r.comment: r.text for r in uplink.rules}
+    assert "ct mark set ct mark | 0x00000001" in texts["wireguard-handshake"]
+    assert "ct mark set ct mark | 0x00000001" in texts["openvpn-handshake"]
+    assert texts["vpn-flows"] == "ct mark & 0x00000001 == 0x00000001 ct packets > 8 drop"
+    # the mark is a statement: it comes after every match of its rule
+    rule = texts["wireguard-handshake"]
+    assert rule.index("@ih,0,32") < rule.index("ct mark set") < rule.index("accept")
+
+
+def test_each_flag_gets_its_own_bit_and_negation_tests_it() -> None:
+    from testbed.compile.match import flag_bits
+
+    bits = flag_bits(["a", "b", "c"])
+    assert bits == {"a": "0x00000001", "b": "0x00000002", "c": "0x00000004"}
+    dnf = compile_match(Match.model_validate({"not": {"flagged": "b"}}), {}, bits)
+    assert [render_conj(c) for c in dnf] == ["ct mark & 0x00000002 != 0x00000002"]

@@ -1,0 +1,100 @@
+# profile ru-2025-calls-blocked: run in the censor node (testbed exec censor -- sh)
+# uplink on outside
+tc qdisc replace dev outside root handle 1: htb default 2
+tc class replace dev outside parent 1: classid 1:1 htb rate 10gbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev outside parent 1:1 classid 1:2 htb rate 2500mbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev outside parent 1:1 classid 1:10 htb rate 2500mbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev outside parent 1:1 classid 1:11 htb rate 2500mbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev outside parent 1:1 classid 1:12 htb rate 2500mbit ceil 10gbit burst 1251600b cburst 1251600b
+tc qdisc replace dev outside parent 1:2 handle 2: pfifo limit 1000
+tc qdisc replace dev outside parent 1:10 handle 10: pfifo limit 1000
+tc qdisc replace dev outside parent 1:11 handle 11: pfifo limit 1000
+tc qdisc replace dev outside parent 1:12 handle 12: pfifo limit 1000
+# downlink on inside
+tc qdisc replace dev inside root handle 1: htb default 2
+tc class replace dev inside parent 1: classid 1:1 htb rate 10gbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev inside parent 1:1 classid 1:2 htb rate 2500mbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev inside parent 1:1 classid 1:10 htb rate 2500mbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev inside parent 1:1 classid 1:11 htb rate 2500mbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev inside parent 1:1 classid 1:12 htb rate 2500mbit ceil 10gbit burst 1251600b cburst 1251600b
+tc qdisc replace dev inside parent 1:2 handle 2: pfifo limit 1000
+tc qdisc replace dev inside parent 1:10 handle 10: pfifo limit 1000
+tc qdisc replace dev inside parent 1:11 handle 11: pfifo limit 1000
+tc qdisc replace dev inside parent 1:12 handle 12: pfifo limit 1000
+# classification (nftables, loaded atomically)
+nft -f - <<'EOF'
+table inet testbed
+delete table inet testbed
+table inet testbed {
+	comment "testbed plan 934d373910c63494"
+	set call_ranges_v4 {
+		type ipv4_addr
+		flags interval
+		auto-merge
+		elements = {
+			91.108.0.0/18,
+			149.154.160.0/20,
+			91.105.192.0/23,
+			185.76.151.0/24,
+			31.13.0.0/16,
+			157.240.0.0/16,
+			163.70.128.0/19,
+			179.60.192.0/22,
+			185.60.216.0/22,
+			102.132.96.0/20,
+			69.171.0.0/16,
+		}
+	}
+	set res_stun_up_v4 {
+		type ipv4_addr . ipv4_addr . inet_proto . inet_service
+		flags timeout
+		timeout 300s
+	}
+	set res_stun_up_v6 {
+		type ipv6_addr . ipv6_addr . inet_proto . inet_service
+		flags timeout
+		timeout 300s
+	}
+	set res_stun_down_v4 {
+		type ipv4_addr . ipv4_addr . inet_proto . inet_service
+		flags timeout
+		timeout 300s
+	}
+	set res_stun_down_v6 {
+		type ipv6_addr . ipv6_addr . inet_proto . inet_service
+		flags timeout
+		timeout 300s
+	}
+	chain forward {
+		type filter hook forward priority 0; policy accept;
+		oifname "outside" jump uplink
+		oifname "inside" jump downlink
+	}
+	chain uplink {
+		meta l4proto { tcp, udp } ip saddr . ip daddr . meta l4proto . th dport @res_stun_up_v4 drop comment "stun: residual block"
+		meta l4proto { tcp, udp } ip6 saddr . ip6 daddr . meta l4proto . th dport @res_stun_up_v6 drop comment "stun: residual block"
+		meta l4proto { tcp, udp } ip saddr . ip daddr . meta l4proto . th dport @res_stun_down_v4 drop comment "stun: residual block"
+		meta l4proto { tcp, udp } ip6 saddr . ip6 daddr . meta l4proto . th dport @res_stun_down_v6 drop comment "stun: residual block"
+		meta l4proto udp @ih,32,32 0x2112a442 meta nfproto ipv4 meta l4proto { tcp, udp } update @res_stun_up_v4 { ip saddr . ip daddr . meta l4proto . th dport } drop comment "stun"
+		meta l4proto udp @ih,32,32 0x2112a442 meta nfproto ipv6 meta l4proto { tcp, udp } update @res_stun_up_v6 { ip6 saddr . ip6 daddr . meta l4proto . th dport } drop comment "stun"
+		udp dport { 590-1400, 3478 } drop comment "call-ports"
+		udp sport { 590-1400, 3478 } drop comment "call-ports"
+		meta l4proto udp ip daddr @call_ranges_v4 drop comment "call-ranges"
+		meta l4proto udp ip saddr @call_ranges_v4 drop comment "call-ranges"
+		meta priority set 1:2 comment "default"
+	}
+	chain downlink {
+		meta l4proto { tcp, udp } ip daddr . ip saddr . meta l4proto . th sport @res_stun_up_v4 drop comment "stun: residual block"
+		meta l4proto { tcp, udp } ip6 daddr . ip6 saddr . meta l4proto . th sport @res_stun_up_v6 drop comment "stun: residual block"
+		meta l4proto { tcp, udp } ip daddr . ip saddr . meta l4proto . th sport @res_stun_down_v4 drop comment "stun: residual block"
+		meta l4proto { tcp, udp } ip6 daddr . ip6 saddr . meta l4proto . th sport @res_stun_down_v6 drop comment "stun: residual block"
+		meta l4proto udp @ih,32,32 0x2112a442 meta nfproto ipv4 meta l4proto { tcp, udp } update @res_stun_down_v4 { ip daddr . ip saddr . meta l4proto . th sport } drop comment "stun"
+		meta l4proto udp @ih,32,32 0x2112a442 meta nfproto ipv6 meta l4proto { tcp, udp } update @res_stun_down_v6 { ip6 daddr . ip6 saddr . meta l4proto . th sport } drop comment "stun"
+		udp dport { 590-1400, 3478 } drop comment "call-ports"
+		udp sport { 590-1400, 3478 } drop comment "call-ports"
+		meta l4proto udp ip daddr @call_ranges_v4 drop comment "call-ranges"
+		meta l4proto udp ip saddr @call_ranges_v4 drop comment "call-ranges"
+		meta priority set 1:2 comment "default"
+	}
+}
+EOF

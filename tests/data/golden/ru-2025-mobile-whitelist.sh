@@ -1,0 +1,52 @@
+# profile ru-2025-mobile-whitelist: run in the censor node (testbed exec censor -- sh)
+# uplink on outside
+tc qdisc replace dev outside root handle 1: htb default 2
+tc class replace dev outside parent 1: classid 1:1 htb rate 10gbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev outside parent 1:1 classid 1:2 htb rate 5gbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev outside parent 1:1 classid 1:10 htb rate 5gbit ceil 10gbit burst 1251600b cburst 1251600b
+tc qdisc replace dev outside parent 1:2 handle 2: pfifo limit 1000
+tc qdisc replace dev outside parent 1:10 handle 10: pfifo limit 1000
+# downlink on inside
+tc qdisc replace dev inside root handle 1: htb default 2
+tc class replace dev inside parent 1: classid 1:1 htb rate 10gbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev inside parent 1:1 classid 1:2 htb rate 5gbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev inside parent 1:1 classid 1:10 htb rate 5gbit ceil 10gbit burst 1251600b cburst 1251600b
+tc qdisc replace dev inside parent 1:2 handle 2: pfifo limit 1000
+tc qdisc replace dev inside parent 1:10 handle 10: pfifo limit 1000
+# classification (nftables, loaded atomically)
+nft -f - <<'EOF'
+table inet testbed
+delete table inet testbed
+table inet testbed {
+	comment "testbed plan e32348083c1545c2"
+	set allowed_v4 {
+		type ipv4_addr
+		flags interval
+		auto-merge
+		elements = {
+			5.255.192.0/18,
+			77.88.0.0/18,
+			87.250.224.0/19,
+			213.180.192.0/19,
+			87.240.128.0/18,
+			93.186.224.0/20,
+			95.142.192.0/20,
+		}
+	}
+	chain forward {
+		type filter hook forward priority 0; policy accept;
+		oifname "outside" jump uplink
+		oifname "inside" jump downlink
+	}
+	chain uplink {
+		ip daddr @allowed_v4 meta priority set 1:10 accept comment "whitelist"
+		ip saddr @allowed_v4 meta priority set 1:10 accept comment "whitelist"
+		drop comment "default"
+	}
+	chain downlink {
+		ip daddr @allowed_v4 meta priority set 1:10 accept comment "whitelist"
+		ip saddr @allowed_v4 meta priority set 1:10 accept comment "whitelist"
+		drop comment "default"
+	}
+}
+EOF
