@@ -18,7 +18,7 @@ REQUIRED = {"clean", "3g", "lossy-wifi", "satellite", "ru-2025-calls-degraded", 
 
 
 def test_the_catalog_has_every_technique() -> None:
-    assert REQUIRED <= {p.stem for p in PROFILES}
+    assert {p.stem for p in PROFILES} >= REQUIRED
 
 
 @pytest.mark.parametrize("path", PROFILES, ids=[p.stem for p in PROFILES])
