@@ -26,6 +26,7 @@ lint: setup
 
 bench: setup
 	.venv/bin/python benchmarks/apply_speed.py
+	.venv/bin/python benchmarks/catalog_apply.py
 
 clean:
 	.venv/bin/testbed clean

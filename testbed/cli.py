@@ -67,17 +67,24 @@ def _state(run: str):
 
 @profiles_app.command("list")
 def profiles_list() -> None:
-    """The catalog: name, confidence and title of each profile in profiles/."""
+    """The catalog: name, confidence, title and last signature result of each profile."""
     from testbed.profile.loader import catalog, load_profile
+    from testbed.report.catalog import MEASURED
 
-    table = Table("name", "confidence", "title")
+    measured = json.loads(MEASURED.read_text()) if MEASURED.exists() else {}
+    table = Table("name", "confidence", "title", "signature")
     for path in catalog():
         try:
             p = load_profile(path).profile
-            table.add_row(p.name, p.confidence, p.title)
         except InputError as exc:
-            table.add_row(path.stem, "[red]invalid[/red]", str(exc.problems[0].message))
+            table.add_row(path.stem, "[red]invalid[/red]", str(exc.problems[0].message), "")
+            continue
+        record = measured.get(p.name)
+        verdict = "-" if record is None else (
+            f"{'passed' if record['passed'] else '[red]failed[/red]'} {record['date']}")
+        table.add_row(p.name, p.confidence, p.title, verdict)
     out.print(table)
+    out.print("signature: the last measured run (docs/signatures.json); `testbed run NAME` runs it")
 
 
 @profiles_app.command("show")
@@ -92,6 +99,11 @@ def profiles_show(profile: Annotated[str, typer.Argument(help="catalog name or Y
         out.print(f"  source: {source}")
     for cls in p.classes:
         out.print(f"  class [bold]{cls.name}[/bold]: {cls.description or ''}")
+    from testbed.scenario.loader import signature_path
+
+    signature = signature_path(p.name)
+    if signature.exists():
+        out.print(f"signature: {signature} (testbed run {p.name})")
     out.print(f"file: {loaded.source}   sha256: {loaded.sha256[:16]}")
 
 
@@ -112,6 +124,31 @@ def profiles_validate(profiles: Annotated[list[str] | None, typer.Argument(
             problems.extend(exc.problems)
     if problems:
         raise InputError(problems)
+
+
+@profiles_app.command("docs")
+def profiles_docs(
+    measured: Annotated[Path | None, typer.Option(help="a directory of signature results "
+                                                  "(TESTBED_SIGNATURES_OUT) to merge first")] = None,
+    check: Annotated[bool, typer.Option("--check", help="only report whether docs/profiles.md is "
+                                        "up to date (exit 1 if not)")] = False,
+) -> None:
+    """Write docs/profiles.md from the catalog: sources, classes, commands, signatures."""
+    from testbed.report import catalog as docs
+
+    if check:
+        if docs.is_stale():
+            _fail(1, f"{docs.DOCS} is out of date: run `testbed profiles docs`")
+        out.print(f"{docs.DOCS} is up to date")
+        return
+    if measured is not None:
+        if not measured.is_dir():
+            raise InputError.single(f"--measured {measured}: not a directory")
+        names = docs.merge_measured(measured)
+        err.print(f"merged measured signatures of {len(names)} profiles into {docs.MEASURED}")
+    docs.DOCS.parent.mkdir(parents=True, exist_ok=True)
+    docs.DOCS.write_text(docs.render_catalog())
+    out.print(f"wrote {docs.DOCS}")
 
 
 @profiles_app.command("schema")

@@ -214,12 +214,14 @@ def _build_interface(ipr, item: InterfacePlan) -> None:
             ipr.tc("add", "pfifo", index, _handle(leaf.handle), limit=leaf.limit, **common)
 
 
-def check_plan(plan: Plan, ns: str | None) -> None:
+def check_plan(plan: Plan, ns: str | None, dry_run: bool = True) -> None:
     """Everything that can fail without changing anything: features, devices, nft dry run."""
     probe.require(plan.features)
     with netns.route(ns) as ipr:
         for item in plan.interfaces:
             _index(ipr, item.device)
+    if not dry_run:
+        return
     result = netns.run(ns, ["nft", "-c", "-f", "-"], stdin=nft_ruleset(plan.nft, plan.digest),
                        check=False)
     if result.returncode != 0:
@@ -228,11 +230,15 @@ def check_plan(plan: Plan, ns: str | None) -> None:
 
 def apply(plan: Plan, ns: str | None) -> ApplyResult:
     netem.install()
-    check_plan(plan, ns)
+    # no nft dry run here: the real load comes first and is atomic, so a refused ruleset
+    # changes nothing either
+    check_plan(plan, ns, dry_run=False)
     if not differences(plan, ns):
         return ApplyResult(changed=False)
     try:
-        netns.run(ns, ["nft", "-f", "-"], stdin=nft_ruleset(plan.nft, plan.digest))
+        result = netns.run(ns, ["nft", "-f", "-"], stdin=nft_ruleset(plan.nft, plan.digest), check=False)
+        if result.returncode != 0:
+            raise KernelFeatureMissing(f"the kernel refused the nft ruleset: {result.stderr.strip()}")
         for key, value in sysctls(plan):  # after nft: the ruleset's ct match loads conntrack
             netns.run(ns, ["sysctl", "-qw", f"{key}={value}"])
         with netns.route(ns) as ipr:

@@ -30,9 +30,11 @@ def _qdisc_args(kind: str) -> dict:
     return {"limit": 10}
 
 
+KNOWN_QDISCS = frozenset({"sch_htb", "sch_netem", "sch_tbf", "sch_pfifo"})
+
+
 @functools.cache
-def available_qdiscs(features: frozenset[str] = frozenset({"sch_htb", "sch_netem", "sch_tbf",
-                                                          "sch_pfifo"})) -> frozenset[str]:
+def available_qdiscs(features: frozenset[str] = KNOWN_QDISCS) -> frozenset[str]:
     """Which `sch_KIND` features this kernel accepts, tried on a veth in a throwaway namespace."""
     netem.install()
     name = f"tb-probe-{os.getpid()}"
@@ -59,7 +61,7 @@ def missing_features(features: tuple[str, ...]) -> list[str]:
     missing = []
     qdiscs = [f for f in features if f.startswith("sch_")]
     if qdiscs:
-        have = available_qdiscs(frozenset(qdiscs))
+        have = available_qdiscs(KNOWN_QDISCS | frozenset(qdiscs))  # one probe per process
         missing += [f for f in qdiscs if f not in have]
     if "nftables" in features and shutil.which("nft") is None:
         missing.append("nftables")

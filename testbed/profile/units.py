@@ -140,3 +140,11 @@ def format_rate(bps: int) -> str:
 
 def format_percent(value: float) -> str:
     return f"{_trim(Decimal(repr(value)))}%"
+
+
+def format_bytes(size: int) -> str:
+    """Shortest exact text: 16384 -> '16KiB', 1500 -> '1500B'."""
+    for unit, factor in (("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if size >= factor and size % factor == 0:
+            return f"{size // factor}{unit}"
+    return f"{size}B"

@@ -46,3 +46,33 @@ def test_signatures_are_reachable_by_profile_name_and_nothing_is_orphaned() -> N
     assert resolve_scenario_path("ru-2025-calls").parent.name == "scenarios"  # a scenario wins
     orphans = {p.stem for p in SIGNATURE_DIR.glob("*.yaml")} - {p.stem for p in PROFILES}
     assert not orphans
+
+
+def test_docs_are_generated_from_the_current_catalog() -> None:
+    """docs/profiles.md must be regenerated (`testbed profiles docs`) when a profile changes."""
+    from testbed.report.catalog import is_stale
+
+    assert not is_stale(), "docs/profiles.md is stale: run `testbed profiles docs`"
+
+
+def test_action_summaries_read_as_plain_language() -> None:
+    from testbed.profile.model import Action
+    from testbed.report.catalog import describe_action
+
+    freeze = Action.model_validate({"drop": True, "after": {"reply_bytes": "16KiB"}})
+    assert describe_action(freeze) == "drop once the connection has carried 16KiB from the other side"
+    residual = Action.model_validate({"drop": True, "residual": {"duration": "10m", "scope": "host"}})
+    assert describe_action(residual) == "drop; then block the host for 10 min"
+    police = Action.model_validate({"police": {"rate": "150kbit", "burst": "16KiB", "per": "flow",
+                                               "idle_timeout": "10m"}})
+    assert describe_action(police) == "police to 150kbit per flow, burst 16KiB, state kept 10 min idle"
+    assert describe_action(Action()) == "pass"
+
+
+def test_long_sets_are_abbreviated_in_the_docs_only() -> None:
+    from testbed.report.catalog import _abbreviated
+
+    script = "\t\telements = {\n" + "".join(f"\t\t\t10.0.{i}.0/24,\n" for i in range(100)) + "\t\t}\n"
+    text = _abbreviated(script)
+    assert "10.0.5.0/24" in text and "10.0.6.0/24" not in text
+    assert "# ... 94 more" in text

@@ -40,6 +40,16 @@ def test_show_and_validate() -> None:
     assert shown.returncode == 0 and "Xue et al." in shown.stdout
     valid = _cli("profiles", "validate", *map(str, catalog()))
     assert valid.returncode == 0 and valid.stdout.count(": ok") == len(catalog())
+    everything = _cli("profiles", "validate")  # no argument: the whole catalog
+    assert everything.returncode == 0 and everything.stdout.count(": ok") == len(catalog())
+    by_name = _cli("profiles", "validate", "3g", "nonexistent")
+    assert by_name.returncode == 2 and "3g.yaml: ok" in by_name.stdout and "nonexistent" in by_name.stderr
+    assert "signature: " in _cli("profiles", "show", "ru-tspu-quic-block").stdout
+
+
+def test_docs_check_reports_freshness() -> None:
+    result = _cli("profiles", "docs", "--check")
+    assert result.returncode == 0 and "up to date" in result.stdout
 
 
 def test_plan_text_and_json() -> None:

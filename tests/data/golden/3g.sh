@@ -14,7 +14,7 @@ nft -f - <<'EOF'
 table inet testbed
 delete table inet testbed
 table inet testbed {
-	comment "testbed plan d3d012be82b06344"
+	comment "testbed plan 69828be25916771c"
 	chain forward {
 		type filter hook forward priority 0; policy accept;
 		oifname "outside" jump uplink

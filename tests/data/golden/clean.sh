@@ -14,7 +14,7 @@ nft -f - <<'EOF'
 table inet testbed
 delete table inet testbed
 table inet testbed {
-	comment "testbed plan ea652201b7ccfc8d"
+	comment "testbed plan d070a94ca0e50650"
 	chain forward {
 		type filter hook forward priority 0; policy accept;
 		oifname "outside" jump uplink

@@ -59,7 +59,7 @@ nft -f - <<'EOF'
 table inet testbed
 delete table inet testbed
 table inet testbed {
-	comment "testbed plan c793bde92e00644c"
+	comment "testbed plan 81b1841af7a64dd3"
 	set dc_v4 {
 		type ipv4_addr
 		flags interval

@@ -14,7 +14,7 @@ nft -f - <<'EOF'
 table inet testbed
 delete table inet testbed
 table inet testbed {
-	comment "testbed plan ecd6d861dc488d26"
+	comment "testbed plan 48afe623102670e4"
 	chain forward {
 		type filter hook forward priority 0; policy accept;
 		oifname "outside" jump uplink

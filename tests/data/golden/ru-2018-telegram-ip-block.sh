@@ -18,7 +18,7 @@ nft -f - <<'EOF'
 table inet testbed
 delete table inet testbed
 table inet testbed {
-	comment "testbed plan b453beb7e2f1004a"
+	comment "testbed plan d95841e1855ab4e2"
 	set registry_v4 {
 		type ipv4_addr
 		flags interval

@@ -18,7 +18,7 @@ nft -f - <<'EOF'
 table inet testbed
 delete table inet testbed
 table inet testbed {
-	comment "testbed plan fd1ebdd0fcff380e"
+	comment "testbed plan 2a24bdc40026055c"
 	set pol_twitter_up_v4 {
 		type ipv4_addr . ipv4_addr . inet_proto . inet_service . inet_service
 		flags dynamic,timeout

@@ -27,7 +27,7 @@ nft -f - <<'EOF'
 table inet testbed
 delete table inet testbed
 table inet testbed {
-	comment "testbed plan 92be3be3ffef557d"
+	comment "testbed plan 4f5ffb0b50465663"
 	chain forward {
 		type filter hook forward priority 0; policy accept;
 		oifname "outside" jump uplink

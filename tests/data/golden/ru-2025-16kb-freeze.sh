@@ -23,7 +23,7 @@ nft -f - <<'EOF'
 table inet testbed
 delete table inet testbed
 table inet testbed {
-	comment "testbed plan eaf042afdca70d39"
+	comment "testbed plan e66c8a78b93ab212"
 	set foreign_dc_v4 {
 		type ipv4_addr
 		flags interval

@@ -26,7 +26,7 @@ nft -f - <<'EOF'
 table inet testbed
 delete table inet testbed
 table inet testbed {
-	comment "testbed plan 934d373910c63494"
+	comment "testbed plan fc5ae747d40fd49b"
 	set call_ranges_v4 {
 		type ipv4_addr
 		flags interval

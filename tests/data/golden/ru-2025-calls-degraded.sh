@@ -26,7 +26,7 @@ nft -f - <<'EOF'
 table inet testbed
 delete table inet testbed
 table inet testbed {
-	comment "testbed plan 71d409fa8e71c083"
+	comment "testbed plan 7ad74e688e75fb23"
 	set telegram_v4 {
 		type ipv4_addr
 		flags interval

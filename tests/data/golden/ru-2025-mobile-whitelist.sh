@@ -18,7 +18,7 @@ nft -f - <<'EOF'
 table inet testbed
 delete table inet testbed
 table inet testbed {
-	comment "testbed plan e32348083c1545c2"
+	comment "testbed plan 2bbdc5e82507f332"
 	set allowed_v4 {
 		type ipv4_addr
 		flags interval

@@ -18,7 +18,7 @@ nft -f - <<'EOF'
 table inet testbed
 delete table inet testbed
 table inet testbed {
-	comment "testbed plan eae640dcec8ec472"
+	comment "testbed plan cc7eceaba2e497a3"
 	set res_quic_v1_initial_up_v4 {
 		type ipv4_addr . ipv4_addr . inet_proto . inet_service
 		flags timeout

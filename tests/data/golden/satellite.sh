@@ -14,7 +14,7 @@ nft -f - <<'EOF'
 table inet testbed
 delete table inet testbed
 table inet testbed {
-	comment "testbed plan 95a3252ed5051801"
+	comment "testbed plan 8018053f35254cfe"
 	chain forward {
 		type filter hook forward priority 0; policy accept;
 		oifname "outside" jump uplink

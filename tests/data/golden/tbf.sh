@@ -18,7 +18,7 @@ nft -f - <<'EOF'
 table inet testbed
 delete table inet testbed
 table inet testbed {
-	comment "testbed plan f22ddfd23fde7783"
+	comment "testbed plan e6c7d057f232a42f"
 	chain forward {
 		type filter hook forward priority 0; policy accept;
 		oifname "outside" jump uplink

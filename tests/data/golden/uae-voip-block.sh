@@ -26,7 +26,7 @@ nft -f - <<'EOF'
 table inet testbed
 delete table inet testbed
 table inet testbed {
-	comment "testbed plan 691ebb53fdb6723d"
+	comment "testbed plan 77ff2bb7099e1542"
 	chain forward {
 		type filter hook forward priority 0; policy accept;
 		oifname "outside" jump uplink
