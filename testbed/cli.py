@@ -247,17 +247,32 @@ def try_(
     port: Annotated[int, typer.Option(help="server port of the TCP flows")] = 443,
     voip_port: Annotated[int, typer.Option(help="UDP port of the call (1400: in Telegram's "
                                                 "reflector range)")] = 1400,
+    callee_address: Annotated[str | None, typer.Option(
+        help="the callee's IPv4 address, e.g. inside a range the profile matches")] = None,
     where: WhereOption = "auto",
 ) -> None:
     """Measure traffic across a fresh topology before and after applying PROFILE."""
-    from testbed.scenario.trial import run_trial
+    from pydantic import ValidationError
+
+    from testbed.scenario.trial import address_hint, run_trial
+    from testbed.topology.model import HostSpec
 
     loaded = _load(profile)
+    if callee_address is not None:
+        try:
+            HostSpec(name="callee", address=callee_address)
+        except ValidationError as exc:
+            raise InputError.single(f"--callee-address: {exc.errors()[0]['msg']}") from None
     _need_root()
     if _where(where, loaded) == "vm":
         _rerun_in_vm(["try", _in_tree(loaded.source), "--seconds", str(seconds), "--port", str(port),
-                      "--voip-port", str(voip_port)])
-    results = run_trial(loaded, seconds, port, voip_port, progress=lambda m: err.print(f"[dim]{m}[/dim]"))
+                      "--voip-port", str(voip_port)]
+                     + (["--callee-address", callee_address] if callee_address else []))
+    hint = address_hint(loaded) if callee_address is None else None
+    if hint:
+        err.print(f"[yellow]note:[/yellow] {hint}")
+    results = run_trial(loaded, seconds, port, voip_port, progress=lambda m: err.print(f"[dim]{m}[/dim]"),
+                        callee_address=callee_address)
     title = f"{loaded.profile.name}: {loaded.profile.title}"
     table = Table("traffic", "clean path", "under the profile", title=title)
     for m in results:

@@ -91,7 +91,8 @@ class Voip(InPhases):
     codec: str = "g711"
     calls: int = Field(1, ge=1, le=1000)
     port: int = Field(40000, ge=1, le=65535)
-    stun: bool = False
+    stun: bool = Field(False, description="frame media in STUN, as WhatsApp's relays")
+    reflector: bool = Field(False, description="frame media as Telegram's legacy reflectors")
     dtx: bool = False
     caller: str = "caller"
     callee: str = "callee"
@@ -102,6 +103,16 @@ class Voip(InPhases):
         if value not in CODECS:
             raise ValueError(f"unknown codec {value!r}; use one of {', '.join(CODECS)}")
         return value
+
+    @model_validator(mode="after")
+    def _one_framing(self) -> Voip:
+        if self.stun and self.reflector:
+            raise ValueError("choose stun or reflector framing, not both")
+        return self
+
+    @property
+    def framing(self) -> str:
+        return "stun" if self.stun else "reflector" if self.reflector else "rtp"
 
 
 class Chat(InPhases):

@@ -64,7 +64,7 @@ class ScenarioResult:
 
 
 def _voip(state: TopologyState, w: Voip, seconds: float, traces: Path | None) -> dict[str, float]:
-    run = run_calls(state, w.codec, calls=w.calls, seconds=seconds, port=w.port, stun=w.stun, dtx=w.dtx,
+    run = run_calls(state, w.codec, calls=w.calls, seconds=seconds, port=w.port, framing=w.framing, dtx=w.dtx,
                     caller=w.caller, callee=w.callee)
     if traces is not None:
         save_traces(traces, run.traces)

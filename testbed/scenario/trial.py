@@ -18,7 +18,7 @@ from testbed.measure.call import stream_metrics
 from testbed.measure.emodel import CODECS
 from testbed.profile.loader import LoadedProfile
 from testbed.topology import build
-from testbed.topology.model import TopologySpec, TopologyState
+from testbed.topology.model import HostSpec, TopologySpec, TopologyState
 from testbed.traffic.calls import run_calls
 from testbed.traffic.chat import run_chat
 from testbed.traffic.iperf import run_iperf
@@ -55,11 +55,29 @@ def _measure(state: TopologyState, seconds: float, port: int, voip_port: int, co
     return out
 
 
+def address_hint(loaded: LoadedProfile) -> str | None:
+    """For a profile that matches address sets: how to put the callee inside one."""
+    if not loaded.address_sets:
+        return None
+    name, prefixes = sorted(loaded.address_sets.items())[0]
+    first = next((p for p in prefixes if ":" not in p), None)
+    if first is None:
+        return None
+    import ipaddress
+
+    network = ipaddress.ip_network(first)
+    example = network.network_address + (10 if network.num_addresses > 16 else 1)
+    return (f"this profile matches addresses (@{name}: {first}, ...); the callee sits outside them "
+            f"unless you give --callee-address, e.g. --callee-address {example}")
+
+
 def run_trial(loaded: LoadedProfile, seconds: float = 4, port: int = 443, voip_port: int = 1400,
-              codec: str = "g711", progress: Callable[[str], None] = lambda _: None) -> list[Measurement]:
+              codec: str = "g711", progress: Callable[[str], None] = lambda _: None,
+              callee_address: str | None = None) -> list[Measurement]:
     run = f"try{os.getpid() % 100000}"
     progress("bringing up caller -- censor -- callee")
-    state = build.up(TopologySpec(), run)
+    spec = TopologySpec(outside=[HostSpec(name="callee", address=callee_address)])
+    state = build.up(spec, run)
     try:
         plan = compile_profile(loaded, Target(state.devices("outside"), state.devices("inside")))
         engine.check_plan(plan, state.censor.netns)  # fail before measuring, not after

@@ -34,13 +34,16 @@ class CallError(RuntimeError):
 
 def run_calls(state: TopologyState, codec: str = "g711", calls: int = 1, seconds: float = 10,
               port: int = 40000, stun: bool = False, dtx: bool = False, caller: str = "caller",
-              callee: str = "callee", family: int = 4, seed: int = 1) -> CallRun:
+              callee: str = "callee", family: int = 4, seed: int = 1, framing: str | None = None) -> CallRun:
+    """`framing`: rtp, stun or reflector (see rtp.py); `stun=True` is short for framing='stun'."""
     if codec not in CODECS:
         raise ValueError(f"unknown codec {codec!r}; known: {', '.join(CODECS)}")
     spec = CODECS[codec]
     frames = int(seconds * 1000 / spec.frame_ms)
+    framing = framing or ("stun" if stun else "rtp")
     common = {"codec": codec, "payload_bytes": spec.payload_bytes, "frame_ms": spec.frame_ms, "calls": calls,
-              "frames": frames, "port": port, "stun": stun, "dtx": dtx, "drain_s": DRAIN_S, "seed": seed}
+              "frames": frames, "port": port, "framing": framing, "dtx": dtx, "drain_s": DRAIN_S,
+              "seed": seed}
     nodes = {"caller": state.node(caller), "callee": state.node(callee)}
     peers = {"caller": nodes["callee"].address(family), "callee": nodes["caller"].address(family)}
     with tempfile.TemporaryDirectory(prefix="testbed-calls-") as tmp:

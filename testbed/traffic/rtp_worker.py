@@ -98,7 +98,7 @@ def send(sock: socket.socket, config: dict, sent: list[tuple[int, int, int, int]
             while (now := time.time_ns()) < deadline:
                 pass
             packet = rtp.build(config["codec"], config["payload_bytes"], config["frame_ms"], ssrcs[call],
-                               seqs[call], now, config["stun"])
+                               seqs[call], now, config["framing"])
             sock.sendto(packet, peer)
             sent.append((ssrcs[call], seqs[call], now, len(packet)))
             lateness.append(now - deadline)

@@ -24,20 +24,28 @@ def _set_elements(ns: str, name: str) -> list[dict]:
     return found.get("elem", [])
 
 
-def test_twitter_policer_and_freeze_residual_keep_state_for_10_minutes(topo, tmp_path) -> None:
+def test_twitter_policer_and_freeze_residual_keep_state_for_10_minutes() -> None:
     """The durations no signature can wait for: per-flow policer state and the freeze's
     residual block are kernel set entries that expire after 600 s."""
     from testbed.profile.loader import resolve_profile_path
-    from tests.host.conftest import apply_profile
-    from tests.host.helpers import tcp_download
+    from testbed.topology import build
+    from testbed.topology.model import TopologySpec
+    from tests.host.conftest import apply_profile, new_run_id
+    from tests.host.helpers import send_udp, tcp_download
 
-    apply_profile(topo, resolve_profile_path("ru-2021-twitter-throttle"))
-    server = topo.node("callee")
-    tcp_download(server.netns, topo.node("caller").netns, server.address(), 20_000, port=443)
-    elements = _set_elements(topo.censor.netns, "pol_twitter_down_v4")
-    assert elements, "the download's flow has policer state"
-    for element in elements:
-        assert 590 <= element["elem"]["expires"] <= 600
+    run = new_run_id()
+    topo = build.up(TopologySpec(outside=["twitter=104.244.42.65", "dc=5.9.10.20"]), run)
+    try:
+        caller, twitter, dc = topo.node("caller"), topo.node("twitter"), topo.node("dc")
+        apply_profile(topo, resolve_profile_path("ru-2021-twitter-throttle"))
+        tcp_download(twitter.netns, caller.netns, twitter.address(), 20_000, port=443)
+        elements = _set_elements(topo.censor.netns, "pol_twitter_down_v4")
+        assert elements, "the download's flow has policer state"
+        assert all(590 <= e["elem"]["expires"] <= 600 for e in elements)
 
-    apply_profile(topo, resolve_profile_path("ru-2025-16kb-freeze"))
-    assert _set_elements(topo.censor.netns, "res_udp_block_up_v4") == []
+        apply_profile(topo, resolve_profile_path("ru-2025-16kb-freeze"))
+        send_udp(caller.netns, dc.address(), 443, 3, stun=False)
+        (element,) = _set_elements(topo.censor.netns, "res_udp_block_up_v4")
+        assert element["elem"]["val"] == "5.9.10.20" and 590 <= element["elem"]["expires"] <= 600
+    finally:
+        build.down(run)

@@ -108,4 +108,5 @@ def test_try_measures_before_and_after() -> None:
     assert result.returncode == 0, result.stderr
     assert "TCP down (port 443)" in result.stdout and "g711 call (UDP 1400)" in result.stdout
     assert result.stdout.count("100 % delivered") == 2
+    assert "--callee-address" in result.stderr  # the hint: twitter matches addresses the callee lacks
     assert _namespaces("tb-try") == []

@@ -5,26 +5,32 @@ import pytest
 from testbed.measure.emodel import CODECS
 from testbed.traffic import rtp
 
+FRAMING_BYTES = {"rtp": 0, "stun": 20, "reflector": 28}
+
 
 @pytest.mark.parametrize("codec", sorted(CODECS))
-@pytest.mark.parametrize("stun", [False, True])
-def test_packets_round_trip(codec: str, stun: bool) -> None:
+@pytest.mark.parametrize("framing", rtp.FRAMINGS)
+def test_packets_round_trip(codec: str, framing: str) -> None:
     spec = CODECS[codec]
     ssrc = rtp.ssrc_for(7, downlink=True)
-    packet = rtp.build(codec, spec.payload_bytes, spec.frame_ms, ssrc, 70000, 123456789, stun)
-    assert len(packet) == 12 + spec.payload_bytes + (20 if stun else 0)
-    header = packet[20:] if stun else packet
+    packet = rtp.build(codec, spec.payload_bytes, spec.frame_ms, ssrc, 70000, 123456789, framing)
+    extra = FRAMING_BYTES[framing]
+    assert len(packet) == 12 + spec.payload_bytes + extra
+    header = packet[extra:]
     assert header[0] == 0x80 and int.from_bytes(header[2:4], "big") == 70000 & 0xFFFF
-    if stun:
-        assert packet[4:8] == bytes.fromhex("2112a442")  # what the profiles' payload match sees
+    # what the profiles' payload matches see
+    if framing == "stun":
+        assert packet[4:8] == bytes.fromhex("2112a442")
+    if framing == "reflector":
+        assert packet[16:28] == b"\xff" * 12 and len(set(packet[:16])) > 1
     parsed = rtp.parse(packet)
     assert parsed == rtp.Parsed(ssrc, 70000, 123456789, len(packet))
     assert rtp.call_of(parsed.ssrc) == (7, True)
 
 
 def test_rtp_timestamp_advances_by_samples_per_frame() -> None:
-    first = rtp.build("g711", 160, 20, 1, 0, 0, False)
-    second = rtp.build("g711", 160, 20, 1, 1, 0, False)
+    first = rtp.build("g711", 160, 20, 1, 0, 0)
+    second = rtp.build("g711", 160, 20, 1, 1, 0)
     assert int.from_bytes(second[4:8], "big") - int.from_bytes(first[4:8], "big") == 160
 
 

@@ -18,24 +18,27 @@ nft -f - <<'EOF'
 table inet testbed
 delete table inet testbed
 table inet testbed {
-	comment "testbed plan 2a24bdc40026055c"
+	comment "testbed plan 076f4bfa42d98244"
+	set twitter_v4 {
+		type ipv4_addr
+		flags interval
+		auto-merge
+		elements = {
+			104.244.40.0/21,
+			192.133.76.0/22,
+			199.16.156.0/22,
+			199.59.148.0/22,
+			199.96.56.0/21,
+			69.195.160.0/19,
+		}
+	}
 	set pol_twitter_up_v4 {
 		type ipv4_addr . ipv4_addr . inet_proto . inet_service . inet_service
 		flags dynamic,timeout
 		timeout 600s
 	}
-	set pol_twitter_up_v6 {
-		type ipv6_addr . ipv6_addr . inet_proto . inet_service . inet_service
-		flags dynamic,timeout
-		timeout 600s
-	}
 	set pol_twitter_down_v4 {
 		type ipv4_addr . ipv4_addr . inet_proto . inet_service . inet_service
-		flags dynamic,timeout
-		timeout 600s
-	}
-	set pol_twitter_down_v6 {
-		type ipv6_addr . ipv6_addr . inet_proto . inet_service . inet_service
 		flags dynamic,timeout
 		timeout 600s
 	}
@@ -45,21 +48,17 @@ table inet testbed {
 		oifname "inside" jump downlink
 	}
 	chain uplink {
-		tcp dport 443 meta nfproto ipv4 meta l4proto { tcp, udp } update @pol_twitter_up_v4 { ip saddr . ip daddr . meta l4proto . th sport . th dport limit rate over 18750 bytes/second burst 16384 bytes } drop comment "twitter"
-		tcp dport 443 meta nfproto ipv6 meta l4proto { tcp, udp } update @pol_twitter_up_v6 { ip6 saddr . ip6 daddr . meta l4proto . th sport . th dport limit rate over 18750 bytes/second burst 16384 bytes } drop comment "twitter"
-		tcp dport 443 meta priority set 1:10 accept comment "twitter"
-		tcp sport 443 meta nfproto ipv4 meta l4proto { tcp, udp } update @pol_twitter_up_v4 { ip saddr . ip daddr . meta l4proto . th sport . th dport limit rate over 18750 bytes/second burst 16384 bytes } drop comment "twitter"
-		tcp sport 443 meta nfproto ipv6 meta l4proto { tcp, udp } update @pol_twitter_up_v6 { ip6 saddr . ip6 daddr . meta l4proto . th sport . th dport limit rate over 18750 bytes/second burst 16384 bytes } drop comment "twitter"
-		tcp sport 443 meta priority set 1:10 accept comment "twitter"
+		ip daddr @twitter_v4 tcp dport 443 meta l4proto { tcp, udp } update @pol_twitter_up_v4 { ip saddr . ip daddr . meta l4proto . th sport . th dport limit rate over 18750 bytes/second burst 16384 bytes } drop comment "twitter"
+		ip daddr @twitter_v4 tcp dport 443 meta priority set 1:10 accept comment "twitter"
+		ip saddr @twitter_v4 tcp sport 443 meta l4proto { tcp, udp } update @pol_twitter_up_v4 { ip saddr . ip daddr . meta l4proto . th sport . th dport limit rate over 18750 bytes/second burst 16384 bytes } drop comment "twitter"
+		ip saddr @twitter_v4 tcp sport 443 meta priority set 1:10 accept comment "twitter"
 		meta priority set 1:2 comment "default"
 	}
 	chain downlink {
-		tcp dport 443 meta nfproto ipv4 meta l4proto { tcp, udp } update @pol_twitter_down_v4 { ip saddr . ip daddr . meta l4proto . th sport . th dport limit rate over 18750 bytes/second burst 16384 bytes } drop comment "twitter"
-		tcp dport 443 meta nfproto ipv6 meta l4proto { tcp, udp } update @pol_twitter_down_v6 { ip6 saddr . ip6 daddr . meta l4proto . th sport . th dport limit rate over 18750 bytes/second burst 16384 bytes } drop comment "twitter"
-		tcp dport 443 meta priority set 1:10 accept comment "twitter"
-		tcp sport 443 meta nfproto ipv4 meta l4proto { tcp, udp } update @pol_twitter_down_v4 { ip saddr . ip daddr . meta l4proto . th sport . th dport limit rate over 18750 bytes/second burst 16384 bytes } drop comment "twitter"
-		tcp sport 443 meta nfproto ipv6 meta l4proto { tcp, udp } update @pol_twitter_down_v6 { ip6 saddr . ip6 daddr . meta l4proto . th sport . th dport limit rate over 18750 bytes/second burst 16384 bytes } drop comment "twitter"
-		tcp sport 443 meta priority set 1:10 accept comment "twitter"
+		ip daddr @twitter_v4 tcp dport 443 meta l4proto { tcp, udp } update @pol_twitter_down_v4 { ip saddr . ip daddr . meta l4proto . th sport . th dport limit rate over 18750 bytes/second burst 16384 bytes } drop comment "twitter"
+		ip daddr @twitter_v4 tcp dport 443 meta priority set 1:10 accept comment "twitter"
+		ip saddr @twitter_v4 tcp sport 443 meta l4proto { tcp, udp } update @pol_twitter_down_v4 { ip saddr . ip daddr . meta l4proto . th sport . th dport limit rate over 18750 bytes/second burst 16384 bytes } drop comment "twitter"
+		ip saddr @twitter_v4 tcp sport 443 meta priority set 1:10 accept comment "twitter"
 		meta priority set 1:2 comment "default"
 	}
 }

@@ -2,31 +2,35 @@
 # uplink on outside
 tc qdisc replace dev outside root handle 1: htb default 2
 tc class replace dev outside parent 1: classid 1:1 htb rate 10gbit ceil 10gbit burst 1251600b cburst 1251600b
-tc class replace dev outside parent 1:1 classid 1:2 htb rate 2500mbit ceil 10gbit burst 1251600b cburst 1251600b
-tc class replace dev outside parent 1:1 classid 1:10 htb rate 2500mbit ceil 10gbit burst 1251600b cburst 1251600b
-tc class replace dev outside parent 1:1 classid 1:11 htb rate 2500mbit ceil 10gbit burst 1251600b cburst 1251600b
-tc class replace dev outside parent 1:1 classid 1:12 htb rate 2500mbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev outside parent 1:1 classid 1:2 htb rate 2gbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev outside parent 1:1 classid 1:10 htb rate 2gbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev outside parent 1:1 classid 1:11 htb rate 2gbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev outside parent 1:1 classid 1:12 htb rate 2gbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev outside parent 1:1 classid 1:13 htb rate 2gbit ceil 10gbit burst 1251600b cburst 1251600b
 tc qdisc replace dev outside parent 1:2 handle 2: pfifo limit 1000
 tc qdisc replace dev outside parent 1:10 handle 10: pfifo limit 1000
 tc qdisc replace dev outside parent 1:11 handle 11: pfifo limit 1000
 tc qdisc replace dev outside parent 1:12 handle 12: pfifo limit 1000
+tc qdisc replace dev outside parent 1:13 handle 13: pfifo limit 1000
 # downlink on inside
 tc qdisc replace dev inside root handle 1: htb default 2
 tc class replace dev inside parent 1: classid 1:1 htb rate 10gbit ceil 10gbit burst 1251600b cburst 1251600b
-tc class replace dev inside parent 1:1 classid 1:2 htb rate 2500mbit ceil 10gbit burst 1251600b cburst 1251600b
-tc class replace dev inside parent 1:1 classid 1:10 htb rate 2500mbit ceil 10gbit burst 1251600b cburst 1251600b
-tc class replace dev inside parent 1:1 classid 1:11 htb rate 2500mbit ceil 10gbit burst 1251600b cburst 1251600b
-tc class replace dev inside parent 1:1 classid 1:12 htb rate 2500mbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev inside parent 1:1 classid 1:2 htb rate 2gbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev inside parent 1:1 classid 1:10 htb rate 2gbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev inside parent 1:1 classid 1:11 htb rate 2gbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev inside parent 1:1 classid 1:12 htb rate 2gbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev inside parent 1:1 classid 1:13 htb rate 2gbit ceil 10gbit burst 1251600b cburst 1251600b
 tc qdisc replace dev inside parent 1:2 handle 2: pfifo limit 1000
 tc qdisc replace dev inside parent 1:10 handle 10: pfifo limit 1000
 tc qdisc replace dev inside parent 1:11 handle 11: pfifo limit 1000
 tc qdisc replace dev inside parent 1:12 handle 12: pfifo limit 1000
+tc qdisc replace dev inside parent 1:13 handle 13: pfifo limit 1000
 # classification (nftables, loaded atomically)
 nft -f - <<'EOF'
 table inet testbed
 delete table inet testbed
 table inet testbed {
-	comment "testbed plan fc5ae747d40fd49b"
+	comment "testbed plan 17af3f88cebdc1f5"
 	set call_ranges_v4 {
 		type ipv4_addr
 		flags interval
@@ -77,6 +81,7 @@ table inet testbed {
 		meta l4proto { tcp, udp } ip6 saddr . ip6 daddr . meta l4proto . th dport @res_stun_down_v6 drop comment "stun: residual block"
 		meta l4proto udp @ih,32,32 0x2112a442 meta nfproto ipv4 meta l4proto { tcp, udp } update @res_stun_up_v4 { ip saddr . ip daddr . meta l4proto . th dport } drop comment "stun"
 		meta l4proto udp @ih,32,32 0x2112a442 meta nfproto ipv6 meta l4proto { tcp, udp } update @res_stun_up_v6 { ip6 saddr . ip6 daddr . meta l4proto . th dport } drop comment "stun"
+		meta l4proto udp @ih,128,96 0xffffffffffffffffffffffff drop comment "telegram-reflectors"
 		udp dport { 590-1400, 3478 } drop comment "call-ports"
 		udp sport { 590-1400, 3478 } drop comment "call-ports"
 		meta l4proto udp ip daddr @call_ranges_v4 drop comment "call-ranges"
@@ -90,6 +95,7 @@ table inet testbed {
 		meta l4proto { tcp, udp } ip6 daddr . ip6 saddr . meta l4proto . th sport @res_stun_down_v6 drop comment "stun: residual block"
 		meta l4proto udp @ih,32,32 0x2112a442 meta nfproto ipv4 meta l4proto { tcp, udp } update @res_stun_down_v4 { ip daddr . ip saddr . meta l4proto . th sport } drop comment "stun"
 		meta l4proto udp @ih,32,32 0x2112a442 meta nfproto ipv6 meta l4proto { tcp, udp } update @res_stun_down_v6 { ip6 daddr . ip6 saddr . meta l4proto . th sport } drop comment "stun"
+		meta l4proto udp @ih,128,96 0xffffffffffffffffffffffff drop comment "telegram-reflectors"
 		udp dport { 590-1400, 3478 } drop comment "call-ports"
 		udp sport { 590-1400, 3478 } drop comment "call-ports"
 		meta l4proto udp ip daddr @call_ranges_v4 drop comment "call-ranges"

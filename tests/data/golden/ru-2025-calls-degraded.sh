@@ -2,31 +2,35 @@
 # uplink on outside
 tc qdisc replace dev outside root handle 1: htb default 2
 tc class replace dev outside parent 1: classid 1:1 htb rate 10gbit ceil 10gbit burst 1251600b cburst 1251600b
-tc class replace dev outside parent 1:1 classid 1:2 htb rate 2500mbit ceil 10gbit burst 1251600b cburst 1251600b
-tc class replace dev outside parent 1:1 classid 1:10 htb rate 2500mbit ceil 10gbit burst 1251600b cburst 1251600b
-tc class replace dev outside parent 1:1 classid 1:11 htb rate 2500mbit ceil 10gbit burst 1251600b cburst 1251600b
-tc class replace dev outside parent 1:1 classid 1:12 htb rate 2500mbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev outside parent 1:1 classid 1:2 htb rate 2gbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev outside parent 1:1 classid 1:10 htb rate 2gbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev outside parent 1:1 classid 1:11 htb rate 2gbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev outside parent 1:1 classid 1:12 htb rate 2gbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev outside parent 1:1 classid 1:13 htb rate 2gbit ceil 10gbit burst 1251600b cburst 1251600b
 tc qdisc replace dev outside parent 1:2 handle 2: pfifo limit 1000
 tc qdisc replace dev outside parent 1:10 handle 10: netem limit 1000 delay 40ms 30ms distribution paretonormal loss gemodel 8% 35% 80% 1%
 tc qdisc replace dev outside parent 1:11 handle 11: netem limit 1000 delay 40ms 30ms distribution paretonormal loss gemodel 8% 35% 80% 1%
 tc qdisc replace dev outside parent 1:12 handle 12: netem limit 1000 delay 40ms 30ms distribution paretonormal loss gemodel 8% 35% 80% 1%
+tc qdisc replace dev outside parent 1:13 handle 13: netem limit 1000 delay 40ms 30ms distribution paretonormal loss gemodel 8% 35% 80% 1%
 # downlink on inside
 tc qdisc replace dev inside root handle 1: htb default 2
 tc class replace dev inside parent 1: classid 1:1 htb rate 10gbit ceil 10gbit burst 1251600b cburst 1251600b
-tc class replace dev inside parent 1:1 classid 1:2 htb rate 2500mbit ceil 10gbit burst 1251600b cburst 1251600b
-tc class replace dev inside parent 1:1 classid 1:10 htb rate 2500mbit ceil 10gbit burst 1251600b cburst 1251600b
-tc class replace dev inside parent 1:1 classid 1:11 htb rate 2500mbit ceil 10gbit burst 1251600b cburst 1251600b
-tc class replace dev inside parent 1:1 classid 1:12 htb rate 2500mbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev inside parent 1:1 classid 1:2 htb rate 2gbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev inside parent 1:1 classid 1:10 htb rate 2gbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev inside parent 1:1 classid 1:11 htb rate 2gbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev inside parent 1:1 classid 1:12 htb rate 2gbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev inside parent 1:1 classid 1:13 htb rate 2gbit ceil 10gbit burst 1251600b cburst 1251600b
 tc qdisc replace dev inside parent 1:2 handle 2: pfifo limit 1000
 tc qdisc replace dev inside parent 1:10 handle 10: netem limit 1000 delay 40ms 30ms distribution paretonormal loss gemodel 8% 35% 80% 1%
 tc qdisc replace dev inside parent 1:11 handle 11: netem limit 1000 delay 40ms 30ms distribution paretonormal loss gemodel 8% 35% 80% 1%
 tc qdisc replace dev inside parent 1:12 handle 12: netem limit 1000 delay 40ms 30ms distribution paretonormal loss gemodel 8% 35% 80% 1%
+tc qdisc replace dev inside parent 1:13 handle 13: netem limit 1000 delay 40ms 30ms distribution paretonormal loss gemodel 8% 35% 80% 1%
 # classification (nftables, loaded atomically)
 nft -f - <<'EOF'
 table inet testbed
 delete table inet testbed
 table inet testbed {
-	comment "testbed plan 7ad74e688e75fb23"
+	comment "testbed plan e487ed71763784f4"
 	set telegram_v4 {
 		type ipv4_addr
 		flags interval
@@ -45,16 +49,18 @@ table inet testbed {
 	}
 	chain uplink {
 		meta l4proto udp @ih,32,32 0x2112a442 meta priority set 1:10 accept comment "stun"
-		udp dport 590-1400 meta priority set 1:11 accept comment "telegram-reflectors"
-		meta l4proto udp ip daddr @telegram_v4 meta priority set 1:12 accept comment "telegram-ranges"
-		meta l4proto udp ip saddr @telegram_v4 meta priority set 1:12 accept comment "telegram-ranges"
+		meta l4proto udp @ih,128,96 0xffffffffffffffffffffffff meta priority set 1:11 accept comment "telegram-reflectors"
+		udp dport 590-1400 meta priority set 1:12 accept comment "call-ports"
+		meta l4proto udp ip daddr @telegram_v4 meta priority set 1:13 accept comment "telegram-ranges"
+		meta l4proto udp ip saddr @telegram_v4 meta priority set 1:13 accept comment "telegram-ranges"
 		meta priority set 1:2 comment "default"
 	}
 	chain downlink {
 		meta l4proto udp @ih,32,32 0x2112a442 meta priority set 1:10 accept comment "stun"
-		udp dport 590-1400 meta priority set 1:11 accept comment "telegram-reflectors"
-		meta l4proto udp ip daddr @telegram_v4 meta priority set 1:12 accept comment "telegram-ranges"
-		meta l4proto udp ip saddr @telegram_v4 meta priority set 1:12 accept comment "telegram-ranges"
+		meta l4proto udp @ih,128,96 0xffffffffffffffffffffffff meta priority set 1:11 accept comment "telegram-reflectors"
+		udp dport 590-1400 meta priority set 1:12 accept comment "call-ports"
+		meta l4proto udp ip daddr @telegram_v4 meta priority set 1:13 accept comment "telegram-ranges"
+		meta l4proto udp ip saddr @telegram_v4 meta priority set 1:13 accept comment "telegram-ranges"
 		meta priority set 1:2 comment "default"
 	}
 }
