@@ -412,6 +412,8 @@ def calls(
     seconds: Annotated[float, typer.Option(help="length of the calls")] = 10,
     port: Annotated[int, typer.Option(help="UDP port of the media (both ends)")] = 40000,
     stun: Annotated[bool, typer.Option(help="frame media in STUN (cookie 0x2112A442), as WhatsApp")] = False,
+    reflector: Annotated[bool, typer.Option(help="frame media as Telegram's reflectors (peer tag, "
+                                                 "12 bytes of 0xFF)")] = False,
     dtx: Annotated[bool, typer.Option(help="silence suppression (ITU-T P.59 talkspurts)")] = False,
     results: Annotated[Path, typer.Option("--out", help="directory for traces.npz and metrics.json")] = Path(
         "results/calls"),
@@ -426,14 +428,18 @@ def calls(
         raise InputError.single(f"--codec {codec!r}: use one of {', '.join(CODECS)}")
     if count < 1 or seconds <= 0:
         raise InputError.single("--calls must be at least 1 and --seconds above 0")
+    if stun and reflector:
+        raise InputError.single("--stun and --reflector: choose one framing")
+    framing = "stun" if stun else "reflector" if reflector else "rtp"
     loaded = _load(profile) if profile else None
     _need_root()
     if loaded is not None and _where(where, loaded) == "vm":
         args = ["calls", _in_tree(loaded.source), "--codec", codec, "--calls", str(count), "--seconds",
                 str(seconds), "--port", str(port), "--out", _in_tree(results.absolute()),
-                "--stun" if stun else "--no-stun", "--dtx" if dtx else "--no-dtx"]
+                "--stun" if stun else "--no-stun", "--reflector" if reflector else "--no-reflector",
+                "--dtx" if dtx else "--no-dtx"]
         _rerun_in_vm(args)
-    metrics = run_call_experiment(loaded, codec, count, seconds, port, stun, dtx, results,
+    metrics = run_call_experiment(loaded, codec, count, seconds, port, framing, dtx, results,
                                   progress=lambda m: err.print(f"[dim]{m}[/dim]"))
     title = f"{codec} calls" + (f" under {loaded.profile.name}" if loaded else " on a clean path")
     table = Table("call", "dir", "loss%", "BurstR", "delay", "jitter", "JB%", "MOS-LQ", "MOS-CQ", title=title,

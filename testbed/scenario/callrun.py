@@ -21,7 +21,7 @@ from testbed.traffic.calls import run_calls
 
 
 def run_call_experiment(loaded: LoadedProfile | None, codec: str, calls: int, seconds: float, port: int,
-                        stun: bool, dtx: bool, out_dir: Path,
+                        framing: str, dtx: bool, out_dir: Path,
                         progress: Callable[[str], None] = lambda _: None) -> list[StreamMetrics]:
     run = f"calls{os.getpid() % 1000}"
     progress("bringing up caller -- censor -- callee")
@@ -32,7 +32,7 @@ def run_call_experiment(loaded: LoadedProfile | None, codec: str, calls: int, se
             progress(f"applying {plan.profile}")
             engine.apply(plan, state.censor.netns)
         progress(f"{calls} bidirectional {codec} call(s) for {seconds:g} s")
-        result = run_calls(state, codec, calls=calls, seconds=seconds, port=port, stun=stun, dtx=dtx)
+        result = run_calls(state, codec, calls=calls, seconds=seconds, port=port, framing=framing, dtx=dtx)
     finally:
         progress("tearing down")
         build.down(run)
@@ -40,7 +40,7 @@ def run_call_experiment(loaded: LoadedProfile | None, codec: str, calls: int, se
     out_dir.mkdir(parents=True, exist_ok=True)
     save_traces(out_dir / "traces.npz", result.traces)
     summary = {"profile": loaded.profile.name if loaded else None, "codec": codec, "calls": calls,
-               "seconds": seconds, "stun": stun, "dtx": dtx, "codec_values": asdict(CODECS[codec]),
+               "seconds": seconds, "framing": framing, "dtx": dtx, "codec_values": asdict(CODECS[codec]),
                "streams": [m.to_dict() for m in metrics]}
     tmp = out_dir / "metrics.json.tmp"
     tmp.write_text(json.dumps(summary, indent=2))
