@@ -160,7 +160,8 @@ def describe_action(action: Action) -> str:
         if action.after:
             direction, unit, threshold = action.after.counter
             amount = format_bytes(threshold) if unit == "bytes" else f"{threshold} packets"
-            scope = {"original": " from the opener", "reply": " from the other side", "": ""}[direction]
+            scope = {"original": " from the side that opened it", "reply": " from the side that answered",
+                     "": ""}[direction]
             parts.append(f"{verb} once the connection has carried {amount}{scope}")
         else:
             parts.append(verb)

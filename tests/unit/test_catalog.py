@@ -60,7 +60,7 @@ def test_action_summaries_read_as_plain_language() -> None:
     from testbed.report.catalog import describe_action
 
     freeze = Action.model_validate({"drop": True, "after": {"reply_bytes": "16KiB"}})
-    assert describe_action(freeze) == "drop once the connection has carried 16KiB from the other side"
+    assert describe_action(freeze) == "drop once the connection has carried 16KiB from the side that answered"
     residual = Action.model_validate({"drop": True, "residual": {"duration": "10m", "scope": "host"}})
     assert describe_action(residual) == "drop; then block the host for 10 min"
     police = Action.model_validate({"police": {"rate": "150kbit", "burst": "16KiB", "per": "flow",
