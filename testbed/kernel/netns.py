@@ -44,3 +44,23 @@ def run(netns: str | None, argv: Sequence[str], stdin: str | None = None, check:
     if check and result.returncode != 0:
         raise CommandFailed(full, result.returncode, result.stderr or result.stdout)
     return result
+
+
+@contextmanager
+def serving(netns: str | None, argv: Sequence[str], stdin: bool = False) -> Iterator[subprocess.Popen[str]]:
+    """Start a program in `netns` that prints 'ready' once it listens; yield it when it has,
+    and kill it (if it still runs) on the way out. With `stdin`, its stdin is a pipe: closing
+    it (communicate) is how the caller says "done"."""
+    full = command(netns, argv)
+    proc = subprocess.Popen(full, stdin=subprocess.PIPE if stdin else None, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        if proc.stdout.readline().strip() != "ready":
+            proc.kill()
+            raise CommandFailed(full, proc.wait(), proc.stderr.read() if proc.stderr else "")
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()

@@ -8,6 +8,7 @@ reverse. Classes are tried in order; the first that matches a packet decides.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
@@ -410,17 +411,18 @@ class Profile(Strict):
         return self
 
 
+def walk(match: Match) -> Iterator[Match]:
+    """A match and every match nested in its all/any/not, depth first."""
+    yield match
+    for child in (match.all or []) + (match.any or []) + ([match.not_] if match.not_ else []):
+        yield from walk(child)
+
+
 def flag_references(match: Match) -> list[str]:
     """Flags a match (and its children) tests."""
-    refs = [match.flagged] if match.flagged else []
-    for child in (match.all or []) + (match.any or []) + ([match.not_] if match.not_ else []):
-        refs.extend(flag_references(child))
-    return refs
+    return [m.flagged for m in walk(match) if m.flagged]
 
 
 def set_references(match: Match) -> list[str]:
     """Names of the address sets a match (and its children) refers to."""
-    refs = [a[1:] for a in (match.src or []) + (match.dst or []) if a.startswith("@")]
-    for child in (match.all or []) + (match.any or []) + ([match.not_] if match.not_ else []):
-        refs.extend(set_references(child))
-    return refs
+    return [a[1:] for m in walk(match) for a in (m.src or []) + (m.dst or []) if a.startswith("@")]

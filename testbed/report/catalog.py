@@ -15,6 +15,7 @@ from pathlib import Path
 
 from testbed.compile.compiler import compile_profile
 from testbed.compile.render import shell_script
+from testbed.profile.errors import InputError, Problem
 from testbed.profile.loader import PROFILE_DIR, LoadedProfile, catalog, load_profile
 from testbed.profile.model import Action, Profile
 from testbed.profile.units import format_bytes, format_rate
@@ -27,12 +28,25 @@ MEASURED = ROOT / "docs" / "signatures.json"
 SHOWN_SET_ELEMENTS = 6
 
 
+def _read_json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InputError([Problem(str(path), None, "", f"not a signature record: {exc}")]) from None
+    if not isinstance(data, dict):
+        raise InputError([Problem(str(path), None, "", "not a signature record: expected an object")])
+    return data
+
+
 def merge_measured(directory: Path, measured_file: Path = MEASURED) -> list[str]:
     """Fold DIR/<profile>.json records (written by the signature tests) into signatures.json."""
-    data = json.loads(measured_file.read_text()) if measured_file.exists() else {}
+    data = _read_json(measured_file) if measured_file.exists() else {}
     merged = []
     for path in sorted(directory.glob("*.json")):
-        record = json.loads(path.read_text())
+        record = _read_json(path)
+        if not {"profile", "passed", "checks"} <= record.keys():
+            raise InputError([Problem(str(path), None, "", "not a signature record: needs profile, passed, "
+                                      "checks (tests/signatures.py writes them)")])
         data[record["profile"]] = record
         merged.append(record["profile"])
     measured_file.parent.mkdir(parents=True, exist_ok=True)
@@ -41,7 +55,7 @@ def merge_measured(directory: Path, measured_file: Path = MEASURED) -> list[str]
 
 
 def render_catalog(measured_file: Path = MEASURED) -> str:
-    measured = json.loads(measured_file.read_text()) if measured_file.exists() else {}
+    measured = _read_json(measured_file) if measured_file.exists() else {}
     profiles = [load_profile(p) for p in catalog()]
     lines = [
         "# The profile catalog",

@@ -108,7 +108,7 @@ SIGNATURE_DIR = SCENARIO_DIR / "signatures"
 
 def resolve_scenario_path(name_or_path: str) -> Path:
     """A path, a scenario's name, or a catalog profile's name (its signature scenario)."""
-    signature = SIGNATURE_DIR / f"{name_or_path}.yaml"
+    signature = signature_path(name_or_path)
     if not (SCENARIO_DIR / f"{name_or_path}.yaml").exists() and signature.exists():
         return signature
     return resolve_yaml(name_or_path, SCENARIO_DIR, "scenario")

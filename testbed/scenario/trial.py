@@ -7,12 +7,15 @@ profile, measures again, and tears everything down.
 
 from __future__ import annotations
 
+import ipaddress
+import itertools
 import os
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from testbed.compile.compiler import Target, compile_profile
+from testbed.compile.match import ip_version
 from testbed.kernel import apply as engine
 from testbed.measure.call import stream_metrics
 from testbed.measure.emodel import CODECS
@@ -60,13 +63,11 @@ def address_hint(loaded: LoadedProfile) -> str | None:
     if not loaded.address_sets:
         return None
     name, prefixes = sorted(loaded.address_sets.items())[0]
-    first = next((p for p in prefixes if ":" not in p), None)
+    first = next((p for p in prefixes if ip_version(p) == 4), None)
     if first is None:
         return None
-    import ipaddress
-
-    network = ipaddress.ip_network(first)
-    example = network.network_address + (10 if network.num_addresses > 16 else 1)
+    hosts = list(itertools.islice(ipaddress.ip_network(first).hosts(), 10))
+    example = hosts[-1]  # a tenth host where there is one: clear of the prefix's .0 and .1
     return (f"this profile matches addresses (@{name}: {first}, ...); the callee sits outside them "
             f"unless you give --callee-address, e.g. --callee-address {example}")
 

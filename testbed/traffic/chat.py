@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import socket
 import struct
-import subprocess
 import sys
 import threading
 import time
@@ -108,16 +107,10 @@ def run_chat(state: TopologyState, count: int = 50, interval_s: float = 0.2, siz
     seconds = count * interval_s + deadline_s + 5
     module = [sys.executable, "-m", "testbed.traffic.chat"]
     server_argv = [*module, "server", str(port), str(seconds)]
-    server = subprocess.Popen(netns.command(state.node(receiver).netns, server_argv), stdout=subprocess.PIPE,
-                              text=True)
-    try:
-        assert server.stdout is not None and server.stdout.readline().strip() == "ready"
+    with netns.serving(state.node(receiver).netns, server_argv):
         args = [state.node(receiver).address(), str(port), str(count), str(interval_s), str(size),
                 str(deadline_s)]
         result = netns.run(state.node(sender).netns, [*module, "client", *args], timeout=seconds + 30)
-    finally:
-        server.kill()
-        server.wait()
     report = json.loads(result.stdout)
     latencies = np.array(report["latencies_ns"], dtype=float) / 1e6
     delivered = int(latencies.size)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -128,11 +127,7 @@ def run_download(state: TopologyState, client_node: str = "caller", server_node:
 
     module = [sys.executable, "-m", "testbed.traffic.download"]
     args = [direction, str(size), str(seconds), str(idle_s)]
-    server_argv = [*module, "server", str(port), *args]
-    server = subprocess.Popen(netns.command(state.node(server_node).netns, server_argv),
-                              stdout=subprocess.PIPE, text=True)
-    try:
-        assert server.stdout is not None and server.stdout.readline().strip() == "ready"
+    with netns.serving(state.node(server_node).netns, [*module, "server", str(port), *args]) as server:
         result = netns.run(state.node(client_node).netns,
                            [*module, "client", state.node(server_node).address(), str(port), *args],
                            timeout=seconds + CONNECT_TIMEOUT_S + 30)
@@ -140,10 +135,6 @@ def run_download(state: TopologyState, client_node: str = "caller", server_node:
         if report is None:  # an upload: the server received and measured
             remaining, _ = server.communicate(timeout=seconds + idle_s + 10)
             report = json.loads(remaining.strip().splitlines()[-1])
-    finally:
-        if server.poll() is None:
-            server.kill()
-        server.wait()
     return summarise(report)
 
 

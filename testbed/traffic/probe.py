@@ -16,7 +16,6 @@ import json
 import select
 import socket
 import struct
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -90,20 +89,13 @@ def run_probe(state: TopologyState, sender: str = "caller", receiver: str = "cal
     send_s = count * interval_s
     limit_s = send_s + 120  # the receiver's own safety stop; it normally ends when the sender has
     module = [sys.executable, "-m", "testbed.traffic.probe"]
-    receiver_proc = subprocess.Popen(
-        netns.command(state.node(receiver).netns, [*module, "receive", str(port), str(limit_s)]),
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        assert receiver_proc.stdout is not None and receiver_proc.stdout.readline().strip() == "ready"
+    receiver_argv = [*module, "receive", str(port), str(limit_s)]
+    with netns.serving(state.node(receiver).netns, receiver_argv, stdin=True) as receiver_proc:
         first_args = [str(first[0]), first[1]] if first else ["0", ""]
         netns.run(state.node(sender).netns, [
             *module, "send", state.node(receiver).address(), str(port), str(src_port), str(count),
             str(interval_s), str(size), prefix, *first_args], timeout=limit_s)
         out, _ = receiver_proc.communicate(timeout=GRACE_S + 30)  # closes stdin: the sender is done
-    finally:
-        if receiver_proc.poll() is None:
-            receiver_proc.kill()
-        receiver_proc.wait()
     received = json.loads(out.strip().splitlines()[-1])["received"]
     return ProbeResult(count, len(received), 0 in received)
 

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
-import time
 
 from testbed.kernel import netns
 
@@ -57,17 +55,10 @@ def send_udp(ns: str, host: str, port: int, count: int, stun: bool) -> None:
 def tcp_download(server_ns: str, client_ns: str, server_ip: str, size: int, port: int = 8000,
                  idle_timeout_s: float = 2.0) -> int:
     """Bytes the client received before the transfer ended or stalled for `idle_timeout_s`."""
-    server = subprocess.Popen(netns.command(server_ns, [sys.executable, "-c", TCP_SERVER, str(size), str(port)]),
-                              stdout=subprocess.PIPE, text=True)
-    try:
-        assert server.stdout is not None and server.stdout.readline().strip() == "ready"
-        time.sleep(0.05)
+    with netns.serving(server_ns, [sys.executable, "-c", TCP_SERVER, str(size), str(port)]):
         result = netns.run(client_ns, [sys.executable, "-c", TCP_CLIENT, server_ip, str(port), str(idle_timeout_s)],
                            timeout=60)
         return json.loads(result.stdout)["received"]
-    finally:
-        server.kill()
-        server.wait()
 
 
 def class_packets(ns: str, device: str) -> dict[str, int]:

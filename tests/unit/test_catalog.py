@@ -76,3 +76,31 @@ def test_long_sets_are_abbreviated_in_the_docs_only() -> None:
     text = _abbreviated(script)
     assert "10.0.5.0/24" in text and "10.0.6.0/24" not in text
     assert "# ... 94 more" in text
+
+
+def test_merge_refuses_a_file_that_is_not_a_signature_record(tmp_path) -> None:
+    from testbed.profile.errors import InputError
+    from testbed.report.catalog import merge_measured
+
+    (tmp_path / "x.json").write_text('{"profile": "clean"}')
+    with pytest.raises(InputError, match="needs profile, passed, checks"):
+        merge_measured(tmp_path, tmp_path / "merged.json")
+    (tmp_path / "x.json").write_text("not json")
+    with pytest.raises(InputError, match="x.json"):
+        merge_measured(tmp_path, tmp_path / "merged.json")
+    assert not (tmp_path / "merged.json").exists()
+
+
+def test_try_hint_puts_the_callee_inside_a_matched_range() -> None:
+    import ipaddress
+
+    from testbed.profile.loader import resolve_profile_path
+    from testbed.scenario.trial import address_hint
+    from testbed.topology.model import HostSpec
+
+    assert address_hint(load_profile(resolve_profile_path("clean"))) is None
+    hint = address_hint(load_profile(resolve_profile_path("ru-2021-twitter-throttle")))
+    assert hint is not None
+    example = hint.rsplit(" ", 1)[-1]
+    assert ipaddress.ip_address(example) in ipaddress.ip_network("104.244.40.0/21")
+    HostSpec(name="callee", address=example)  # a usable host address
