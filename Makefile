@@ -23,6 +23,7 @@ vm: setup
 
 lint: setup
 	.venv/bin/ruff check testbed tests benchmarks
+	.venv/bin/lint-imports
 
 bench: setup
 	.venv/bin/python benchmarks/apply_speed.py

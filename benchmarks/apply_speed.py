@@ -12,19 +12,18 @@ import shlex
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import yaml
 
-from testbed.compile.compiler import Target, compile_profile
 from testbed.compile.plan import Plan
 from testbed.compile.render import clear_commands, sysctls, tc_commands
 from testbed.kernel import apply as engine
 from testbed.kernel import netns
 from testbed.profile.loader import load_profile
-from testbed.topology import build
-from testbed.topology.model import TopologySpec
+from testbed.scenario.session import Experiment
 
 
 def ten_class_profile() -> dict:
@@ -69,13 +68,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=10)
     args = parser.parse_args()
-    run = "bench"
-    state = build.up(TopologySpec(), run)
-    try:
-        path = Path("/tmp/testbed-bench-profile.yaml")
+    with Experiment(label="b") as session, tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / "ten-classes.yaml"
         path.write_text(yaml.safe_dump(ten_class_profile()))
-        plan = compile_profile(load_profile(path), Target(state.devices("outside"), state.devices("inside")))
-        ns = state.censor.netns
+        plan = session.plan(load_profile(path))
+        ns = session.state.censor.netns
         engine_times, cli_times = [], []
         cmds = per_object_commands(plan)
         for _ in range(args.repeat):
@@ -93,8 +90,6 @@ def main() -> int:
         print(f"engine (netlink + atomic nft, with probe, dry run and read-back): median {eng * 1000:.1f} ms")
         print(f"tc/nft once per object:                                    median {cli * 1000:.1f} ms")
         print(f"ratio per-object / engine: {cli / eng:.2f}x")
-    finally:
-        build.down(run)
     return 0
 
 

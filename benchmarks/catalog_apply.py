@@ -15,24 +15,20 @@ import statistics
 import sys
 import time
 
-from testbed.compile.compiler import Target, compile_profile
+from testbed.compile.compiler import compile_profile
 from testbed.kernel import apply as engine
 from testbed.kernel import probe
 from testbed.profile.loader import catalog, load_profile
-from testbed.topology import build
-from testbed.topology.model import TopologySpec
+from testbed.scenario.session import Experiment
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
-    run = "benchcat"
-    state = build.up(TopologySpec(), run)
-    target = Target(state.devices("outside"), state.devices("inside"))
-    ns = state.censor.netns
     print(f"{'profile':28} {'set entries':>11} {'load+compile':>13} {'apply':>9} {'re-apply':>9}")
-    try:
+    with Experiment(label="b") as session:
+        target, ns = session.target, session.state.censor.netns
         for path in catalog():
             start = time.perf_counter()
             loaded = load_profile(path)
@@ -56,8 +52,6 @@ def main() -> int:
             apply_ms, reapply_ms = statistics.median(applies) * 1000, statistics.median(reapplies) * 1000
             print(f"{path.stem:28} {entries:>11} {compile_s * 1000:>10.0f} ms "
                   f"{apply_ms:>6.0f} ms {reapply_ms:>6.0f} ms")
-    finally:
-        build.down(run)
     print(f"median of {args.repeat}; apply includes the feature probe, the nft load and the read-back check")
     return 0
 

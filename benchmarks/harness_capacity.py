@@ -16,8 +16,7 @@ import sys
 
 import numpy as np
 
-from testbed.topology import build
-from testbed.topology.model import TopologySpec
+from testbed.scenario.session import Experiment
 from testbed.traffic.calls import run_calls
 
 
@@ -27,14 +26,14 @@ def main() -> int:
     parser.add_argument("--calls", default="100,200,300,400,500,600,700,800")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    state = build.up(TopologySpec(), "cap")
     best, failed = 0, False
-    try:
+    with Experiment(label="b") as session:
+        caller, callee = session.endpoint("caller"), session.endpoint("callee")
         print(f"{'calls':>6} {'pps/way':>8} {'median p99 late ms':>19} {'runs p99 ms':>24} {'lost':>6}  ok")
         for calls in (int(c) for c in args.calls.split(",")):
             p99s, lost = [], 0
             for _ in range(args.repeat):
-                run = run_calls(state, "g711", calls=calls, seconds=args.seconds, port=40000)
+                run = run_calls(caller, callee, "g711", calls=calls, seconds=args.seconds, port=40000)
                 late = np.concatenate(list(run.send_lateness_ns.values())) / 1e6
                 lost += sum(int(t.sent.size - np.unique(t.received["seq"]).size) for t in run.traces)
                 p99s.append(float(np.percentile(late, 99)))
@@ -45,8 +44,6 @@ def main() -> int:
             verdict = "yes" if ok else "no"
             runs = " ".join(f"{v:.2f}" for v in p99s)
             print(f"{calls:>6} {calls * 50:>8} {p99:>19.3f} {runs:>24} {lost:>6}  {verdict}", flush=True)
-    finally:
-        build.down("cap")
     print(f"largest passing (with every level below it): {best} concurrent G.711 calls "
           f"({best * 50} packets/s each way)")
     return 0

@@ -28,34 +28,44 @@ from testbed.compile.match import (
     render_conj,
 )
 from testbed.compile.plan import (
+    NETEM_LIMIT,
     Direction,
     HtbClass,
     InterfacePlan,
     Leaf,
+    NetemLeaf,
     NetemParams,
     NftChain,
     NftPlan,
     NftRule,
     NftSet,
+    PfifoLeaf,
     Plan,
+    TbfLeaf,
     classid,
 )
-from testbed.profile.errors import InputError, Problem
+from testbed.errors import InputError, Problem
+from testbed.profile.actions import Action, Netem
 from testbed.profile.loader import LoadedProfile, flags_of
-from testbed.profile.model import Action, Netem, Profile, TrafficClass
+from testbed.profile.model import Profile, TrafficClass
 
 LINE_RATE_BPS = 10_000_000_000  # what an unshaped class may use: faster than any veth test
-DEFAULT_MINOR = 2
-FIRST_CLASS_MINOR = 0x10
+DEFAULT_MINOR = 2  # htb class 1:2 holds unmatched traffic
+FIRST_CLASS_MINOR = 0x10  # the profile's classes are 1:10, 1:11, ...
+MIN_CLASS_RATE_BPS = 8_000  # htb's guaranteed share has a floor; below 1 kB/s it rounds to 0
+TBF_LATENCY_NS = 50_000_000  # tbf needs a latency (or limit); 50 ms, as tc-tbf(8)'s examples
+POLICE_IDLE_NS = 60_000_000_000  # per-flow policer state forgotten after a minute idle
 DIRECTIONS: tuple[Direction, Direction] = ("uplink", "downlink")
 
 
 @dataclass(frozen=True)
 class Target:
-    """Where a Plan goes: the censor's egress devices per direction and the nft table name."""
+    """Where a Plan goes: the censor's egress devices per direction and the nft table name.
+    The defaults are the censor's interfaces in the default topology (one host a side:
+    testbed/topology/model.py names them out0 and in0)."""
 
-    uplink_devices: tuple[str, ...] = ("outside",)
-    downlink_devices: tuple[str, ...] = ("inside",)
+    uplink_devices: tuple[str, ...] = ("out0",)
+    downlink_devices: tuple[str, ...] = ("in0",)
     table: str = "testbed"
 
     def devices(self, direction: Direction) -> tuple[str, ...]:
@@ -100,7 +110,7 @@ def _interface_plan(profile: Profile, direction: Direction, device: str) -> Inte
     link_rate = (profile.link.rate if profile.link else None) or LINE_RATE_BPS
     base_delay = (profile.link.delay if profile.link else None) or 0
     rows = _classes_with_minors(profile)
-    share = max(8_000, link_rate // len(rows) // 1000 * 1000)  # guarantees add up to the link
+    share = max(MIN_CLASS_RATE_BPS, link_rate // len(rows) // 1000 * 1000)  # guarantees add up to the link
     classes = [HtbClass(classid(1), "1:", link_rate, link_rate, default_burst_bytes(link_rate),
                         "base link")]
     leaves: list[Leaf] = []
@@ -120,13 +130,11 @@ def _leaf(minor: int, action: Action, base_delay_ns: int) -> Leaf:
     parent, handle = classid(minor), f"{minor:x}:"
     if action.shape and action.shape.method == "tbf":
         shape = action.shape
-        return Leaf(parent, handle, "tbf", tbf_rate_bps=shape.rate,
-                    tbf_burst_bytes=shape.burst or default_burst_bytes(shape.rate),
-                    tbf_latency_ns=shape.latency or 50_000_000)
+        return TbfLeaf(parent, handle, shape.rate, shape.burst or default_burst_bytes(shape.rate),
+                       shape.latency or TBF_LATENCY_NS)
     if action.netem or base_delay_ns:
-        params = netem_params(action.netem or Netem(), base_delay_ns)
-        return Leaf(parent, handle, "netem", limit=params.limit, netem=params)
-    return Leaf(parent, handle, "pfifo", limit=1000)
+        return NetemLeaf(parent, handle, netem_params(action.netem or Netem(), base_delay_ns))
+    return PfifoLeaf(parent, handle)
 
 
 def netem_params(netem: Netem, base_delay_ns: int = 0) -> NetemParams:
@@ -144,7 +152,7 @@ def netem_params(netem: Netem, base_delay_ns: int = 0) -> NetemParams:
         slot = (sl.min, sl.max if sl.max is not None else sl.min, sl.packets or 0, sl.bytes or 0)
     reorder = netem.reorder
     return NetemParams(
-        limit=netem.limit or 1000,
+        limit=netem.limit or NETEM_LIMIT,
         delay_ns=(netem.delay or 0) + base_delay_ns,
         jitter_ns=netem.jitter or 0,
         delay_correlation_pct=netem.delay_correlation or 0.0,
@@ -276,7 +284,7 @@ def _class_rules(name: str, minor: int, action: Action, dnf: DNF, direction: Dir
                     [render_conj(conj), family_guard[family], gate, "meta l4proto { tcp, udp }"],
                     marked(f"update @{set_name} {{ {key} {limit} }}"), "drop", name))
                 if not any(s.name == set_name for s in sets):
-                    idle_s = (pol.idle_timeout or 60_000_000_000) // 1_000_000_000
+                    idle_s = (pol.idle_timeout or POLICE_IDLE_NS) // 1_000_000_000
                     sets.append(NftSet(set_name, f"{addr_type} . {addr_type} . inet_proto . "
                                        "inet_service . inet_service", ("dynamic", "timeout"),
                                        max(1, idle_s)))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from itertools import product
 
-from testbed.profile.model import LengthRange, Match, PayloadMatch
+from testbed.profile.matches import LengthRange, Match, PayloadMatch
 
 MAX_RULES_PER_CLASS = 256
 

@@ -14,13 +14,15 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Direction = Literal["uplink", "downlink"]
+PFIFO_LIMIT = 1000  # packets: a veth's txqueuelen, which pfifo takes by default (sch_fifo.c)
+NETEM_LIMIT = 1000  # packets: netem's own default queue limit (tc-netem(8))
 
 
 @dataclass(frozen=True)
 class NetemParams:
     """Canonical netem settings; percentages in [0, 100], times in ns."""
 
-    limit: int = 1000
+    limit: int = NETEM_LIMIT
     delay_ns: int = 0
     jitter_ns: int = 0
     delay_correlation_pct: float = 0.0
@@ -55,17 +57,34 @@ class HtbClass:
 
 
 @dataclass(frozen=True)
-class Leaf:
-    """The qdisc under an htb class."""
+class PfifoLeaf:
+    """A plain FIFO under an htb class: traffic the profile leaves alone."""
 
     parent: str
     handle: str
-    kind: Literal["pfifo", "netem", "tbf"]
-    limit: int = 1000
-    netem: NetemParams | None = None
-    tbf_rate_bps: int = 0
-    tbf_burst_bytes: int = 0
-    tbf_latency_ns: int = 0
+    limit: int = PFIFO_LIMIT
+    kind: Literal["pfifo"] = field(default="pfifo", init=False)
+
+
+@dataclass(frozen=True)
+class NetemLeaf:
+    parent: str
+    handle: str
+    netem: NetemParams
+    kind: Literal["netem"] = field(default="netem", init=False)
+
+
+@dataclass(frozen=True)
+class TbfLeaf:
+    parent: str
+    handle: str
+    rate_bps: int
+    burst_bytes: int
+    latency_ns: int
+    kind: Literal["tbf"] = field(default="tbf", init=False)
+
+
+Leaf = PfifoLeaf | NetemLeaf | TbfLeaf  # the qdisc under an htb class, one type per kind
 
 
 @dataclass(frozen=True)

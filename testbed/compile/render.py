@@ -7,7 +7,17 @@ from __future__ import annotations
 
 import shlex
 
-from testbed.compile.plan import InterfacePlan, Leaf, NetemParams, NftPlan, NftSet, Plan
+from testbed.compile.plan import (
+    InterfacePlan,
+    Leaf,
+    NetemLeaf,
+    NetemParams,
+    NftPlan,
+    NftSet,
+    PfifoLeaf,
+    Plan,
+    TbfLeaf,
+)
 from testbed.profile.units import format_duration, format_percent, format_rate
 
 CONNTRACK_ACCT = ("net.netfilter.nf_conntrack_acct", "1")
@@ -66,13 +76,14 @@ def netem_args(p: NetemParams) -> list[str]:
 
 
 def leaf_args(leaf: Leaf) -> list[str]:
-    if leaf.kind == "netem":
-        assert leaf.netem is not None
-        return ["netem", *netem_args(leaf.netem)]
-    if leaf.kind == "tbf":
-        return ["tbf", "rate", format_rate(leaf.tbf_rate_bps), "burst", f"{leaf.tbf_burst_bytes}b",
-                "latency", format_duration(leaf.tbf_latency_ns)]
-    return ["pfifo", "limit", str(leaf.limit)]
+    match leaf:
+        case NetemLeaf():
+            return ["netem", *netem_args(leaf.netem)]
+        case TbfLeaf():
+            return ["tbf", "rate", format_rate(leaf.rate_bps), "burst", f"{leaf.burst_bytes}b",
+                    "latency", format_duration(leaf.latency_ns)]
+        case PfifoLeaf():
+            return ["pfifo", "limit", str(leaf.limit)]
 
 
 def tc_commands(item: InterfacePlan) -> list[list[str]]:

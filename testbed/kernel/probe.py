@@ -11,9 +11,12 @@ from pyroute2 import netns as pyroute2_netns
 from pyroute2.netlink.exceptions import NetlinkError
 
 from testbed.compile.plan import NetemParams
+from testbed.errors import KernelFeatureMissing, ProgramMissing
 from testbed.kernel import netem
 from testbed.kernel.netns import route
-from testbed.profile.errors import KernelFeatureMissing
+from testbed.kernel.tc import ROOT_HANDLE, delete_root
+
+PROBE_PREFIX = "tb.probe-"  # not tb-: no run id can claim it (run ids have no dot)
 
 
 def _kind(feature: str) -> str:
@@ -37,7 +40,7 @@ KNOWN_QDISCS = frozenset({"sch_htb", "sch_netem", "sch_tbf", "sch_pfifo"})
 def available_qdiscs(features: frozenset[str] = KNOWN_QDISCS) -> frozenset[str]:
     """Which `sch_KIND` features this kernel accepts, tried on a veth in a throwaway namespace."""
     netem.install()
-    name = f"tb-probe-{os.getpid()}"
+    name = f"{PROBE_PREFIX}{os.getpid()}"
     found: set[str] = set()
     pyroute2_netns.create(name)
     try:
@@ -47,9 +50,9 @@ def available_qdiscs(features: frozenset[str] = KNOWN_QDISCS) -> frozenset[str]:
             for feature in sorted(features):
                 kind = _kind(feature)
                 try:
-                    ipr.tc("replace", kind, index, 0x10000, root=True, **_qdisc_args(kind))
+                    ipr.tc("replace", kind, index, ROOT_HANDLE, root=True, **_qdisc_args(kind))
                     found.add(feature)
-                    ipr.tc("del", index=index, handle=0x10000, root=True)
+                    delete_root(ipr, index)
                 except NetlinkError:
                     continue
     finally:
@@ -69,16 +72,12 @@ def missing_features(features: tuple[str, ...]) -> list[str]:
 
 
 def require(features: tuple[str, ...]) -> None:
-    """Raise KernelFeatureMissing naming every absent feature, before any change."""
+    """Raise Missing naming every absent feature, before any change."""
     missing = missing_features(features)
+    if "nftables" in missing:
+        raise ProgramMissing("nft", "nftables", "the censor classifies with nftables")
     if not missing:
         return
-    kernel = platform.release()
-    parts = []
-    for feature in missing:
-        if feature == "nftables":
-            parts.append("the nft program is not installed (apt-get install nftables)")
-        else:
-            parts.append(f"{feature} is not available on this kernel ({kernel})")
-    hint = "; run with --vm" if "sch_netem" in missing else ""
-    raise KernelFeatureMissing("; ".join(parts) + hint)
+    hint = "; use --where vm (the testbed VM's stock kernel has it)" if "sch_netem" in missing else ""
+    raise KernelFeatureMissing(f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not "
+                               f"available on this kernel ({platform.release()}){hint}")

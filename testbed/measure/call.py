@@ -30,6 +30,7 @@ class SecondStats:
     loss_percent: float
     jitter_ms: float
     mos_lq: float
+    mos_cq: float  # with the call's mouth-to-ear delay, as the expectations' voip.mos_cq
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,7 @@ def stream_metrics(trace: StreamTrace, codec: Codec) -> StreamMetrics:
 
 def per_second(trace: StreamTrace, codec: Codec, effective_lost: np.ndarray, burst_r: float,
                mouth_to_ear_ms: float) -> list[SecondStats]:
-    """Loss, RFC 3550 jitter and MOS-LQ per second of sending time (for plots)."""
+    """Loss, RFC 3550 jitter and MOS per second of sending time (for plots)."""
     sent = trace.sent
     if sent.size == 0:
         return []
@@ -105,6 +106,7 @@ def per_second(trace: StreamTrace, codec: Codec, effective_lost: np.ndarray, bur
         loss = 100.0 * np.count_nonzero(effective_lost[mask]) / max(1, np.count_nonzero(mask))
         in_second = rx[rx_second == second]
         jitter = rfc3550_jitter_ms(in_second["send_ns"], in_second["recv_ns"]) if in_second.size > 1 else 0.0
-        mos = call_quality(codec, loss, burst_r, mouth_to_ear_ms - codec.algorithmic_delay_ms).mos_lq
-        out.append(SecondStats(second, int(np.count_nonzero(mask)), loss, jitter, mos))
+        quality = call_quality(codec, loss, burst_r, mouth_to_ear_ms - codec.algorithmic_delay_ms)
+        out.append(SecondStats(second, int(np.count_nonzero(mask)), loss, jitter, quality.mos_lq,
+                               quality.mos_cq))
     return out

@@ -11,8 +11,9 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from testbed.profile.errors import InputError, Problem
-from testbed.profile.model import AddressSetFile, Profile, flag_references, set_references
+from testbed.errors import InputError, Problem
+from testbed.profile.matches import flag_references, set_references
+from testbed.profile.model import AddressSetFile, Profile
 from testbed.profile.yamlpos import Path_, dotted, line_of, load_yaml_with_lines
 
 M = TypeVar("M", bound=BaseModel)
@@ -26,6 +27,7 @@ class LoadedProfile:
     source: Path
     address_sets: dict[str, tuple[str, ...]]
     sha256: str
+    files: tuple[Path, ...] = ()  # every file read: the profile and its address lists
 
 
 def _field_names(model: type[BaseModel], seen: set[type] | None = None) -> set[str]:
@@ -223,9 +225,11 @@ def load_profile(path: str | Path) -> LoadedProfile:
     profile = validate_document(Profile, data, lines, str(source))
     _cross_check(profile, lines, str(source))
     sets: dict[str, tuple[str, ...]] = {}
+    files = [source]
     for name, members in profile.address_sets.items():
         if isinstance(members, AddressSetFile):
             sets[name] = _read_prefix_file(source.parent, name, members, lines, str(source))
+            files.append(source.parent / members.file)
         else:
             sets[name] = tuple(members)
         if not sets[name]:
@@ -234,7 +238,7 @@ def load_profile(path: str | Path) -> LoadedProfile:
     digest = hashlib.sha256(source.read_bytes())
     for name in sorted(sets):
         digest.update("\n".join(sets[name]).encode())
-    return LoadedProfile(profile, source, sets, digest.hexdigest())
+    return LoadedProfile(profile, source, sets, digest.hexdigest(), tuple(files))
 
 
 def resolve_yaml(name_or_path: str, directory: Path, kind: str) -> Path:

@@ -6,7 +6,7 @@ import ipaddress
 import re
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
+from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer, WithJsonSchema
 
 from testbed.profile.units import (
     format_duration,
@@ -17,6 +17,15 @@ from testbed.profile.units import (
     parse_rate_bps,
     parse_size_bytes,
 )
+
+NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,40}$"
+PROFILE_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,40}$"  # profiles may start with a digit: 3g
+
+
+class Strict(BaseModel):
+    """Unknown fields are errors (a typo must not pass silently); values are frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
 def _schema(pattern: str, example: str, description: str) -> WithJsonSchema:

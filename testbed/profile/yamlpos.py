@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from testbed.profile.errors import InputError, Problem
+from testbed.errors import InputError, Problem
 
 Path_ = tuple[str | int, ...]
 

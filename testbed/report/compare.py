@@ -1,13 +1,13 @@
-"""What changed between two runs of scenarios: metric by metric, expectation by expectation."""
+"""What changed between two runs of scenarios: metric by metric (means over repetitions),
+and expectation by expectation."""
 
 from __future__ import annotations
 
-import json
-import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
-from testbed.report.render import ReportError
+from testbed.report.render import load
+from testbed.report.rows import means
 
 
 @dataclass(frozen=True)
@@ -15,32 +15,29 @@ class Change:
     phase: str
     workload: str
     metric: str
-    before: float
-    after: float
+    before: float | None  # None: not measured in that run
+    after: float | None
 
     @property
-    def delta(self) -> float:
-        return self.after - self.before
+    def delta(self) -> float | None:
+        return None if self.before is None or self.after is None else self.after - self.before
+
+    @property
+    def changed(self) -> bool:
+        """As shown (three significant digits), the two runs differ."""
+        def shown(value: float | None) -> str:
+            return "-" if value is None else f"{value:.3g}"
+
+        return shown(self.before) != shown(self.after)
 
 
-def _means(directory: Path) -> dict[tuple[str, str, str], float]:
-    try:
-        rows = json.loads((directory / "metrics.json").read_text())
-    except FileNotFoundError:
-        raise ReportError(f"{directory} is not a results directory (no metrics.json)") from None
-    values: dict[tuple[str, str, str], list[float]] = {}
-    for row in rows:
-        for key, value in row.items():
-            if isinstance(value, float) and key != "repetition" and value == value:
-                values.setdefault((row["phase"], row["workload"], key), []).append(value)
-    return {k: statistics.fmean(v) for k, v in values.items()}
-
-
-def compare(before: Path, after: Path) -> list[Change]:
-    a, b = _means(before), _means(after)
-    return [Change(*key, a[key], b[key]) for key in sorted(a.keys() & b.keys())]
+def compare(before: Path, after: Path, everything: bool = False) -> list[Change]:
+    """Metrics that changed (or, with `everything`, all of them), sorted by phase, workload, metric."""
+    a, b = means(load(before)[1]), means(load(after)[1])
+    changes = [Change(*key, a.get(key), b.get(key)) for key in sorted(a.keys() | b.keys())]
+    return changes if everything else [c for c in changes if c.changed]
 
 
 def verdicts(directory: Path) -> dict[tuple[str, str], bool]:
-    info = json.loads((directory / "run.json").read_text())
+    info, _ = load(directory)
     return {(c["phase"], c["check"]): c["passed"] for c in info.get("checks", [])}

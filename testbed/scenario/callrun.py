@@ -1,41 +1,30 @@
-"""Calls across a fresh topology, optionally under a profile: metrics per call direction,
-traces and metrics written to a directory."""
+"""`testbed calls`: calls across a fresh topology, optionally under a profile; metrics per
+call direction, with the traces and metrics written to a directory."""
 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
-from testbed.compile.compiler import Target, compile_profile
-from testbed.kernel import apply as engine
 from testbed.measure.call import StreamMetrics, stream_metrics
 from testbed.measure.emodel import CODECS
 from testbed.measure.trace import save_traces
 from testbed.profile.loader import LoadedProfile
-from testbed.topology import build
-from testbed.topology.model import TopologySpec
+from testbed.scenario.session import Experiment
 from testbed.traffic.calls import run_calls
 
 
 def run_call_experiment(loaded: LoadedProfile | None, codec: str, calls: int, seconds: float, port: int,
                         framing: str, dtx: bool, out_dir: Path,
                         progress: Callable[[str], None] = lambda _: None) -> list[StreamMetrics]:
-    run = f"calls{os.getpid() % 1000}"
-    progress("bringing up caller -- censor -- callee")
-    state = build.up(TopologySpec(), run)
-    try:
+    with Experiment(label="c", progress=progress) as session:
         if loaded is not None:
-            plan = compile_profile(loaded, Target(state.devices("outside"), state.devices("inside")))
-            progress(f"applying {plan.profile}")
-            engine.apply(plan, state.censor.netns)
+            session.apply(loaded)
         progress(f"{calls} bidirectional {codec} call(s) for {seconds:g} s")
-        result = run_calls(state, codec, calls=calls, seconds=seconds, port=port, framing=framing, dtx=dtx)
-    finally:
-        progress("tearing down")
-        build.down(run)
+        result = run_calls(session.endpoint("caller"), session.endpoint("callee"), codec, calls=calls,
+                           seconds=seconds, port=port, framing=framing, dtx=dtx)
     metrics = [stream_metrics(t, CODECS[codec]) for t in result.traces]
     out_dir.mkdir(parents=True, exist_ok=True)
     save_traces(out_dir / "traces.npz", result.traces)

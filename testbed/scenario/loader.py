@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from testbed.compile.compiler import compile_profile
-from testbed.profile.errors import InputError, Problem
+from testbed.errors import InputError, Problem
 from testbed.profile.loader import (
     LoadedProfile,
     load_profile,
@@ -18,7 +18,8 @@ from testbed.profile.loader import (
     validate_document,
 )
 from testbed.profile.yamlpos import Path_, dotted, line_of, load_yaml_with_lines
-from testbed.scenario.model import CENSOR, METRICS, Scenario
+from testbed.scenario.model import Scenario
+from testbed.scenario.workloads import CENSOR, TYPES, metrics_of
 
 SCENARIO_DIR = Path(__file__).resolve().parents[2] / "scenarios"
 
@@ -28,13 +29,55 @@ class LoadedScenario:
     scenario: Scenario
     source: Path
     profiles: dict[str, LoadedProfile]
+    warnings: tuple[Problem, ...] = ()  # deprecated spellings, located
+
+    @property
+    def files(self) -> tuple[Path, ...]:
+        """Every file the scenario reads: itself, its profiles and their address lists."""
+        return (self.source, *(f for p in self.profiles.values() for f in p.files))
+
+
+def _renamed_keys(data: object, lines: dict[Path_, int], file: str) -> tuple[list[Problem], dict[str, str]]:
+    """Accept a workload's old role keys (caller, sender, ...) under their new names, and say so.
+    Returns the notes and, for error messages, each renamed field's dotted path -> the old one."""
+    notes: list[Problem] = []
+    spelled: dict[str, str] = {}
+    workloads = data.get("workloads") if isinstance(data, dict) else None
+    for index, item in enumerate(workloads if isinstance(workloads, list) else []):
+        kind = TYPES.get(item.get("type")) if isinstance(item, dict) else None
+        for old, new in (kind.RENAMED.items() if kind else ()):
+            if old not in item or new in item:
+                continue
+            item[new] = item.pop(old)
+            at: Path_ = ("workloads", index, old)
+            for key in [k for k in lines if k[:3] == at]:
+                lines[("workloads", index, new, *key[3:])] = lines[key]
+            notes.append(Problem(file, line_of(lines, at), dotted(at),
+                                 f"deprecated: write {new!r} (the {old!r} key still works, for now)"))
+            spelled[dotted(("workloads", index, new))] = dotted(at)
+    return notes, spelled
+
+
+def _as_written(problems: list[Problem], spelled: dict[str, str]) -> list[Problem]:
+    """Problems on a renamed key, named with the key the user wrote."""
+    out = []
+    for p in problems:
+        for new, old in spelled.items():
+            if p.field == new or p.field.startswith(new + "."):
+                p = Problem(p.file, p.line, old + p.field[len(new):], p.message)
+        out.append(p)
+    return out
 
 
 def load_scenario(path: str | Path) -> LoadedScenario:
     source = Path(path)
     data, lines = load_yaml_with_lines(source)
-    scenario = validate_document(Scenario, data, lines, str(source))
     file = str(source)
+    warnings, spelled = _renamed_keys(data, lines, file)
+    try:
+        scenario = validate_document(Scenario, data, lines, file)
+    except InputError as exc:
+        raise InputError(_as_written(exc.problems, spelled)) from None
     problems: list[Problem] = []
 
     def problem(at: Path_, message: str) -> None:
@@ -68,11 +111,10 @@ def load_scenario(path: str | Path) -> LoadedScenario:
             problem(("workloads", index, "name"), f"two workloads are named {name!r}; give each a name")
     hosts = {*scenario.topology.names, "censor"}
     for index, workload in enumerate(scenario.workloads):
-        for role in ("caller", "callee", "sender", "receiver", "client", "server", "node"):
-            host = getattr(workload, role, None)
-            if host is not None and host not in hosts:
+        for field, host in workload.nodes().items():
+            if host not in hosts:
                 known = ", ".join(sorted(hosts))
-                problem(("workloads", index, role), f"no host {host!r} in the topology ({known})")
+                problem(("workloads", index, field), f"no host {host!r} in the topology ({known})")
     for index, workload in enumerate(scenario.workloads):
         for k, phase_name in enumerate(workload.phases or []):
             if phase_name not in names:
@@ -93,14 +135,13 @@ def load_scenario(path: str | Path) -> LoadedScenario:
                     f"{expectation.phase!r} (its phases: {', '.join(by_name[workload].phases or [])})")
         if workload not in types:
             problem(("expect", index, "check"), f"no workload {workload!r} (workloads: {', '.join(by_name)})")
-        elif metric not in METRICS[types[workload]]:
-            known = METRICS[types[workload]]
-            close = difflib.get_close_matches(metric, list(known), n=1)
+        elif metric not in (known := [m.name for m in metrics_of(types[workload])]):
+            close = difflib.get_close_matches(metric, known, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else f"; known: {', '.join(known)}"
             problem(("expect", index, "check"), f"{types[workload]} has no metric {metric!r}{hint}")
     if problems:
-        raise InputError(problems)
-    return LoadedScenario(scenario, source, profiles)
+        raise InputError(_as_written(problems, spelled))
+    return LoadedScenario(scenario, source, profiles, tuple(warnings))
 
 
 SIGNATURE_DIR = SCENARIO_DIR / "signatures"

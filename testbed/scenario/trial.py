@@ -1,7 +1,7 @@
 """A quick before/after experiment: what does one profile do to traffic across the censor?
 
 Brings up a throwaway topology, measures bulk TCP both ways (iperf3), chat-like messages
-and a bidirectional VoIP-like call (the RTP harness: loss, jitter, MOS), applies the
+and a bidirectional VoIP-like call (the same workloads scenarios use), applies the
 profile, measures again, and tears everything down.
 """
 
@@ -9,53 +9,55 @@ from __future__ import annotations
 
 import ipaddress
 import itertools
-import os
-import statistics
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
-from testbed.compile.compiler import Target, compile_profile
 from testbed.compile.match import ip_version
-from testbed.kernel import apply as engine
-from testbed.measure.call import stream_metrics
-from testbed.measure.emodel import CODECS
 from testbed.profile.loader import LoadedProfile
-from testbed.topology import build
-from testbed.topology.model import HostSpec, TopologySpec, TopologyState
-from testbed.traffic.calls import run_calls
-from testbed.traffic.chat import run_chat
-from testbed.traffic.iperf import run_iperf
+from testbed.scenario.session import Experiment
+from testbed.scenario.workloads import Metrics, PhaseContext
+from testbed.scenario.workloads.chat import Chat
+from testbed.scenario.workloads.iperf3 import Iperf
+from testbed.scenario.workloads.voip import Voip
+from testbed.topology.model import HostSpec, TopologySpec
 
 
 @dataclass(frozen=True)
 class Measurement:
-    name: str
-    baseline: str
-    treated: str
+    traffic: str  # what was measured: "TCP up (port 443)"
+    kind: str  # the workload type that measured it
+    baseline: Metrics
+    treated: Metrics
 
 
-def _rate(bps: float) -> str:
-    return f"{bps / 1e6:.2f} Mbit/s" if bps >= 1e5 else f"{bps / 1e3:.1f} kbit/s"
+def describe(kind: str, metrics: Metrics) -> str:
+    """One measurement as a person reads it."""
+    if kind == "iperf3":
+        mbit = metrics["mbit"]
+        return f"{mbit:.2f} Mbit/s" if mbit >= 0.1 else f"{mbit * 1000:.1f} kbit/s"
+    if kind == "chat":
+        if not metrics["delivered"]:
+            return "none delivered"
+        return f"{100 * metrics['delivered']:.0f} % delivered, p95 {metrics['latency_p95']:.0f} ms"
+    return f"MOS {metrics['mos_cq']:.2f}, loss {metrics['loss']:.1f} %, jitter {metrics['jitter']:.1f} ms"
 
 
-def _measure(state: TopologyState, seconds: float, port: int, voip_port: int, codec: str) -> dict[str, str]:
-    caller, callee = state.nodes["caller"].netns, state.nodes["callee"].netns
-    ip = state.nodes["callee"].address()
-    out = {
-        f"TCP up (port {port})": _rate(run_iperf(caller, callee, ip, seconds, port=port).received_bps),
-        f"TCP down (port {port})": _rate(run_iperf(caller, callee, ip, seconds, reverse=True, port=port)
-                                         .received_bps),
-    }
-    chat = run_chat(state, count=int(seconds * 10), interval_s=0.1, deadline_s=3.0)
-    delivered = f"{100 * chat.delivery_ratio:.0f} % delivered, p95 {chat.latency_p95_ms:.0f} ms"
-    out["chat messages (TCP 5222)"] = delivered if chat.delivered else "none delivered"
-    call = run_calls(state, codec, calls=1, seconds=seconds * 2, port=voip_port)
-    metrics = [stream_metrics(t, CODECS[codec]) for t in call.traces]
-    loss = statistics.fmean(m.effective_loss.loss_percent for m in metrics)
-    jitter = statistics.fmean(m.jitter_ms for m in metrics)
-    mos = statistics.fmean(m.quality.mos_cq for m in metrics)
-    out[f"{codec} call (UDP {voip_port})"] = f"MOS {mos:.2f}, loss {loss:.1f} %, jitter {jitter:.1f} ms"
-    return out
+def _measure(session: Experiment, seconds: float, port: int, voip_port: int, codec: str,
+             scratch: Path) -> list[tuple[str, str, Metrics]]:
+    def ctx(length: float) -> PhaseContext:
+        return PhaseContext(session, "try", 1, length, scratch, keep_traces=False)
+
+    return [
+        (f"TCP up (port {port})", "iperf3", Iperf(type="iperf3", port=port).run_phase(ctx(seconds))),
+        (f"TCP down (port {port})", "iperf3",
+         Iperf(type="iperf3", port=port, reverse=True).run_phase(ctx(seconds))),
+        ("chat messages (TCP 5222)", "chat",
+         Chat(type="chat", interval="100ms", deadline="3s").run_phase(ctx(seconds))),
+        (f"{codec} call (UDP {voip_port})", "voip",
+         Voip(type="voip", codec=codec, port=voip_port).run_phase(ctx(seconds * 2))),
+    ]
 
 
 def address_hint(loaded: LoadedProfile) -> str | None:
@@ -75,20 +77,14 @@ def address_hint(loaded: LoadedProfile) -> str | None:
 def run_trial(loaded: LoadedProfile, seconds: float = 4, port: int = 443, voip_port: int = 1400,
               codec: str = "g711", progress: Callable[[str], None] = lambda _: None,
               callee_address: str | None = None) -> list[Measurement]:
-    run = f"try{os.getpid() % 100000}"
-    progress("bringing up caller -- censor -- callee")
     spec = TopologySpec(outside=[HostSpec(name="callee", address=callee_address)])
-    state = build.up(spec, run)
-    try:
-        plan = compile_profile(loaded, Target(state.devices("outside"), state.devices("inside")))
-        engine.check_plan(plan, state.censor.netns)  # fail before measuring, not after
+    with Experiment(spec, label="t", progress=progress) as session, \
+            tempfile.TemporaryDirectory(prefix="testbed-try-") as scratch:
+        session.check(loaded)  # fail before measuring, not after
         progress("measuring the clean path")
-        baseline = _measure(state, seconds, port, voip_port, codec)
-        progress(f"applying {plan.profile}")
-        engine.apply(plan, state.censor.netns)
-        progress(f"measuring under {plan.profile}")
-        treated = _measure(state, seconds, port, voip_port, codec)
-        return [Measurement(name, baseline[name], treated[name]) for name in baseline]
-    finally:
-        progress("tearing down")
-        build.down(run)
+        baseline = _measure(session, seconds, port, voip_port, codec, Path(scratch))
+        session.apply(loaded)
+        progress(f"measuring under {loaded.profile.name}")
+        treated = _measure(session, seconds, port, voip_port, codec, Path(scratch))
+    return [Measurement(name, kind, before, after)
+            for (name, kind, before), (_, _, after) in zip(baseline, treated, strict=True)]

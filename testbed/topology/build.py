@@ -12,12 +12,17 @@ Either way: addresses (IPv4 and IPv6), routes through the censor, forwarding on,
 from __future__ import annotations
 
 import ipaddress
+import os
+import socket
 import subprocess
 from collections.abc import Callable
 
 from pyroute2 import netns as pyroute2_netns
 
+from testbed.errors import EnvironmentFailure, InputError
 from testbed.kernel import netns
+from testbed.kernel.process import start_time
+from testbed.kernel.tc import ROOT_HANDLE
 from testbed.topology.model import (
     NS_PREFIX,
     STATE_DIR,
@@ -32,15 +37,19 @@ IFA_F_NODAD = 0x02
 Progress = Callable[[str], None]
 
 
-class TopologyError(RuntimeError):
+class TopologyError(EnvironmentFailure):
     pass
 
 
-def up(spec: TopologySpec, run_id: str, progress: Progress = lambda _: None) -> TopologyState:
+def up(spec: TopologySpec, run_id: str, progress: Progress = lambda _: None,
+       owner: int | None = None) -> TopologyState:
+    """Build the topology of `spec` as run `run_id`. `owner`: the pid that holds the run and
+    tears it down (none for a run kept up by `testbed up`)."""
     state = plan_addresses(spec, run_id)
+    state.owner, state.owner_started = owner, start_time(owner) if owner else None
     taken = [n.netns for n in state.nodes.values() if netns.exists(n.netns)]
-    if taken or state_path(run_id).exists():
-        raise TopologyError(f"run {run_id!r} is already up; `testbed down --run {run_id}` first")
+    if taken or not state.claim():  # the state file comes first: it says whose namespaces these are
+        raise InputError.single(f"run {run_id!r} is already up; `testbed down --run {run_id}` first")
     try:
         if spec.backend == "mininet":
             from testbed.topology.mininet_backend import create_hosts_and_links
@@ -90,7 +99,7 @@ def _configure(state: TopologyState) -> None:
                 ipr.link("set", index=index, state="up")
             if node.side != "censor":
                 ipr.route("add", dst="0.0.0.0/0", gateway=_peer_address(state, node, 4))
-                ipr.route("add", dst="::/0", gateway=_peer_address(state, node, 6), family=10)
+                ipr.route("add", dst="::/0", gateway=_peer_address(state, node, 6), family=socket.AF_INET6)
         for iface in node.interfaces:
             netns.run(node.netns, ["ethtool", "-K", iface.name, "gro", "off", "gso", "off", "tso", "off"],
                       check=False)
@@ -123,7 +132,7 @@ def _neighbours(state: TopologyState) -> None:
                 mac = macs[(peer.name, peer_iface.name)]
                 for cidr in (peer_iface.ipv4, peer_iface.ipv6):
                     address = cidr.split("/")[0]
-                    family = 2 if ipaddress.ip_address(address).version == 4 else 10
+                    family = socket.AF_INET if ipaddress.ip_address(address).version == 4 else socket.AF_INET6
                     ipr.neigh("replace", dst=address, lladdr=mac, ifindex=index, state="permanent",
                               family=family)
 
@@ -144,13 +153,22 @@ def _base_links(state: TopologyState, spec: TopologySpec) -> None:
             index = ipr.link_lookup(ifname="eth0")[0]
             if spec.link.delay:
                 params = NetemParams(delay_ns=spec.link.delay, rate_bps=spec.link.rate or 0, limit=10000)
-                ipr.tc("replace", "netem", index, 0x10000, root=True, netem_params=params)
+                ipr.tc("replace", "netem", index, ROOT_HANDLE, root=True, netem_params=params)
             else:
                 # a burst of several frames and 100 ms of queue: a tighter tbf on the
                 # sender's own interface starves TCP (small queues) by about 6 %
                 rate = (spec.link.rate or 0) // 8
-                ipr.tc("replace", "tbf", index, 0x10000, root=True, rate=rate,
+                ipr.tc("replace", "tbf", index, ROOT_HANDLE, root=True, rate=rate,
                        burst=max(10_000, rate // 100), latency=100_000)
+
+
+def up_to_stay(spec: TopologySpec, run_id: str, progress: Progress = lambda _: None) -> TopologyState:
+    """A run kept up for people to work in (`testbed up`): held by this process while it is
+    built, so a kill -9 half-way leaves a leftover `testbed clean` removes; then by nobody."""
+    state = up(spec, run_id, progress, owner=os.getpid())
+    state.owner = state.owner_started = None
+    state.save()
+    return state
 
 
 def down(run_id: str, state: TopologyState | None = None) -> list[str]:
@@ -162,13 +180,14 @@ def down(run_id: str, state: TopologyState | None = None) -> list[str]:
         names += [p.name for p in netns.NETNS_DIR.glob(f"{NS_PREFIX}{run_id}-*")]
     removed = []
     for name in sorted(set(names)):
-        if _remove_netns(name):
+        if remove_netns(name):
             removed.append(name)
     state_path(run_id).unlink(missing_ok=True)
     return removed
 
 
-def _remove_netns(name: str) -> bool:
+def remove_netns(name: str) -> bool:
+    """End every process in namespace `name` and delete it; whether it is gone."""
     if not netns.exists(name):
         return False
     pids = subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True).stdout.split()
@@ -176,26 +195,6 @@ def _remove_netns(name: str) -> bool:
         subprocess.run(["kill", "-9", pid], capture_output=True)
     subprocess.run(["ip", "netns", "del", name], capture_output=True)
     return not netns.exists(name)
-
-
-def clean() -> list[str]:
-    """Remove everything any run created: namespaces, state files, root-namespace leftovers."""
-    removed = []
-    if netns.NETNS_DIR.exists():
-        for path in sorted(netns.NETNS_DIR.glob(f"{NS_PREFIX}*")):
-            if _remove_netns(path.name):
-                removed.append(f"namespace {path.name}")
-    links = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True).stdout
-    for line in links.splitlines():
-        name = line.split(":")[1].strip().split("@")[0]
-        if name.startswith(NS_PREFIX):
-            subprocess.run(["ip", "link", "del", name], capture_output=True)
-            removed.append(f"interface {name}")
-    if STATE_DIR.exists():
-        for path in STATE_DIR.glob("*.json"):
-            path.unlink()
-            removed.append(f"state {path.name}")
-    return removed
 
 
 def running() -> list[str]:

@@ -10,22 +10,19 @@ from __future__ import annotations
 import shutil
 import subprocess
 
+from testbed.errors import ProgramMissing
 from testbed.topology.model import TopologyState
-
-
-class MininetUnavailable(RuntimeError):
-    pass
 
 
 def create_hosts_and_links(state: TopologyState) -> None:
     if shutil.which("mnexec") is None:
-        raise MininetUnavailable("mnexec is not installed (apt-get install mininet)")
+        raise ProgramMissing("mnexec", "mininet", "the Mininet backend")
     try:
         from mininet.log import setLogLevel
         from mininet.net import Mininet
         from mininet.node import Host
-    except ImportError as exc:  # pragma: no cover - a dependency of the package
-        raise MininetUnavailable(f"the mininet Python package is missing: {exc}") from exc
+    except ImportError:  # pragma: no cover - a dependency of the package
+        raise ProgramMissing("the mininet Python module", "mininet", "the Mininet backend") from None
 
     setLogLevel("warning")
     net = Mininet(topo=None, controller=None, build=False, autoSetMacs=False, waitConnected=False)

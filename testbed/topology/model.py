@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import json
+import os
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -11,11 +13,29 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from testbed.kernel.netns import Endpoint
 from testbed.profile.types import BitsPerSecond, Nanoseconds
 
 STATE_DIR = Path("/run/testbed")
 NS_PREFIX = "tb-"
 RUN_ID_PATTERN = r"^[a-z0-9]{1,8}$"
+DEFAULT_RUN = "main"  # the run `up`, `apply`, `exec` ... use without --run (or $TESTBED_RUN)
+_B36 = "0123456789abcdefghijklmnopqrstuvwxyz"
+_sessions = itertools.count()
+
+
+def base36(number: int, width: int = 1) -> str:
+    digits = ""
+    while number or len(digits) < width:
+        number, digit = divmod(number, 36)
+        digits = _B36[digit] + digits
+    return digits
+
+
+def unique_run_id(prefix: str) -> str:
+    """A run id no other process picks: a letter, this process's id and a counter, base 36
+    (pids fit in 5 digits; the counter wraps after 1,296 runs of one process)."""
+    return f"{prefix[0]}{base36(os.getpid())}{base36(next(_sessions) % 1296, 2)}"
 ROLE_PATTERN = r"^[a-z][a-z0-9]{0,9}$"
 
 
@@ -116,6 +136,9 @@ class Node:
         iface = self.interfaces[0]
         return (iface.ipv4 if family == 4 else iface.ipv6).split("/")[0]
 
+    def endpoint(self) -> Endpoint:
+        return Endpoint(self.name, self.netns, self.address(4), self.address(6))
+
 
 @dataclass
 class TopologyState:
@@ -123,6 +146,8 @@ class TopologyState:
     backend: str
     nodes: dict[str, Node]
     profile: str | None = None  # the profile applied now, if any
+    owner: int | None = None  # pid of the process that holds the run (None: kept up by `testbed up`)
+    owner_started: int | None = None  # its start time, so a reused pid is not taken for it
 
     @property
     def censor(self) -> Node:
@@ -138,6 +163,19 @@ class TopologyState:
             raise KeyError(name)
         return self.nodes[name]
 
+    def endpoint(self, name: str) -> Endpoint:
+        return self.node(name).endpoint()
+
+    def claim(self) -> bool:
+        """Create this run's state file, atomically: False when the run id is taken."""
+        STATE_DIR.mkdir(parents=True, exist_ok=True)
+        try:
+            with state_path(self.run_id).open("x") as f:
+                f.write(json.dumps(asdict(self), indent=2))
+        except FileExistsError:
+            return False
+        return True
+
     def save(self) -> None:
         STATE_DIR.mkdir(parents=True, exist_ok=True)
         path = state_path(self.run_id)
@@ -152,7 +190,8 @@ class TopologyState:
             name: Node(n["name"], n["netns"], n["side"], [Interface(**i) for i in n["interfaces"]])
             for name, n in data["nodes"].items()
         }
-        return cls(data["run_id"], data["backend"], nodes, data.get("profile"))
+        return cls(data["run_id"], data["backend"], nodes, data.get("profile"), data.get("owner"),
+                   data.get("owner_started"))
 
 
 def state_path(run_id: str) -> Path:

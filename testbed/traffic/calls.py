@@ -12,10 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
+from testbed.errors import WorkloadFailed
 from testbed.kernel import netns
+from testbed.kernel.netns import Endpoint
 from testbed.measure.emodel import CODECS
 from testbed.measure.trace import RECV_DTYPE, SENT_DTYPE, StreamTrace
-from testbed.topology.model import TopologyState
 from testbed.traffic import rtp
 
 START_DELAY_S = 0.3  # after both workers are bound: time for the start message to arrive
@@ -28,24 +29,26 @@ class CallRun:
     send_lateness_ns: dict[str, np.ndarray]  # per role
 
 
-class CallError(RuntimeError):
+class CallError(WorkloadFailed):
     pass
 
 
-def run_calls(state: TopologyState, codec: str = "g711", calls: int = 1, seconds: float = 10,
-              port: int = 40000, stun: bool = False, dtx: bool = False, caller: str = "caller",
-              callee: str = "callee", family: int = 4, seed: int = 1, framing: str | None = None) -> CallRun:
-    """`framing`: rtp, stun or reflector (see rtp.py); `stun=True` is short for framing='stun'."""
+def run_calls(caller: Endpoint, callee: Endpoint, codec: str = "g711", calls: int = 1, seconds: float = 10,
+              port: int = 40000, framing: str = "rtp", dtx: bool = False, family: int = 4,
+              seed: int = 1) -> CallRun:
+    """N bidirectional calls from `caller` to `callee`. `framing`: rtp, stun or reflector
+    (see rtp.py); `dtx`: silence suppression."""
     if codec not in CODECS:
         raise ValueError(f"unknown codec {codec!r}; known: {', '.join(CODECS)}")
+    if framing not in rtp.FRAMINGS:
+        raise ValueError(f"unknown framing {framing!r}; known: {', '.join(rtp.FRAMINGS)}")
     spec = CODECS[codec]
     frames = int(seconds * 1000 / spec.frame_ms)
-    framing = framing or ("stun" if stun else "rtp")
     common = {"codec": codec, "payload_bytes": spec.payload_bytes, "frame_ms": spec.frame_ms, "calls": calls,
               "frames": frames, "port": port, "framing": framing, "dtx": dtx, "drain_s": DRAIN_S,
               "seed": seed}
-    nodes = {"caller": state.node(caller), "callee": state.node(callee)}
-    peers = {"caller": nodes["callee"].address(family), "callee": nodes["caller"].address(family)}
+    nodes = {"caller": caller, "callee": callee}
+    peers = {"caller": callee.address(family), "callee": caller.address(family)}
     with tempfile.TemporaryDirectory(prefix="testbed-calls-") as tmp:
         procs = {}
         for role, node in nodes.items():
@@ -59,7 +62,10 @@ def run_calls(state: TopologyState, codec: str = "g711", calls: int = 1, seconds
             for role, proc in procs.items():  # both bound before anything is sent
                 assert proc.stdout is not None
                 if proc.stdout.readline().strip() != "ready":
-                    raise CallError(f"the {role} side did not start: {proc.communicate()[1].strip()[-500:]}")
+                    detail = proc.communicate()[1].strip()[-500:]
+                    netns.require(nodes[role].netns, f"the {role} side of the calls")
+                    raise CallError(f"the {role} side ({nodes[role].name}) did not start: "
+                                    f"{detail or 'it printed nothing'}")
             start_ns = time.time_ns() + int(START_DELAY_S * 1e9)
             for proc in procs.values():
                 assert proc.stdin is not None
@@ -68,7 +74,9 @@ def run_calls(state: TopologyState, codec: str = "g711", calls: int = 1, seconds
             for role, proc in procs.items():
                 _, err = proc.communicate(timeout=seconds + START_DELAY_S + DRAIN_S + 60)
                 if proc.returncode != 0:
-                    raise CallError(f"the {role} side failed: {err.strip()[-500:]}")
+                    netns.require(nodes[role].netns, f"the {role} side of the calls")
+                    raise CallError(f"the {role} side ({nodes[role].name}) failed with exit "
+                                    f"{proc.returncode}: {err.strip()[-500:] or 'it printed nothing'}")
         finally:
             for proc in procs.values():
                 if proc.poll() is None:

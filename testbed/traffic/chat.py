@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from testbed.kernel import netns
-from testbed.topology.model import TopologyState
+from testbed.kernel.netns import Endpoint
 
 HEADER = struct.Struct("!IqH")  # message id, send time ns, body length
 
@@ -101,16 +101,15 @@ def client(host: str, port: int, count: int, interval_s: float, size: int, deadl
     return {"sent": count, "latencies_ns": on_time, "connected": True}
 
 
-def run_chat(state: TopologyState, count: int = 50, interval_s: float = 0.2, size: int = 200,
-             deadline_s: float = 5.0, port: int = 5222, sender: str = "caller",
-             receiver: str = "callee") -> ChatResult:
+def run_chat(client: Endpoint, server: Endpoint, count: int = 50, interval_s: float = 0.2, size: int = 200,
+             deadline_s: float = 5.0, port: int = 5222) -> ChatResult:
+    """`count` messages from `client` to `server` over one TCP connection, each acknowledged."""
     seconds = count * interval_s + deadline_s + 5
     module = [sys.executable, "-m", "testbed.traffic.chat"]
     server_argv = [*module, "server", str(port), str(seconds)]
-    with netns.serving(state.node(receiver).netns, server_argv):
-        args = [state.node(receiver).address(), str(port), str(count), str(interval_s), str(size),
-                str(deadline_s)]
-        result = netns.run(state.node(sender).netns, [*module, "client", *args], timeout=seconds + 30)
+    with netns.serving(server.netns, server_argv):
+        args = [server.address(), str(port), str(count), str(interval_s), str(size), str(deadline_s)]
+        result = netns.run(client.netns, [*module, "client", *args], timeout=seconds + 30)
     report = json.loads(result.stdout)
     latencies = np.array(report["latencies_ns"], dtype=float) / 1e6
     delivered = int(latencies.size)

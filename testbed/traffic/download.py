@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the worker side stays light: it starts inside a namespace, maybe under TCG
-    from testbed.topology.model import TopologyState
+    from testbed.kernel.netns import Endpoint
 
 CHUNK = 16384
 CONNECT_TIMEOUT_S = 5.0
@@ -120,20 +120,18 @@ def summarise(report: dict) -> DownloadResult:
     return DownloadResult(report["connected"], report["bytes"], report["stalled"], kbit, steady)
 
 
-def run_download(state: TopologyState, client_node: str = "caller", server_node: str = "callee",
-                 direction: str = "down", size: int = 0, seconds: float = 10.0, idle_s: float = 2.0,
-                 port: int = 8080) -> DownloadResult:
+def run_download(client: Endpoint, server: Endpoint, direction: str = "down", size: int = 0,
+                 seconds: float = 10.0, idle_s: float = 2.0, port: int = 8080) -> DownloadResult:
     from testbed.kernel import netns
 
     module = [sys.executable, "-m", "testbed.traffic.download"]
     args = [direction, str(size), str(seconds), str(idle_s)]
-    with netns.serving(state.node(server_node).netns, [*module, "server", str(port), *args]) as server:
-        result = netns.run(state.node(client_node).netns,
-                           [*module, "client", state.node(server_node).address(), str(port), *args],
+    with netns.serving(server.netns, [*module, "server", str(port), *args]) as server_proc:
+        result = netns.run(client.netns, [*module, "client", server.address(), str(port), *args],
                            timeout=seconds + CONNECT_TIMEOUT_S + 30)
         report = json.loads(result.stdout)
         if report is None:  # an upload: the server received and measured
-            remaining, _ = server.communicate(timeout=seconds + idle_s + 10)
+            remaining, _ = server_proc.communicate(timeout=seconds + idle_s + 10)
             report = json.loads(remaining.strip().splitlines()[-1])
     return summarise(report)
 

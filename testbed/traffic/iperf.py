@@ -7,9 +7,11 @@ import subprocess
 import time
 from dataclasses import dataclass
 
+from testbed.errors import WorkloadFailed
 from testbed.kernel import netns
+from testbed.kernel.netns import Endpoint
 
-IPERF_PORT = 5201
+IPERF_PORT = 5201  # iperf3's own default
 
 
 @dataclass(frozen=True)
@@ -36,22 +38,21 @@ class IperfResult:
                    total.get("jitter_ms"))
 
 
-class IperfError(RuntimeError):
+class IperfError(WorkloadFailed):
     pass
 
 
-def run_iperf(client_ns: str, server_ns: str, server_ip: str, seconds: float = 5,
-              udp_rate_bps: int | None = None, length: int | None = None, reverse: bool = False,
-              port: int = IPERF_PORT) -> IperfResult:
-    """One iperf3 test: a one-off server in `server_ns`, the client in `client_ns`.
+def run_iperf(client: Endpoint, server: Endpoint, seconds: float = 5, udp_rate_bps: int | None = None,
+              length: int | None = None, reverse: bool = False, port: int = IPERF_PORT) -> IperfResult:
+    """One iperf3 test: a one-off server at `server`, the client at `client`.
 
     `reverse`: the server sends (downlink when the client is inside). UDP when
     `udp_rate_bps` is given (e.g. `-u -b 68.8k -l 172` is a 50 pps VoIP stand-in).
     """
-    server = subprocess.Popen(netns.command(server_ns, ["iperf3", "-s", "-1", "-p", str(port)]),
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    server_proc = subprocess.Popen(netns.command(server.netns, ["iperf3", "-s", "-1", "-p", str(port)]),
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
-        argv = ["iperf3", "-c", server_ip, "-p", str(port), "-t", str(seconds), "-J"]
+        argv = ["iperf3", "-c", server.address(), "-p", str(port), "-t", str(seconds), "-J"]
         if udp_rate_bps is not None:
             argv += ["-u", "-b", str(udp_rate_bps)]
         if length is not None:
@@ -59,7 +60,7 @@ def run_iperf(client_ns: str, server_ns: str, server_ip: str, seconds: float = 5
         if reverse:
             argv.append("-R")
         for _ in range(50):  # the server needs a moment to listen
-            result = subprocess.run(netns.command(client_ns, argv), capture_output=True, text=True,
+            result = subprocess.run(netns.command(client.netns, argv), capture_output=True, text=True,
                                     timeout=seconds + 30)
             report = json.loads(result.stdout) if result.stdout.strip() else {}
             error = report.get("error", result.stderr)
@@ -71,5 +72,5 @@ def run_iperf(client_ns: str, server_ns: str, server_ip: str, seconds: float = 5
             raise IperfError(f"iperf3 failed: {error}")
         return IperfResult.from_json(report)
     finally:
-        server.kill()
-        server.wait()
+        server_proc.kill()
+        server_proc.wait()

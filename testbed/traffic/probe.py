@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the worker side stays light: it starts inside a namespace, maybe under TCG
-    from testbed.topology.model import TopologyState
+    from testbed.kernel.netns import Endpoint
 
 SEQ = struct.Struct("!I")
 GRACE_S = 1.0  # how long the receiver keeps listening after the sender has finished
@@ -81,19 +81,20 @@ def receive(port: int, seconds: float) -> dict:
     return {"received": sorted(seen)}
 
 
-def run_probe(state: TopologyState, sender: str = "caller", receiver: str = "callee", port: int = 443,
-              src_port: int = 0, count: int = 20, interval_s: float = 0.05, size: int = 1200,
-              prefix: str = "", first: tuple[int, str] | None = None) -> ProbeResult:
+def run_probe(client: Endpoint, server: Endpoint, port: int = 443, src_port: int = 0, count: int = 20,
+              interval_s: float = 0.05, size: int = 1200, prefix: str = "",
+              first: tuple[int, str] | None = None) -> ProbeResult:
+    """`count` datagrams from `client` to `server`'s `port`, counted where they arrive."""
     from testbed.kernel import netns
 
     send_s = count * interval_s
     limit_s = send_s + 120  # the receiver's own safety stop; it normally ends when the sender has
     module = [sys.executable, "-m", "testbed.traffic.probe"]
     receiver_argv = [*module, "receive", str(port), str(limit_s)]
-    with netns.serving(state.node(receiver).netns, receiver_argv, stdin=True) as receiver_proc:
+    with netns.serving(server.netns, receiver_argv, stdin=True) as receiver_proc:
         first_args = [str(first[0]), first[1]] if first else ["0", ""]
-        netns.run(state.node(sender).netns, [
-            *module, "send", state.node(receiver).address(), str(port), str(src_port), str(count),
+        netns.run(client.netns, [
+            *module, "send", server.address(), str(port), str(src_port), str(count),
             str(interval_s), str(size), prefix, *first_args], timeout=limit_s)
         out, _ = receiver_proc.communicate(timeout=GRACE_S + 30)  # closes stdin: the sender is done
     received = json.loads(out.strip().splitlines()[-1])["received"]

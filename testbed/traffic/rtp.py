@@ -18,7 +18,9 @@ from dataclasses import dataclass
 RTP_HEADER = struct.Struct("!BBHII")
 MARK = struct.Struct("!Iq")
 STUN_HEADER = struct.Struct("!HHI12s")
-STUN_COOKIE = 0x2112A442
+STUN_COOKIE = 0x2112A442  # RFC 5389's magic cookie, at offset 4 of every STUN message
+STUN_COOKIE_BYTES = STUN_COOKIE.to_bytes(4, "big")
+STUN_HEADER_BYTES = STUN_HEADER.size
 STUN_TYPE = 0x0801  # inside WhatsApp's relay range 0x0800-0x0802 (RESEARCH.md section 2)
 REFLECTOR_MARK = b"\xff" * 12  # after a 16-byte peer tag (RESEARCH.md section 2)
 REFLECTOR_HEADER = 16 + len(REFLECTOR_MARK)
@@ -71,8 +73,8 @@ def _peer_tag(ssrc: int) -> bytes:
 def parse(data: bytes) -> Parsed | None:
     """None for anything that is not one of our packets."""
     offset = 0
-    if len(data) >= 20 and data[4:8] == b"\x21\x12\xa4\x42":
-        offset = 20
+    if len(data) >= STUN_HEADER_BYTES and data[4:8] == STUN_COOKIE_BYTES:
+        offset = STUN_HEADER_BYTES
     elif len(data) >= REFLECTOR_HEADER and data[16:REFLECTOR_HEADER] == REFLECTOR_MARK:
         offset = REFLECTOR_HEADER
     if len(data) < offset + RTP_HEADER.size + MARK.size or data[offset] >> 6 != 2:

@@ -22,6 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from testbed.errors import EnvironmentFailure, NeedsRoot, ProgramMissing
+
 ROOT = Path(__file__).resolve().parents[2]
 CACHE = Path(os.environ.get("TESTBED_CACHE", "/var/cache/testbed"))
 SUITE = "bookworm"
@@ -33,7 +35,7 @@ RECIPE = [Path(__file__), Path(__file__).with_name("guest_init.py"), ROOT / "scr
 Progress = Callable[[str], None]
 
 
-class ImageBuildError(RuntimeError):
+class ImageBuildError(EnvironmentFailure):
     pass
 
 
@@ -91,11 +93,14 @@ def _run(argv: list[str], log: Path, what: str, **kwargs) -> None:
         raise ImageBuildError(f"{what} failed (exit {result.returncode}); the end of {log}:\n{tail}")
 
 
+BUILD_TOOLS = {"debootstrap": "debootstrap", "mkfs.ext4": "e2fsprogs",
+               "qemu-system-x86_64": "qemu-system-x86"}
+
+
 def _require_tools() -> None:
-    missing = [t for t in ("debootstrap", "mkfs.ext4", "qemu-system-x86_64") if shutil.which(t) is None]
-    if missing:
-        raise ImageBuildError(f"missing {', '.join(missing)}: run scripts/setup.sh "
-                              "(apt-get install debootstrap e2fsprogs qemu-system-x86)")
+    for tool, package in BUILD_TOOLS.items():
+        if shutil.which(tool) is None:
+            raise ProgramMissing(tool, package, "building the testbed VM image")
 
 
 def build(progress: Progress = lambda _: None, force: bool = False) -> Image:
@@ -106,7 +111,7 @@ def build(progress: Progress = lambda _: None, force: bool = False) -> Image:
         return image
     _require_tools()
     if os.geteuid() != 0:
-        raise ImageBuildError("building the VM image needs root (debootstrap): run with sudo")
+        raise NeedsRoot("building the VM image", "debootstrap")
     work = image.directory.with_name(image.directory.name + ".building")
     shutil.rmtree(work, ignore_errors=True)
     rootfs = work / "rootfs"

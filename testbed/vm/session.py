@@ -1,9 +1,10 @@
 """A VM that stays up for the life of a run, so `up`, `apply`, `exec`, `clear` and `down`
 can each run inside it on a kernel with netem.
 
-The guest's init serves commands through the shared tree: the host writes
-`.testbed-vm/session-RUN/inbox/N.json`, the guest runs it and writes `N.out` as output
-arrives and `N.exit` at the end. No network, no sockets: only the 9p share.
+The guest's init serves commands through the spec directory (testbed/vm/guest_init.py,
+agent mode): the host writes inbox/N.json, the guest runs it and writes N.stdout,
+N.stderr and N.exit. No network, no sockets: only the 9p share. The project tree and the
+directory `up` ran in are shared at boot; inputs of later commands outside them are copied.
 """
 
 from __future__ import annotations
@@ -12,124 +13,121 @@ import json
 import os
 import shutil
 import signal
-import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from testbed.vm import qemu
+from testbed.kernel.process import alive
+from testbed.vm import shares
+from testbed.vm.commands import Stream, copy_inputs
 from testbed.vm.image import ROOT, build
+from testbed.vm.machine import STATE_DIR, Machine, VMError, read_record
+from testbed.vm.qemu import isatty_env
 
 BOOT_TIMEOUT_S = 180
+POWER_OFF_TIMEOUT_S = 30
+RUNS_DIR = STATE_DIR / "vm-runs"
 
 
-SESSION_DIR = qemu.PID_DIR / "vm-runs"
-
-
-def _state_file(run_id: str) -> Path:
-    return SESSION_DIR / f"{run_id}.json"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return "qemu" in Path(f"/proc/{pid}/cmdline").read_text()
-    except FileNotFoundError:
-        return False
+def _record(run_id: str) -> Path:
+    return RUNS_DIR / f"{run_id}.json"
 
 
 @dataclass
 class VMSession:
     run_id: str
     pid: int
-    directory: Path
+    started: int | None
+    directory: Path  # the spec directory
+    shared: tuple[Path, ...]
+
+    @property
+    def alive(self) -> bool:
+        return alive(self.pid, self.started)
 
     @classmethod
     def find(cls, run_id: str) -> VMSession | None:
-        path = _state_file(run_id)
-        if not path.exists():
+        data = read_record(_record(run_id))
+        if not data:
             return None
-        data = json.loads(path.read_text())
-        session = cls(run_id, data["pid"], Path(data["directory"]))
-        if not _alive(session.pid):
+        session = cls(run_id, data["pid"], data.get("started"), Path(data["directory"]),
+                      tuple(Path(p) for p in data.get("shared", [])))
+        if not session.alive:
             session._forget()
             return None
         return session
 
     @classmethod
     def start(cls, run_id: str, progress=lambda _: None) -> VMSession:
-        image = build(progress=progress)
-        directory = ROOT / qemu.SPEC_DIR / f"session-{run_id}"
-        shutil.rmtree(directory, ignore_errors=True)
-        directory.mkdir(parents=True)
-        (directory / "spec.json").write_text(json.dumps({"agent": True}))
+        build(progress=progress)
+        view = shares.plan(ROOT, Path.cwd())
         progress("booting the testbed VM for this run")
-        argv = qemu.qemu_argv(image, qemu._accel(image),
-                              qemu._kernel_args(f"{qemu.SPEC_DIR}/{directory.name}"), False)
-        with (directory / "console.log").open("wb") as console:
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=console, stderr=subprocess.STDOUT,
-                                    start_new_session=True)
-        qemu._register(proc.pid)
-        session = cls(run_id, proc.pid, directory)
-        SESSION_DIR.mkdir(parents=True, exist_ok=True)
-        _state_file(run_id).write_text(json.dumps({"pid": proc.pid, "directory": str(directory)}))
+        RUNS_DIR.mkdir(parents=True, exist_ok=True)
+        console = RUNS_DIR / f"{run_id}.console"
+        machine = Machine({"mode": "agent"}, list(view.shares), console_log=console, owned=False)
+        pid_record = read_record(machine.pidfile)
+        session = cls(run_id, machine.proc.pid, pid_record.get("started"), machine.directory, view.shares)
+        _record(run_id).write_text(json.dumps({"pid": session.pid, "started": session.started,
+                                               "directory": str(session.directory),
+                                               "shared": [str(p) for p in view.shares]}))
         deadline = time.monotonic() + BOOT_TIMEOUT_S
-        while not (directory / "ready").exists():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                tail = (directory / "console.log").read_text(errors="replace")[-2000:]
+        while not (session.directory / "ready").exists():
+            if machine.proc.poll() is not None or time.monotonic() > deadline:
+                tail = console.read_text(errors="replace")[-2000:] if console.exists() else ""
                 session.stop()
-                raise qemu.VMError(f"the VM for run {run_id} did not come up; its console:\n{tail}")
+                raise VMError(f"the VM for run {run_id} did not come up; its console:\n{tail}")
             time.sleep(0.1)
         return session
 
-    def run(self, argv: list[str], cwd: str = ".") -> int:
+    def run(self, argv: list[str], inputs: tuple[Path, ...] = (), cwd: Path | None = None) -> int:
         """Run `argv` in the guest, streaming its output here; returns its exit code."""
-        name = f"{time.time_ns()}"
+        return self._run(argv, inputs, cwd, Stream(self.directory, self._name()))
+
+    def capture(self, argv: list[str]) -> tuple[int, str]:
+        """Run `argv` in the guest; its exit code and its standard output."""
+        stream = Stream(self.directory, self._name(), capture=True)
+        code = self._run(argv, (), None, stream)
+        return code, stream.captured.decode(errors="replace")
+
+    @staticmethod
+    def _name() -> str:
+        return f"{time.time_ns()}"
+
+    def _run(self, argv: list[str], inputs: tuple[Path, ...], cwd: Path | None, stream: Stream) -> int:
+        view = shares.extend(shares.GuestView(self.shared, (), ROOT), cwd or Path.cwd(), inputs)
+        name = stream.base.name
+        copies = copy_inputs(self.directory, name, view.copies)
+        command = {"argv": argv, "cwd": str(view.cwd), "copies": copies, "env": isatty_env()}
         inbox = self.directory / "inbox"
-        tmp = inbox / f"{name}.tmp"
-        tmp.write_text(json.dumps({"argv": argv, "cwd": cwd}))
-        tmp.rename(inbox / f"{name}.json")
-        out_path, exit_path = self.directory / f"{name}.out", self.directory / f"{name}.exit"
-        offset = 0
+        (inbox / f"{name}.tmp").write_text(json.dumps(command))
+        (inbox / f"{name}.tmp").rename(inbox / f"{name}.json")
         try:
-            while True:
-                finished = exit_path.exists()
-                if out_path.exists():
-                    with out_path.open("rb") as out:
-                        out.seek(offset)
-                        chunk = out.read()
-                    offset += len(chunk)
-                    sys.stdout.buffer.write(chunk)
-                    sys.stdout.flush()
-                if finished:
-                    return int(exit_path.read_text())
-                if not _alive(self.pid):
-                    raise qemu.VMError(f"the VM of run {self.run_id} stopped during the command")
-                time.sleep(0.05)
+            return stream.follow(lambda: self.alive, f"the command in run {self.run_id}'s VM")
         finally:
-            out_path.unlink(missing_ok=True)
-            exit_path.unlink(missing_ok=True)
+            stream.cleanup()
 
     def stop(self) -> None:
         """Power the VM off (kill it if it does not go within 30 s) and forget it."""
-        if _alive(self.pid):
+        if self.alive:
             inbox = self.directory / "inbox"
             if inbox.exists():
                 (inbox / "zz-poweroff.tmp").write_text(json.dumps({"argv": ["poweroff"]}))
                 (inbox / "zz-poweroff.tmp").rename(inbox / "zz-poweroff.json")
-            deadline = time.monotonic() + 30
-            while _alive(self.pid) and time.monotonic() < deadline:
+            deadline = time.monotonic() + POWER_OFF_TIMEOUT_S
+            while self.alive and time.monotonic() < deadline:
                 time.sleep(0.1)
-            if _alive(self.pid):
+            if self.alive:
                 os.kill(self.pid, signal.SIGKILL)
         self._forget()
 
     def _forget(self) -> None:
-        _state_file(self.run_id).unlink(missing_ok=True)
-        (qemu.PID_DIR / f"qemu-{self.pid}.pid").unlink(missing_ok=True)
+        _record(self.run_id).unlink(missing_ok=True)
+        (RUNS_DIR / f"{self.run_id}.console").unlink(missing_ok=True)
+        (STATE_DIR / f"qemu-{self.pid}.pid").unlink(missing_ok=True)
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
 def sessions() -> list[str]:
     """Runs that live in a testbed VM (and whose VM is still running)."""
-    return [run for run in sorted(p.stem for p in SESSION_DIR.glob("*.json")) if VMSession.find(run)]
+    names = sorted(p.stem for p in RUNS_DIR.glob("*.json")) if RUNS_DIR.exists() else []
+    return [run for run in names if VMSession.find(run)]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,10 +12,8 @@ from testbed.compile.compiler import Target, compile_profile
 from testbed.compile.plan import Plan
 from testbed.kernel import apply as engine
 from testbed.profile.loader import load_profile
-from testbed.topology import build
-from testbed.topology.model import TopologySpec, TopologyState
-
-_ids = itertools.count()
+from testbed.scenario.session import Experiment
+from testbed.topology.model import TopologyState, unique_run_id
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -32,17 +29,15 @@ def _root() -> None:
 
 
 def new_run_id() -> str:
-    return f"h{os.getpid() % 10000}{next(_ids)}"[:8]
+    """A run id of this test process only: tests never touch runs they did not create."""
+    return unique_run_id("h")
 
 
 @pytest.fixture
 def topo() -> Iterator[TopologyState]:
-    run = new_run_id()
-    state = build.up(TopologySpec(), run)
-    try:
-        yield state
-    finally:
-        build.down(run)
+    """A fresh default topology (caller -- censor -- callee) of this test's own."""
+    with Experiment(label="h") as session:
+        yield session.state
 
 
 def plan_for(state: TopologyState, profile: Path | dict, tmp_path: Path | None = None) -> Plan:

@@ -90,11 +90,11 @@ def test_ipv6_is_classified_too(topo, tmp_path, family) -> None:
 def test_chat_is_delivered_on_a_clean_path_and_not_through_a_block(topo, tmp_path) -> None:
     from testbed.traffic.chat import run_chat
 
-    clean = run_chat(topo, count=20, interval_s=0.05)
+    clean = run_chat(topo.endpoint("caller"), topo.endpoint("callee"), count=20, interval_s=0.05)
     assert clean.connected and clean.delivery_ratio == 1.0 and clean.latency_p95_ms < 50
     apply_profile(topo, profile_dict("chatblock", classes=[{
         "name": "xmpp", "match": {"protocol": "tcp", "dst_port": 5222}, "uplink": {"drop": True}}]), tmp_path)
-    blocked = run_chat(topo, count=5, interval_s=0.05, deadline_s=1.0)
+    blocked = run_chat(topo.endpoint("caller"), topo.endpoint("callee"), count=5, interval_s=0.05, deadline_s=1.0)
     assert blocked.delivered == 0
 
 
@@ -108,10 +108,11 @@ def test_stun_framed_calls_are_blocked_while_chat_is_delivered(topo, tmp_path) -
     apply_profile(topo, profile_dict("calls-blocked", classes=[{
         "name": "stun", "match": {"protocol": "udp", "payload": {"offset": 4, "value": "0x2112A442"}},
         "both": {"drop": True}}]), tmp_path)
-    framed = run_calls(topo, "opus-webrtc", calls=2, seconds=3, stun=True, dtx=True)
+    framed = run_calls(topo.endpoint("caller"), topo.endpoint("callee"), "opus-webrtc", calls=2, seconds=3,
+                       framing="stun", dtx=True)
     assert all(t.sent.size > 0 and t.received.size == 0 for t in framed.traces)
-    plain = run_calls(topo, "opus-webrtc", calls=1, seconds=3, stun=False)
+    plain = run_calls(topo.endpoint("caller"), topo.endpoint("callee"), "opus-webrtc", calls=1, seconds=3)
     metrics = [stream_metrics(t, CODECS["opus-webrtc"]) for t in plain.traces]
     assert all(m.network_loss.loss_percent == 0 and m.quality.mos_lq > 4.3 for m in metrics)
-    chat = run_chat(topo, count=20, interval_s=0.05)
+    chat = run_chat(topo.endpoint("caller"), topo.endpoint("callee"), count=20, interval_s=0.05)
     assert chat.delivery_ratio == 1.0

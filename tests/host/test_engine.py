@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from testbed.compile.render import nft_ruleset, shell_script
+from testbed.errors import KernelFeatureMissing
 from testbed.kernel import apply as engine
 from testbed.kernel import netns, probe
-from testbed.profile.errors import KernelFeatureMissing
 
 from .conftest import plan_for, profile_dict
 
@@ -99,7 +99,7 @@ def test_netem_profile_on_this_kernel(topo) -> None:
         assert engine.apply(plan, topo.censor.netns).changed
         assert engine.differences(plan, topo.censor.netns) == []
     else:
-        with pytest.raises(KernelFeatureMissing, match=r"sch_netem is not available .*--vm"):
+        with pytest.raises(KernelFeatureMissing, match=r"sch_netem is not available .*--where vm"):
             engine.apply(plan, topo.censor.netns)
         assert (_root_kind(topo, "out0"), _tables(topo)) == before
 

@@ -6,19 +6,19 @@ import csv
 import json
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.cli import ROOT, popen, run_cli
+from tests.host.test_topology import runs_of
+
 SCENARIO = ROOT / "tests" / "data" / "scenarios" / "host.yaml"
 
 
 def _run(scenario: Path, results: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "testbed.cli", "run", str(scenario), "--results", str(results)],
-                          capture_output=True, text=True, timeout=300, cwd=ROOT)
+    return run_cli("run", str(scenario), "--results", str(results))
 
 
 def test_passing_scenario_exits_0_and_writes_its_results(tmp_path) -> None:
@@ -33,7 +33,7 @@ def test_passing_scenario_exits_0_and_writes_its_results(tmp_path) -> None:
     assert {(r["phase"], r["workload"]) for r in rows} >= {("throttled", "iperf3"), ("baseline", "voip")}
     with (directory / "metrics.csv").open() as f:
         assert len(list(csv.DictReader(f))) == len(rows)
-    assert (directory / "traces" / "rep0-throttled-voip.npz").exists()
+    assert (directory / "traces" / "rep1-throttled-voip.npz").exists()
     assert "Verdict: **PASS**" in (directory / "summary.md").read_text()
     for png in ("timeline.png", "delay_cdf.png", "phases.png"):
         assert (directory / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -50,8 +50,7 @@ def test_passing_scenario_exits_0_and_writes_its_results(tmp_path) -> None:
     Images().feed(page)
     assert Images.count == 3 and "PASS" in page
     (directory / "report.html").unlink()
-    again = subprocess.run([sys.executable, "-m", "testbed.cli", "report", str(directory)], capture_output=True,
-                           text=True, cwd=ROOT)
+    again = run_cli("report", str(directory))
     assert again.returncode == 0 and (directory / "report.html").exists()
 
 
@@ -76,8 +75,7 @@ def test_bad_scenario_exits_2(tmp_path) -> None:
 
 
 def test_sigint_leaves_nothing_and_marks_results_incomplete(tmp_path) -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "testbed.cli", "run", str(SCENARIO), "--results", str(tmp_path)],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = popen("run", str(SCENARIO), "--results", str(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not list(tmp_path.glob("*/traces")):
         time.sleep(0.1)
@@ -88,16 +86,13 @@ def test_sigint_leaves_nothing_and_marks_results_incomplete(tmp_path) -> None:
     info = json.loads((directory / "run.json").read_text())
     assert info["complete"] is False and directory.name.endswith(".partial")
     assert "INCOMPLETE" in (directory / "summary.md").read_text()
-    namespaces = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-    assert f"tb-sc{proc.pid % 100000}-" not in namespaces
-    assert not any(n.startswith("tb-sc") for n in namespaces.split())
+    assert runs_of(proc.pid) == []
 
 
 
 def test_matrix_runs_every_profile_and_codec(tmp_path) -> None:
-    result = subprocess.run([sys.executable, "-m", "testbed.cli", "matrix", "ru-2021-twitter-throttle", "--codec",
-                             "g711", "--codec", "g729", "--seconds", "2", "--results", str(tmp_path)],
-                            capture_output=True, text=True, timeout=300, cwd=ROOT)
+    result = run_cli("matrix", "ru-2021-twitter-throttle", "--codec", "g711", "--codec", "g729", "--seconds", "2",
+                     "--results", str(tmp_path))
     assert result.returncode == 0, result.stderr
     (directory,) = tmp_path.iterdir()
     cells = json.loads((directory / "matrix.json").read_text())

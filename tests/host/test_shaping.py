@@ -13,7 +13,7 @@ TCP_GOODPUT_SHARE = 1448 / 1514  # payload of a full frame with TCP timestamps
 
 
 def _both(state):
-    return state.nodes["caller"].netns, state.nodes["callee"].netns, state.nodes["callee"].address()
+    return state.endpoint("caller"), state.endpoint("callee")
 
 
 @pytest.mark.parametrize("method", ["htb", "tbf"])
@@ -21,15 +21,15 @@ def _both(state):
 def test_shaping_1mbit_gives_tcp_within_5_percent(topo, tmp_path, method, reverse) -> None:
     apply_profile(topo, profile_dict("shape", default={"both": {"shape": {"rate": "1mbit", "method": method}}}),
                   tmp_path)
-    caller, callee, ip = _both(topo)
-    result = run_iperf(caller, callee, ip, seconds=6, reverse=reverse)
+    caller, callee = _both(topo)
+    result = run_iperf(caller, callee, seconds=6, reverse=reverse)
     expected = RATE * TCP_GOODPUT_SHARE
     assert result.received_bps == pytest.approx(expected, rel=0.05)
 
 
 def test_unshaped_path_is_far_faster(topo) -> None:
-    caller, callee, ip = _both(topo)
-    assert run_iperf(caller, callee, ip, seconds=2).received_bps > 50 * RATE
+    caller, callee = _both(topo)
+    assert run_iperf(caller, callee, seconds=2).received_bps > 50 * RATE
 
 
 def test_nft_policing_drops_above_rate(topo, tmp_path) -> None:
@@ -39,8 +39,8 @@ def test_nft_policing_drops_above_rate(topo, tmp_path) -> None:
     apply_profile(topo, profile_dict("police", classes=[{
         "name": "udp", "match": {"protocol": "udp"},
         "both": {"police": {"rate": "1mbit", "burst": burst}}}]), tmp_path)
-    caller, callee, ip = _both(topo)
-    result = run_iperf(caller, callee, ip, seconds=seconds, udp_rate_bps=5 * RATE, length=1000)
+    caller, callee = _both(topo)
+    result = run_iperf(caller, callee, seconds=seconds, udp_rate_bps=5 * RATE, length=1000)
     payload_share = 1000 / 1028  # the limit counts IP bytes; iperf3 counts UDP payload
     floor = RATE * payload_share * 0.95
     ceiling = RATE * payload_share + (RATE + burst * 8) / seconds * 1.05
@@ -49,16 +49,10 @@ def test_nft_policing_drops_above_rate(topo, tmp_path) -> None:
 
 
 def test_topology_base_link_rate() -> None:
-    from testbed.topology import build
+    from testbed.scenario.session import Experiment
     from testbed.topology.model import LinkSpec, TopologySpec
 
-    from .conftest import new_run_id
-
-    run = new_run_id()
-    state = build.up(TopologySpec(link=LinkSpec(rate="2mbit")), run)
-    try:
-        caller, callee, ip = _both(state)
-        result = run_iperf(caller, callee, ip, seconds=5)
+    with Experiment(TopologySpec(link=LinkSpec(rate="2mbit")), label="h") as session:
+        caller, callee = _both(session.state)
+        result = run_iperf(caller, callee, seconds=5)
         assert result.received_bps == pytest.approx(2 * RATE * TCP_GOODPUT_SHARE, rel=0.05)
-    finally:
-        build.down(run)

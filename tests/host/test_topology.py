@@ -5,16 +5,25 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
 
+from testbed.errors import InputError
 from testbed.kernel import netns
 from testbed.topology import build
-from testbed.topology.model import TopologySpec, state_path
+from testbed.topology.model import TopologySpec, TopologyState, state_path
+from tests.cli import popen, run_cli
 
 from .conftest import new_run_id
+
+
+def runs_of(pid: int) -> list[str]:
+    """Runs (state files) of a process: its run ids are a letter, its pid and a counter in base 36."""
+    from testbed.topology.build import running
+    from testbed.topology.model import base36
+
+    return [r for r in running() if r[1:-2] == base36(pid)]
 
 
 def _namespaces(prefix: str) -> list[str]:
@@ -52,15 +61,17 @@ def test_same_run_twice_is_refused() -> None:
     run = new_run_id()
     build.up(TopologySpec(), run)
     try:
-        with pytest.raises(build.TopologyError, match="already up"):
+        with pytest.raises(InputError, match="already up"):
             build.up(TopologySpec(), run)
     finally:
         build.down(run)
 
 
 def _cli(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "testbed.cli", *args], capture_output=True, text=True,
-                          check=check, timeout=120)
+    result = run_cli(*args, timeout=120)
+    if check:
+        assert result.returncode == 0, result.stdout + result.stderr
+    return result
 
 
 def test_cli_up_exec_apply_status_clear_down(tmp_path) -> None:
@@ -85,28 +96,30 @@ def test_cli_up_exec_apply_status_clear_down(tmp_path) -> None:
     assert _namespaces(f"tb-{run}-") == []
 
 
-def test_clean_removes_everything_after_kill_9() -> None:
+def test_clean_removes_a_run_killed_while_coming_up() -> None:
     run = new_run_id()
-    proc = subprocess.Popen([sys.executable, "-m", "testbed.cli", "up", "--run", run],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = popen("up", "--run", run, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 20
     while not _namespaces(f"tb-{run}-") and time.monotonic() < deadline:
         time.sleep(0.005)
     os.kill(proc.pid, signal.SIGKILL)  # mid-way through, or just after: either must clean up
     proc.wait()
     assert _namespaces(f"tb-{run}-"), "the run had started making namespaces"
-    result = _cli("clean")
+    finished = TopologyState.load(run).owner is None  # killed after `up` completed: a kept-up run
+    result = _cli("clean", *(["--run", run] if finished else []))
     assert "clean:" in result.stdout
-    assert _namespaces("tb-") == []
+    assert _namespaces(f"tb-{run}-") == []
     assert not state_path(run).exists()
     links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
-    assert " tb-" not in links
+    assert f" tb-{run}-" not in links
 
 
 def test_try_measures_before_and_after() -> None:
-    result = _cli("try", "ru-2021-twitter-throttle", "--seconds", "1")
-    assert result.returncode == 0, result.stderr
-    assert "TCP down (port 443)" in result.stdout and "g711 call (UDP 1400)" in result.stdout
-    assert result.stdout.count("100 % delivered") == 2
-    assert "--callee-address" in result.stderr  # the hint: twitter matches addresses the callee lacks
-    assert _namespaces("tb-try") == []
+    proc = popen("try", "ru-2021-twitter-throttle", "--seconds", "1", stdout=subprocess.PIPE,
+                 stderr=subprocess.PIPE)
+    stdout, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 0, stderr
+    assert "TCP down (port 443)" in stdout and "g711 call (UDP 1400)" in stdout
+    assert stdout.count("100 % delivered") == 2
+    assert "--callee-address" in stderr  # the hint: twitter matches addresses the callee lacks
+    assert runs_of(proc.pid) == [], "try left its topology behind"

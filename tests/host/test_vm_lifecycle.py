@@ -1,83 +1,106 @@
-"""The testbed VM from the host: commands, exit codes, shared files, and no QEMU left behind."""
+"""The testbed VM from the host: commands, exit codes, shared files, and no QEMU left behind.
+
+Each test checks only the VMs its own CLI processes started (their QEMU records name the
+owning pid), so a VM of someone else's on the machine is never counted or stopped.
+"""
 
 from __future__ import annotations
 
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from testbed.kernel.process import alive
+from testbed.vm.machine import STATE_DIR, read_record
+from tests.cli import ROOT, popen, run_cli
 
 
-def _testbed(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "testbed.cli", *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=ROOT)
+def vms_of(pid: int) -> list[int]:
+    """QEMU processes still running that the process `pid` started."""
+    found = []
+    for pidfile in STATE_DIR.glob("qemu-*.pid"):
+        record = read_record(pidfile)
+        if record.get("owner") == pid and alive(record.get("pid"), record.get("started")):
+            found.append(record["pid"])
+    return found
 
 
-def _qemus() -> list[str]:
-    return subprocess.run(["pgrep", "-f", "qemu-system-x86_64.*mount_tag=project"], capture_output=True,
-                          text=True).stdout.split()
-
-
-@pytest.fixture(autouse=True)
-def _no_vm_left():
-    yield
-    assert _qemus() == [], "a QEMU process was left running"
+def _wait_for_vm(pid: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not vms_of(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert vms_of(pid), "the VM had started"
 
 
 def test_build_is_cached() -> None:
-    result = _testbed("vm", "build")
+    result = run_cli("vm", "build")
     assert result.returncode == 0 and "is cached" in result.stderr
 
 
 def test_netem_in_the_vm_and_exit_codes() -> None:
-    ok = _testbed("vm", "run", "--", "tc", "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms")
+    ok = run_cli("vm", "run", "--", "tc", "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms")
     assert ok.returncode == 0, ok.stdout + ok.stderr
-    assert _testbed("vm", "run", "--", "sh", "-c", "exit 7").returncode == 7
+    assert run_cli("vm", "run", "--", "sh", "-c", "exit 7").returncode == 7
+    split = run_cli("vm", "run", "--", "sh", "-c", "echo out; echo err >&2")
+    assert (split.stdout, split.stderr.splitlines()[-1]) == ("out\n", "err")  # each on its own stream
 
 
-def test_files_written_in_the_tree_come_back() -> None:
-    name = f".testbed-vm/written-{uuid.uuid4().hex[:8]}"
+def test_files_written_in_the_tree_and_in_another_directory_come_back(tmp_path) -> None:
+    name = f"written-{uuid.uuid4().hex[:8]}.tmp"
     try:
-        result = _testbed("vm", "run", "--", "sh", "-c", f"uname -r > {name}")
-        assert result.returncode == 0
+        result = run_cli("vm", "run", "--", "sh", "-c", f"uname -r > {name}")
+        assert result.returncode == 0, result.stderr
         assert (ROOT / name).read_text().strip().endswith("amd64")  # the guest's Debian kernel
     finally:
         (ROOT / name).unlink(missing_ok=True)
+    elsewhere = run_cli("vm", "run", "--", "sh", "-c", "pwd > here.txt", cwd=tmp_path)
+    assert elsewhere.returncode == 0, elsewhere.stderr
+    assert (tmp_path / "here.txt").read_text().strip() == str(tmp_path)  # same path in the guest
+
+
+def test_a_forwarded_command_reads_a_profile_outside_the_tree(tmp_path) -> None:
+    """`calls` with a netem profile from /tmp (not shareable: copied in) run from another
+    directory: it goes to the VM with its argv unchanged and its results come back."""
+    profile = Path(f"/tmp/testbed-{uuid.uuid4().hex[:8]}.yaml")
+    profile.write_text((ROOT / "profiles" / "satellite.yaml").read_text())
+    try:
+        result = run_cli("calls", str(profile), "--seconds", "2", "--results", "out", cwd=tmp_path, timeout=600)
+    finally:
+        profile.unlink()
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "running in the testbed VM" in result.stderr
+    assert (tmp_path / "out" / "metrics.json").exists() and (tmp_path / "out" / "traces.npz").exists()
 
 
 def test_timeout_stops_the_vm() -> None:
-    result = _testbed("vm", "run", "--timeout", "20", "--", "sleep", "600")
-    assert result.returncode == 3 and "did not finish within 20 s" in result.stderr
+    proc = popen("vm", "run", "--timeout", "20", "--", "sleep", "600", stdout=subprocess.PIPE,
+                 stderr=subprocess.PIPE)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 4 and "did not finish within 20 s" in err
+    assert vms_of(proc.pid) == []
 
 
-def test_ctrl_c_stops_the_vm() -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "testbed.cli", "vm", "run", "--", "sleep", "600"], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    while not _qemus() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert _qemus(), "the VM had started"
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_stops_the_vm(signum: int, code: int) -> None:
+    proc = popen("vm", "run", "--", "sleep", "600", stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _wait_for_vm(proc.pid)
     time.sleep(2)
-    proc.send_signal(signal.SIGINT)
-    assert proc.wait(timeout=30) == 130
+    proc.send_signal(signum)
+    assert proc.wait(timeout=60) == code
+    assert vms_of(proc.pid) == []
 
 
 def test_clean_stops_a_vm_orphaned_by_kill_9() -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "testbed.cli", "vm", "run", "--", "sleep", "600"], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while not _qemus() and time.monotonic() < deadline:
-        time.sleep(0.1)
+    proc = popen("vm", "run", "--", "sleep", "600", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _wait_for_vm(proc.pid)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    assert _qemus(), "QEMU outlives a killed parent: only clean can stop it"
-    result = _testbed("clean")
+    assert vms_of(proc.pid), "QEMU outlives a killed parent: only clean can stop it"
+    result = run_cli("clean")
     assert "VM process" in result.stdout
-    time.sleep(0.5)
+    assert vms_of(proc.pid) == []

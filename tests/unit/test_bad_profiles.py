@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from testbed.compile.compiler import compile_profile
-from testbed.profile.errors import InputError
+from testbed.errors import InputError
 from testbed.profile.loader import load_profile
+from tests.cli import run_cli
 
 CORPUS = sorted((Path(__file__).parent.parent / "data" / "bad_profiles").glob("*.yaml"))
 
@@ -51,8 +50,7 @@ def test_errors_are_distinct() -> None:
 
 def test_cli_exit_code_2_and_no_traceback() -> None:
     path = CORPUS[5]
-    result = subprocess.run([sys.executable, "-m", "testbed.cli", "plan", str(path)],
-                            capture_output=True, text=True)
+    result = run_cli("plan", str(path))
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert str(path) in result.stderr

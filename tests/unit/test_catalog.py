@@ -49,15 +49,16 @@ def test_signatures_are_reachable_by_profile_name_and_nothing_is_orphaned() -> N
 
 
 def test_docs_are_generated_from_the_current_catalog() -> None:
-    """docs/profiles.md must be regenerated (`testbed profiles docs`) when a profile changes."""
-    from testbed.report.catalog import is_stale
+    """docs/profiles.md, docs/metrics.md and README's metric table must be regenerated (`testbed
+    docs`) when a profile, a signature or a workload's metrics change."""
+    from testbed.scenario.docs import stale
 
-    assert not is_stale(), "docs/profiles.md is stale: run `testbed profiles docs`"
+    assert stale() == [], "stale generated docs: run `testbed docs`"
 
 
 def test_action_summaries_read_as_plain_language() -> None:
-    from testbed.profile.model import Action
-    from testbed.report.catalog import describe_action
+    from testbed.profile.actions import Action
+    from testbed.report.describe import describe_action
 
     freeze = Action.model_validate({"drop": True, "after": {"reply_bytes": "16KiB"}})
     assert describe_action(freeze) == "drop once the connection has carried 16KiB from the side that answered"
@@ -79,7 +80,7 @@ def test_long_sets_are_abbreviated_in_the_docs_only() -> None:
 
 
 def test_merge_refuses_a_file_that_is_not_a_signature_record(tmp_path) -> None:
-    from testbed.profile.errors import InputError
+    from testbed.errors import InputError
     from testbed.report.catalog import merge_measured
 
     (tmp_path / "x.json").write_text('{"profile": "clean"}')

@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import jsonschema
 import yaml
 
 from testbed.profile.loader import catalog
-
-
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "testbed.cli", *args], capture_output=True, text=True,
-                          env={"COLUMNS": "200", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
+from tests.cli import run_cli as _cli
 
 
 def test_schema_is_valid_json_schema_and_accepts_the_catalog() -> None:
@@ -55,7 +49,7 @@ def test_docs_check_reports_freshness() -> None:
 def test_plan_text_and_json() -> None:
     text = _cli("plan", "ru-2025-calls-degraded", "--netns", "tb-main-censor")
     assert text.returncode == 0
-    assert "ip netns exec tb-main-censor tc qdisc replace dev outside parent 1:10 handle 10: netem" in text.stdout
+    assert "ip netns exec tb-main-censor tc qdisc replace dev out0 parent 1:10 handle 10: netem" in text.stdout
     plan = json.loads(_cli("plan", "ru-2025-calls-degraded", "--json").stdout)
     assert plan["profile"] == "ru-2025-calls-degraded" and "sch_netem" in plan["features"]
 
@@ -65,18 +59,15 @@ def test_unknown_catalog_name_suggests_a_close_one() -> None:
     assert result.returncode == 2 and "did you mean 'ru-2021-twitter-throttle'" in result.stderr
 
 
-def test_commands_needing_root_say_so(monkeypatch, capsys) -> None:
-    """Run as a non-root user would (the euid is the only thing changed)."""
-    import pytest
-
-    from testbed import cli
-
-    monkeypatch.setattr(cli.os, "geteuid", lambda: 1000)
-    monkeypatch.setattr(sys, "argv", ["testbed", "up"])
-    with pytest.raises(SystemExit) as exited:
-        cli.main()
-    assert exited.value.code == 3
-    assert "needs root" in capsys.readouterr().err
+def test_commands_needing_root_say_so_after_checking_their_input() -> None:
+    """As a user without root: a good command says it needs root (exit 3); a bad option is
+    named first (exit 2), root or not."""
+    needs = _cli("up", as_nobody=True)
+    assert needs.returncode == 3 and "needs root" in needs.stderr
+    bad = _cli("up", "--backend", "ovs", as_nobody=True)
+    assert bad.returncode == 2 and "ovs" in bad.stderr and "root" not in bad.stderr
+    seconds = _cli("try", "clean", "--seconds", "nan", as_nobody=True)
+    assert seconds.returncode == 2 and "nan" in seconds.stderr
 
 
 def test_schema_accepts_the_shorthands_and_refuses_unknown_fields() -> None:

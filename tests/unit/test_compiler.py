@@ -13,7 +13,7 @@ from testbed.compile.compiler import Target, compile_profile
 from testbed.compile.match import compile_match, render_conj
 from testbed.compile.render import netem_args, shell_script
 from testbed.profile.loader import catalog, load_profile
-from testbed.profile.model import Match
+from testbed.profile.matches import Match
 
 DATA = Path(__file__).parent.parent / "data"
 GOLDEN_SOURCES = [DATA / "profiles" / "everything.yaml", DATA / "profiles" / "tbf.yaml", *catalog()]
@@ -56,7 +56,7 @@ def test_directions_use_their_own_devices_and_chains() -> None:
 
 def test_link_delay_adds_to_class_delay_and_rate_bounds_classes() -> None:
     plan = _plan()
-    up = plan.interface("outside")
+    up = plan.interface("out0")
     stun = next(leaf for leaf in up.leaves if leaf.parent == "1:10")
     assert stun.netem is not None and stun.netem.delay_ns == 32_000_000
     default = next(leaf for leaf in up.leaves if leaf.parent == "1:2")
@@ -68,10 +68,10 @@ def test_link_delay_adds_to_class_delay_and_rate_bounds_classes() -> None:
 
 def test_gemodel_and_state_follow_tc_argument_order() -> None:
     plan = _plan()
-    leaves = {leaf.parent: leaf for leaf in plan.interface("outside").leaves}
+    leaves = {leaf.parent: leaf for leaf in plan.interface("out0").leaves}
     assert netem_args(leaves["1:12"].netem)[-6:] == ["loss", "gemodel", "5%", "30%", "90%", "0.5%"]
     assert "state 2% 60% 1% 90% 0.5%" in " ".join(netem_args(leaves["1:11"].netem))
-    down = {leaf.parent: leaf for leaf in plan.interface("inside").leaves}
+    down = {leaf.parent: leaf for leaf in plan.interface("in0").leaves}
     assert "slot 5ms 15ms packets 8 bytes 12000" in " ".join(netem_args(down["1:11"].netem))
 
 

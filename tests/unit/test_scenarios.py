@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from testbed.profile.errors import InputError
+from testbed.errors import InputError
 from testbed.scenario.loader import SCENARIO_DIR, load_scenario
 
 CORPUS = sorted((Path(__file__).parent.parent / "data" / "bad_scenarios").glob("*.yaml"))

@@ -34,7 +34,7 @@ def test_four_calls_through_delay_jitter_and_gilbert_elliott_loss(topo, tmp_path
     apply_profile(topo, _calls_profile({"delay": "80ms", "jitter": "20ms", "distribution": "normal",
                                         "loss": {"gemodel": {"p": "5%", "r": "40%"}}}), tmp_path)
     calls, seconds = 4, 30
-    run = run_calls(topo, "g711", calls=calls, seconds=seconds, port=PORT)
+    run = run_calls(topo.endpoint("caller"), topo.endpoint("callee"), "g711", calls=calls, seconds=seconds, port=PORT)
     metrics = [stream_metrics(t, CODECS["g711"]) for t in run.traces]
     assert len(metrics) == 2 * calls
 
@@ -76,7 +76,7 @@ def test_four_calls_through_delay_jitter_and_gilbert_elliott_loss(topo, tmp_path
 def _mean_mos(topo, tmp_path, netem: dict | None) -> float:
     profile = _calls_profile(netem) if netem else profile_dict("calls")
     apply_profile(topo, profile, tmp_path)
-    run = run_calls(topo, "g711", calls=2, seconds=10, port=PORT)
+    run = run_calls(topo.endpoint("caller"), topo.endpoint("callee"), "g711", calls=2, seconds=10, port=PORT)
     return statistics.fmean(stream_metrics(t, CODECS["g711"]).quality.mos_cq for t in run.traces)
 
 
@@ -97,9 +97,8 @@ def test_harness_and_iperf3_agree_on_loss_and_jitter(topo, tmp_path) -> None:
         "uplink": {"netem": {"delay": "50ms", "jitter": "10ms", "distribution": "normal", "loss": "5%"}}}]),
         tmp_path)
     seconds = 30
-    harness = stream_metrics(run_calls(topo, "g711", calls=1, seconds=seconds, port=PORT).traces[0], CODECS["g711"])
-    iperf = run_iperf(topo.nodes["caller"].netns, topo.nodes["callee"].netns, topo.nodes["callee"].address(),
-                      seconds, udp_rate_bps=68_800, length=172)
+    harness = stream_metrics(run_calls(topo.endpoint("caller"), topo.endpoint("callee"), "g711", calls=1, seconds=seconds, port=PORT).traces[0], CODECS["g711"])
+    iperf = run_iperf(topo.endpoint("caller"), topo.endpoint("callee"), seconds, udp_rate_bps=68_800, length=172)
     n = seconds * 50
     se = math.sqrt(loss * (1 - loss) * 2 / n)
     assert abs(harness.network_loss.loss_percent - iperf.lost_percent) / 100 <= Z * se

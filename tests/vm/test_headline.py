@@ -4,16 +4,12 @@ report files exist and parse."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.cli import run_cli
 
 
 def test_ru_2025_calls_scenario_passes(tmp_path) -> None:
-    result = subprocess.run([sys.executable, "-m", "testbed.cli", "run", "ru-2025-calls", "--results",
-                             str(tmp_path)], capture_output=True, text=True, timeout=900, cwd=ROOT)
+    result = run_cli("run", "ru-2025-calls", "--results", str(tmp_path), timeout=900)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     (directory,) = tmp_path.iterdir()
     info = json.loads((directory / "run.json").read_text())

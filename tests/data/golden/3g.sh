@@ -1,24 +1,24 @@
 # profile 3g: run in the censor node (testbed exec censor -- sh)
-# uplink on outside
-tc qdisc replace dev outside root handle 1: htb default 2
-tc class replace dev outside parent 1: classid 1:1 htb rate 10gbit ceil 10gbit burst 1251600b cburst 1251600b
-tc class replace dev outside parent 1:1 classid 1:2 htb rate 250kbit ceil 250kbit burst 1631b cburst 1631b
-tc qdisc replace dev outside parent 1:2 handle 2: netem limit 1000 delay 50ms
-# downlink on inside
-tc qdisc replace dev inside root handle 1: htb default 2
-tc class replace dev inside parent 1: classid 1:1 htb rate 10gbit ceil 10gbit burst 1251600b cburst 1251600b
-tc class replace dev inside parent 1:1 classid 1:2 htb rate 750kbit ceil 750kbit burst 1693b cburst 1693b
-tc qdisc replace dev inside parent 1:2 handle 2: netem limit 1000 delay 50ms
+# uplink on out0
+tc qdisc replace dev out0 root handle 1: htb default 2
+tc class replace dev out0 parent 1: classid 1:1 htb rate 10gbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev out0 parent 1:1 classid 1:2 htb rate 250kbit ceil 250kbit burst 1631b cburst 1631b
+tc qdisc replace dev out0 parent 1:2 handle 2: netem limit 1000 delay 50ms
+# downlink on in0
+tc qdisc replace dev in0 root handle 1: htb default 2
+tc class replace dev in0 parent 1: classid 1:1 htb rate 10gbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev in0 parent 1:1 classid 1:2 htb rate 750kbit ceil 750kbit burst 1693b cburst 1693b
+tc qdisc replace dev in0 parent 1:2 handle 2: netem limit 1000 delay 50ms
 # classification (nftables, loaded atomically)
 nft -f - <<'EOF'
 table inet testbed
 delete table inet testbed
 table inet testbed {
-	comment "testbed plan 69828be25916771c"
+	comment "testbed plan 6ad6a7f3135eacc8"
 	chain forward {
 		type filter hook forward priority 0; policy accept;
-		oifname "outside" jump uplink
-		oifname "inside" jump downlink
+		oifname "out0" jump uplink
+		oifname "in0" jump downlink
 	}
 	chain uplink {
 		meta priority set 1:2 comment "default"

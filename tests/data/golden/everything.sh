@@ -1,65 +1,65 @@
 # profile everything: run in the censor node (testbed exec censor -- sh)
 sysctl -qw net.netfilter.nf_conntrack_acct=1
-# uplink on outside
-tc qdisc replace dev outside root handle 1: htb default 2
-tc class replace dev outside parent 1: classid 1:1 htb rate 100mbit ceil 100mbit burst 14100b cburst 14100b
-tc class replace dev outside parent 1:1 classid 1:2 htb rate 8333kbit ceil 100mbit burst 14100b cburst 14100b
-tc class replace dev outside parent 1:1 classid 1:10 htb rate 8333kbit ceil 100mbit burst 14100b cburst 14100b
-tc class replace dev outside parent 1:1 classid 1:11 htb rate 8333kbit ceil 100mbit burst 14100b cburst 14100b
-tc class replace dev outside parent 1:1 classid 1:12 htb rate 8333kbit ceil 100mbit burst 14100b cburst 14100b
-tc class replace dev outside parent 1:1 classid 1:13 htb rate 8333kbit ceil 100mbit burst 14100b cburst 14100b
-tc class replace dev outside parent 1:1 classid 1:14 htb rate 8333kbit ceil 100mbit burst 14100b cburst 14100b
-tc class replace dev outside parent 1:1 classid 1:15 htb rate 8333kbit ceil 100mbit burst 14100b cburst 14100b
-tc class replace dev outside parent 1:1 classid 1:16 htb rate 8333kbit ceil 100mbit burst 14100b cburst 14100b
-tc class replace dev outside parent 1:1 classid 1:17 htb rate 8333kbit ceil 100mbit burst 14100b cburst 14100b
-tc class replace dev outside parent 1:1 classid 1:18 htb rate 1mbit ceil 2mbit burst 4096b cburst 4096b
-tc class replace dev outside parent 1:1 classid 1:19 htb rate 512kbit ceil 512kbit burst 1664b cburst 1664b
-tc class replace dev outside parent 1:1 classid 1:1a htb rate 8333kbit ceil 100mbit burst 14100b cburst 14100b
-tc qdisc replace dev outside parent 1:2 handle 2: netem limit 1000 delay 2ms
-tc qdisc replace dev outside parent 1:10 handle 10: netem limit 5000 delay 32ms 10ms 25% distribution normal loss random 5% 20% corrupt 0.1% reorder 10% 50% gap 5 rate 2mbit 14 48 5
-tc qdisc replace dev outside parent 1:11 handle 11: netem limit 1000 delay 22ms loss state 2% 60% 1% 90% 0.5% ecn
-tc qdisc replace dev outside parent 1:12 handle 12: netem limit 1000 delay 52ms 20ms distribution pareto loss gemodel 5% 30% 90% 0.5%
-tc qdisc replace dev outside parent 1:13 handle 13: netem limit 1000 delay 2ms
-tc qdisc replace dev outside parent 1:14 handle 14: netem limit 1000 delay 2ms
-tc qdisc replace dev outside parent 1:15 handle 15: netem limit 1000 delay 2ms
-tc qdisc replace dev outside parent 1:16 handle 16: netem limit 1000 delay 2ms
-tc qdisc replace dev outside parent 1:17 handle 17: netem limit 1000 delay 2ms
-tc qdisc replace dev outside parent 1:18 handle 18: netem limit 1000 delay 2ms
-tc qdisc replace dev outside parent 1:19 handle 19: netem limit 1000 delay 2ms
-tc qdisc replace dev outside parent 1:1a handle 1a: netem limit 1000 delay 2ms
-# downlink on inside
-tc qdisc replace dev inside root handle 1: htb default 2
-tc class replace dev inside parent 1: classid 1:1 htb rate 100mbit ceil 100mbit burst 14100b cburst 14100b
-tc class replace dev inside parent 1:1 classid 1:2 htb rate 8333kbit ceil 100mbit burst 14100b cburst 14100b
-tc class replace dev inside parent 1:1 classid 1:10 htb rate 8333kbit ceil 100mbit burst 14100b cburst 14100b
-tc class replace dev inside parent 1:1 classid 1:11 htb rate 8333kbit ceil 100mbit burst 14100b cburst 14100b
-tc class replace dev inside parent 1:1 classid 1:12 htb rate 8333kbit ceil 100mbit burst 14100b cburst 14100b
-tc class replace dev inside parent 1:1 classid 1:13 htb rate 8333kbit ceil 100mbit burst 14100b cburst 14100b
-tc class replace dev inside parent 1:1 classid 1:14 htb rate 8333kbit ceil 100mbit burst 14100b cburst 14100b
-tc class replace dev inside parent 1:1 classid 1:15 htb rate 8333kbit ceil 100mbit burst 14100b cburst 14100b
-tc class replace dev inside parent 1:1 classid 1:16 htb rate 8333kbit ceil 100mbit burst 14100b cburst 14100b
-tc class replace dev inside parent 1:1 classid 1:17 htb rate 8333kbit ceil 100mbit burst 14100b cburst 14100b
-tc class replace dev inside parent 1:1 classid 1:18 htb rate 1mbit ceil 2mbit burst 4096b cburst 4096b
-tc class replace dev inside parent 1:1 classid 1:19 htb rate 512kbit ceil 512kbit burst 1664b cburst 1664b
-tc class replace dev inside parent 1:1 classid 1:1a htb rate 8333kbit ceil 100mbit burst 14100b cburst 14100b
-tc qdisc replace dev inside parent 1:2 handle 2: netem limit 1000 delay 2ms
-tc qdisc replace dev inside parent 1:10 handle 10: netem limit 5000 delay 32ms 10ms 25% distribution normal loss random 5% 20% corrupt 0.1% reorder 10% 50% gap 5 rate 2mbit 14 48 5
-tc qdisc replace dev inside parent 1:11 handle 11: netem limit 1000 delay 22ms slot 5ms 15ms packets 8 bytes 12000
-tc qdisc replace dev inside parent 1:12 handle 12: netem limit 1000 delay 52ms 20ms distribution pareto loss gemodel 5% 30% 90% 0.5%
-tc qdisc replace dev inside parent 1:13 handle 13: netem limit 1000 delay 2ms
-tc qdisc replace dev inside parent 1:14 handle 14: netem limit 1000 delay 2ms
-tc qdisc replace dev inside parent 1:15 handle 15: netem limit 1000 delay 2ms
-tc qdisc replace dev inside parent 1:16 handle 16: netem limit 1000 delay 2ms
-tc qdisc replace dev inside parent 1:17 handle 17: netem limit 1000 delay 2ms
-tc qdisc replace dev inside parent 1:18 handle 18: netem limit 1000 delay 2ms
-tc qdisc replace dev inside parent 1:19 handle 19: netem limit 1000 delay 2ms
-tc qdisc replace dev inside parent 1:1a handle 1a: netem limit 1000 delay 2ms
+# uplink on out0
+tc qdisc replace dev out0 root handle 1: htb default 2
+tc class replace dev out0 parent 1: classid 1:1 htb rate 100mbit ceil 100mbit burst 14100b cburst 14100b
+tc class replace dev out0 parent 1:1 classid 1:2 htb rate 8333kbit ceil 100mbit burst 14100b cburst 14100b
+tc class replace dev out0 parent 1:1 classid 1:10 htb rate 8333kbit ceil 100mbit burst 14100b cburst 14100b
+tc class replace dev out0 parent 1:1 classid 1:11 htb rate 8333kbit ceil 100mbit burst 14100b cburst 14100b
+tc class replace dev out0 parent 1:1 classid 1:12 htb rate 8333kbit ceil 100mbit burst 14100b cburst 14100b
+tc class replace dev out0 parent 1:1 classid 1:13 htb rate 8333kbit ceil 100mbit burst 14100b cburst 14100b
+tc class replace dev out0 parent 1:1 classid 1:14 htb rate 8333kbit ceil 100mbit burst 14100b cburst 14100b
+tc class replace dev out0 parent 1:1 classid 1:15 htb rate 8333kbit ceil 100mbit burst 14100b cburst 14100b
+tc class replace dev out0 parent 1:1 classid 1:16 htb rate 8333kbit ceil 100mbit burst 14100b cburst 14100b
+tc class replace dev out0 parent 1:1 classid 1:17 htb rate 8333kbit ceil 100mbit burst 14100b cburst 14100b
+tc class replace dev out0 parent 1:1 classid 1:18 htb rate 1mbit ceil 2mbit burst 4096b cburst 4096b
+tc class replace dev out0 parent 1:1 classid 1:19 htb rate 512kbit ceil 512kbit burst 1664b cburst 1664b
+tc class replace dev out0 parent 1:1 classid 1:1a htb rate 8333kbit ceil 100mbit burst 14100b cburst 14100b
+tc qdisc replace dev out0 parent 1:2 handle 2: netem limit 1000 delay 2ms
+tc qdisc replace dev out0 parent 1:10 handle 10: netem limit 5000 delay 32ms 10ms 25% distribution normal loss random 5% 20% corrupt 0.1% reorder 10% 50% gap 5 rate 2mbit 14 48 5
+tc qdisc replace dev out0 parent 1:11 handle 11: netem limit 1000 delay 22ms loss state 2% 60% 1% 90% 0.5% ecn
+tc qdisc replace dev out0 parent 1:12 handle 12: netem limit 1000 delay 52ms 20ms distribution pareto loss gemodel 5% 30% 90% 0.5%
+tc qdisc replace dev out0 parent 1:13 handle 13: netem limit 1000 delay 2ms
+tc qdisc replace dev out0 parent 1:14 handle 14: netem limit 1000 delay 2ms
+tc qdisc replace dev out0 parent 1:15 handle 15: netem limit 1000 delay 2ms
+tc qdisc replace dev out0 parent 1:16 handle 16: netem limit 1000 delay 2ms
+tc qdisc replace dev out0 parent 1:17 handle 17: netem limit 1000 delay 2ms
+tc qdisc replace dev out0 parent 1:18 handle 18: netem limit 1000 delay 2ms
+tc qdisc replace dev out0 parent 1:19 handle 19: netem limit 1000 delay 2ms
+tc qdisc replace dev out0 parent 1:1a handle 1a: netem limit 1000 delay 2ms
+# downlink on in0
+tc qdisc replace dev in0 root handle 1: htb default 2
+tc class replace dev in0 parent 1: classid 1:1 htb rate 100mbit ceil 100mbit burst 14100b cburst 14100b
+tc class replace dev in0 parent 1:1 classid 1:2 htb rate 8333kbit ceil 100mbit burst 14100b cburst 14100b
+tc class replace dev in0 parent 1:1 classid 1:10 htb rate 8333kbit ceil 100mbit burst 14100b cburst 14100b
+tc class replace dev in0 parent 1:1 classid 1:11 htb rate 8333kbit ceil 100mbit burst 14100b cburst 14100b
+tc class replace dev in0 parent 1:1 classid 1:12 htb rate 8333kbit ceil 100mbit burst 14100b cburst 14100b
+tc class replace dev in0 parent 1:1 classid 1:13 htb rate 8333kbit ceil 100mbit burst 14100b cburst 14100b
+tc class replace dev in0 parent 1:1 classid 1:14 htb rate 8333kbit ceil 100mbit burst 14100b cburst 14100b
+tc class replace dev in0 parent 1:1 classid 1:15 htb rate 8333kbit ceil 100mbit burst 14100b cburst 14100b
+tc class replace dev in0 parent 1:1 classid 1:16 htb rate 8333kbit ceil 100mbit burst 14100b cburst 14100b
+tc class replace dev in0 parent 1:1 classid 1:17 htb rate 8333kbit ceil 100mbit burst 14100b cburst 14100b
+tc class replace dev in0 parent 1:1 classid 1:18 htb rate 1mbit ceil 2mbit burst 4096b cburst 4096b
+tc class replace dev in0 parent 1:1 classid 1:19 htb rate 512kbit ceil 512kbit burst 1664b cburst 1664b
+tc class replace dev in0 parent 1:1 classid 1:1a htb rate 8333kbit ceil 100mbit burst 14100b cburst 14100b
+tc qdisc replace dev in0 parent 1:2 handle 2: netem limit 1000 delay 2ms
+tc qdisc replace dev in0 parent 1:10 handle 10: netem limit 5000 delay 32ms 10ms 25% distribution normal loss random 5% 20% corrupt 0.1% reorder 10% 50% gap 5 rate 2mbit 14 48 5
+tc qdisc replace dev in0 parent 1:11 handle 11: netem limit 1000 delay 22ms slot 5ms 15ms packets 8 bytes 12000
+tc qdisc replace dev in0 parent 1:12 handle 12: netem limit 1000 delay 52ms 20ms distribution pareto loss gemodel 5% 30% 90% 0.5%
+tc qdisc replace dev in0 parent 1:13 handle 13: netem limit 1000 delay 2ms
+tc qdisc replace dev in0 parent 1:14 handle 14: netem limit 1000 delay 2ms
+tc qdisc replace dev in0 parent 1:15 handle 15: netem limit 1000 delay 2ms
+tc qdisc replace dev in0 parent 1:16 handle 16: netem limit 1000 delay 2ms
+tc qdisc replace dev in0 parent 1:17 handle 17: netem limit 1000 delay 2ms
+tc qdisc replace dev in0 parent 1:18 handle 18: netem limit 1000 delay 2ms
+tc qdisc replace dev in0 parent 1:19 handle 19: netem limit 1000 delay 2ms
+tc qdisc replace dev in0 parent 1:1a handle 1a: netem limit 1000 delay 2ms
 # classification (nftables, loaded atomically)
 nft -f - <<'EOF'
 table inet testbed
 delete table inet testbed
 table inet testbed {
-	comment "testbed plan 81b1841af7a64dd3"
+	comment "testbed plan 627ff064969eafd0"
 	set dc_v4 {
 		type ipv4_addr
 		flags interval
@@ -145,8 +145,8 @@ table inet testbed {
 	}
 	chain forward {
 		type filter hook forward priority 0; policy accept;
-		oifname "outside" jump uplink
-		oifname "inside" jump downlink
+		oifname "out0" jump uplink
+		oifname "in0" jump downlink
 	}
 	chain uplink {
 		meta l4proto { tcp, udp } ip saddr . ip daddr . meta l4proto . th dport @res_wireguard_up_v4 drop comment "wireguard: residual block"

@@ -1,24 +1,24 @@
 # profile ru-2018-telegram-ip-block: run in the censor node (testbed exec censor -- sh)
-# uplink on outside
-tc qdisc replace dev outside root handle 1: htb default 2
-tc class replace dev outside parent 1: classid 1:1 htb rate 10gbit ceil 10gbit burst 1251600b cburst 1251600b
-tc class replace dev outside parent 1:1 classid 1:2 htb rate 5gbit ceil 10gbit burst 1251600b cburst 1251600b
-tc class replace dev outside parent 1:1 classid 1:10 htb rate 5gbit ceil 10gbit burst 1251600b cburst 1251600b
-tc qdisc replace dev outside parent 1:2 handle 2: pfifo limit 1000
-tc qdisc replace dev outside parent 1:10 handle 10: pfifo limit 1000
-# downlink on inside
-tc qdisc replace dev inside root handle 1: htb default 2
-tc class replace dev inside parent 1: classid 1:1 htb rate 10gbit ceil 10gbit burst 1251600b cburst 1251600b
-tc class replace dev inside parent 1:1 classid 1:2 htb rate 5gbit ceil 10gbit burst 1251600b cburst 1251600b
-tc class replace dev inside parent 1:1 classid 1:10 htb rate 5gbit ceil 10gbit burst 1251600b cburst 1251600b
-tc qdisc replace dev inside parent 1:2 handle 2: pfifo limit 1000
-tc qdisc replace dev inside parent 1:10 handle 10: pfifo limit 1000
+# uplink on out0
+tc qdisc replace dev out0 root handle 1: htb default 2
+tc class replace dev out0 parent 1: classid 1:1 htb rate 10gbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev out0 parent 1:1 classid 1:2 htb rate 5gbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev out0 parent 1:1 classid 1:10 htb rate 5gbit ceil 10gbit burst 1251600b cburst 1251600b
+tc qdisc replace dev out0 parent 1:2 handle 2: pfifo limit 1000
+tc qdisc replace dev out0 parent 1:10 handle 10: pfifo limit 1000
+# downlink on in0
+tc qdisc replace dev in0 root handle 1: htb default 2
+tc class replace dev in0 parent 1: classid 1:1 htb rate 10gbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev in0 parent 1:1 classid 1:2 htb rate 5gbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev in0 parent 1:1 classid 1:10 htb rate 5gbit ceil 10gbit burst 1251600b cburst 1251600b
+tc qdisc replace dev in0 parent 1:2 handle 2: pfifo limit 1000
+tc qdisc replace dev in0 parent 1:10 handle 10: pfifo limit 1000
 # classification (nftables, loaded atomically)
 nft -f - <<'EOF'
 table inet testbed
 delete table inet testbed
 table inet testbed {
-	comment "testbed plan d95841e1855ab4e2"
+	comment "testbed plan d358009b77b5d69a"
 	set registry_v4 {
 		type ipv4_addr
 		flags interval
@@ -10032,8 +10032,8 @@ table inet testbed {
 	}
 	chain forward {
 		type filter hook forward priority 0; policy accept;
-		oifname "outside" jump uplink
-		oifname "inside" jump downlink
+		oifname "out0" jump uplink
+		oifname "in0" jump downlink
 	}
 	chain uplink {
 		ip daddr @registry_v4 drop comment "registry"

@@ -1,37 +1,37 @@
 # profile ru-2023-vpn-block: run in the censor node (testbed exec censor -- sh)
 sysctl -qw net.netfilter.nf_conntrack_acct=1
-# uplink on outside
-tc qdisc replace dev outside root handle 1: htb default 2
-tc class replace dev outside parent 1: classid 1:1 htb rate 10gbit ceil 10gbit burst 1251600b cburst 1251600b
-tc class replace dev outside parent 1:1 classid 1:2 htb rate 2500mbit ceil 10gbit burst 1251600b cburst 1251600b
-tc class replace dev outside parent 1:1 classid 1:10 htb rate 2500mbit ceil 10gbit burst 1251600b cburst 1251600b
-tc class replace dev outside parent 1:1 classid 1:11 htb rate 2500mbit ceil 10gbit burst 1251600b cburst 1251600b
-tc class replace dev outside parent 1:1 classid 1:12 htb rate 2500mbit ceil 10gbit burst 1251600b cburst 1251600b
-tc qdisc replace dev outside parent 1:2 handle 2: pfifo limit 1000
-tc qdisc replace dev outside parent 1:10 handle 10: pfifo limit 1000
-tc qdisc replace dev outside parent 1:11 handle 11: pfifo limit 1000
-tc qdisc replace dev outside parent 1:12 handle 12: pfifo limit 1000
-# downlink on inside
-tc qdisc replace dev inside root handle 1: htb default 2
-tc class replace dev inside parent 1: classid 1:1 htb rate 10gbit ceil 10gbit burst 1251600b cburst 1251600b
-tc class replace dev inside parent 1:1 classid 1:2 htb rate 2500mbit ceil 10gbit burst 1251600b cburst 1251600b
-tc class replace dev inside parent 1:1 classid 1:10 htb rate 2500mbit ceil 10gbit burst 1251600b cburst 1251600b
-tc class replace dev inside parent 1:1 classid 1:11 htb rate 2500mbit ceil 10gbit burst 1251600b cburst 1251600b
-tc class replace dev inside parent 1:1 classid 1:12 htb rate 2500mbit ceil 10gbit burst 1251600b cburst 1251600b
-tc qdisc replace dev inside parent 1:2 handle 2: pfifo limit 1000
-tc qdisc replace dev inside parent 1:10 handle 10: pfifo limit 1000
-tc qdisc replace dev inside parent 1:11 handle 11: pfifo limit 1000
-tc qdisc replace dev inside parent 1:12 handle 12: pfifo limit 1000
+# uplink on out0
+tc qdisc replace dev out0 root handle 1: htb default 2
+tc class replace dev out0 parent 1: classid 1:1 htb rate 10gbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev out0 parent 1:1 classid 1:2 htb rate 2500mbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev out0 parent 1:1 classid 1:10 htb rate 2500mbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev out0 parent 1:1 classid 1:11 htb rate 2500mbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev out0 parent 1:1 classid 1:12 htb rate 2500mbit ceil 10gbit burst 1251600b cburst 1251600b
+tc qdisc replace dev out0 parent 1:2 handle 2: pfifo limit 1000
+tc qdisc replace dev out0 parent 1:10 handle 10: pfifo limit 1000
+tc qdisc replace dev out0 parent 1:11 handle 11: pfifo limit 1000
+tc qdisc replace dev out0 parent 1:12 handle 12: pfifo limit 1000
+# downlink on in0
+tc qdisc replace dev in0 root handle 1: htb default 2
+tc class replace dev in0 parent 1: classid 1:1 htb rate 10gbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev in0 parent 1:1 classid 1:2 htb rate 2500mbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev in0 parent 1:1 classid 1:10 htb rate 2500mbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev in0 parent 1:1 classid 1:11 htb rate 2500mbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev in0 parent 1:1 classid 1:12 htb rate 2500mbit ceil 10gbit burst 1251600b cburst 1251600b
+tc qdisc replace dev in0 parent 1:2 handle 2: pfifo limit 1000
+tc qdisc replace dev in0 parent 1:10 handle 10: pfifo limit 1000
+tc qdisc replace dev in0 parent 1:11 handle 11: pfifo limit 1000
+tc qdisc replace dev in0 parent 1:12 handle 12: pfifo limit 1000
 # classification (nftables, loaded atomically)
 nft -f - <<'EOF'
 table inet testbed
 delete table inet testbed
 table inet testbed {
-	comment "testbed plan 4f5ffb0b50465663"
+	comment "testbed plan 26625946ee40ed04"
 	chain forward {
 		type filter hook forward priority 0; policy accept;
-		oifname "outside" jump uplink
-		oifname "inside" jump downlink
+		oifname "out0" jump uplink
+		oifname "in0" jump downlink
 	}
 	chain uplink {
 		udp length 156 @ih,0,32 0x01000000 ct mark set ct mark | 0x00000001 meta priority set 1:10 accept comment "wireguard-handshake"

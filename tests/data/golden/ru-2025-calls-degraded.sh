@@ -1,36 +1,36 @@
 # profile ru-2025-calls-degraded: run in the censor node (testbed exec censor -- sh)
-# uplink on outside
-tc qdisc replace dev outside root handle 1: htb default 2
-tc class replace dev outside parent 1: classid 1:1 htb rate 10gbit ceil 10gbit burst 1251600b cburst 1251600b
-tc class replace dev outside parent 1:1 classid 1:2 htb rate 2gbit ceil 10gbit burst 1251600b cburst 1251600b
-tc class replace dev outside parent 1:1 classid 1:10 htb rate 2gbit ceil 10gbit burst 1251600b cburst 1251600b
-tc class replace dev outside parent 1:1 classid 1:11 htb rate 2gbit ceil 10gbit burst 1251600b cburst 1251600b
-tc class replace dev outside parent 1:1 classid 1:12 htb rate 2gbit ceil 10gbit burst 1251600b cburst 1251600b
-tc class replace dev outside parent 1:1 classid 1:13 htb rate 2gbit ceil 10gbit burst 1251600b cburst 1251600b
-tc qdisc replace dev outside parent 1:2 handle 2: pfifo limit 1000
-tc qdisc replace dev outside parent 1:10 handle 10: netem limit 1000 delay 40ms 30ms distribution paretonormal loss gemodel 8% 35% 80% 1%
-tc qdisc replace dev outside parent 1:11 handle 11: netem limit 1000 delay 40ms 30ms distribution paretonormal loss gemodel 8% 35% 80% 1%
-tc qdisc replace dev outside parent 1:12 handle 12: netem limit 1000 delay 40ms 30ms distribution paretonormal loss gemodel 8% 35% 80% 1%
-tc qdisc replace dev outside parent 1:13 handle 13: netem limit 1000 delay 40ms 30ms distribution paretonormal loss gemodel 8% 35% 80% 1%
-# downlink on inside
-tc qdisc replace dev inside root handle 1: htb default 2
-tc class replace dev inside parent 1: classid 1:1 htb rate 10gbit ceil 10gbit burst 1251600b cburst 1251600b
-tc class replace dev inside parent 1:1 classid 1:2 htb rate 2gbit ceil 10gbit burst 1251600b cburst 1251600b
-tc class replace dev inside parent 1:1 classid 1:10 htb rate 2gbit ceil 10gbit burst 1251600b cburst 1251600b
-tc class replace dev inside parent 1:1 classid 1:11 htb rate 2gbit ceil 10gbit burst 1251600b cburst 1251600b
-tc class replace dev inside parent 1:1 classid 1:12 htb rate 2gbit ceil 10gbit burst 1251600b cburst 1251600b
-tc class replace dev inside parent 1:1 classid 1:13 htb rate 2gbit ceil 10gbit burst 1251600b cburst 1251600b
-tc qdisc replace dev inside parent 1:2 handle 2: pfifo limit 1000
-tc qdisc replace dev inside parent 1:10 handle 10: netem limit 1000 delay 40ms 30ms distribution paretonormal loss gemodel 8% 35% 80% 1%
-tc qdisc replace dev inside parent 1:11 handle 11: netem limit 1000 delay 40ms 30ms distribution paretonormal loss gemodel 8% 35% 80% 1%
-tc qdisc replace dev inside parent 1:12 handle 12: netem limit 1000 delay 40ms 30ms distribution paretonormal loss gemodel 8% 35% 80% 1%
-tc qdisc replace dev inside parent 1:13 handle 13: netem limit 1000 delay 40ms 30ms distribution paretonormal loss gemodel 8% 35% 80% 1%
+# uplink on out0
+tc qdisc replace dev out0 root handle 1: htb default 2
+tc class replace dev out0 parent 1: classid 1:1 htb rate 10gbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev out0 parent 1:1 classid 1:2 htb rate 2gbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev out0 parent 1:1 classid 1:10 htb rate 2gbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev out0 parent 1:1 classid 1:11 htb rate 2gbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev out0 parent 1:1 classid 1:12 htb rate 2gbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev out0 parent 1:1 classid 1:13 htb rate 2gbit ceil 10gbit burst 1251600b cburst 1251600b
+tc qdisc replace dev out0 parent 1:2 handle 2: pfifo limit 1000
+tc qdisc replace dev out0 parent 1:10 handle 10: netem limit 1000 delay 40ms 30ms distribution paretonormal loss gemodel 8% 35% 80% 1%
+tc qdisc replace dev out0 parent 1:11 handle 11: netem limit 1000 delay 40ms 30ms distribution paretonormal loss gemodel 8% 35% 80% 1%
+tc qdisc replace dev out0 parent 1:12 handle 12: netem limit 1000 delay 40ms 30ms distribution paretonormal loss gemodel 8% 35% 80% 1%
+tc qdisc replace dev out0 parent 1:13 handle 13: netem limit 1000 delay 40ms 30ms distribution paretonormal loss gemodel 8% 35% 80% 1%
+# downlink on in0
+tc qdisc replace dev in0 root handle 1: htb default 2
+tc class replace dev in0 parent 1: classid 1:1 htb rate 10gbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev in0 parent 1:1 classid 1:2 htb rate 2gbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev in0 parent 1:1 classid 1:10 htb rate 2gbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev in0 parent 1:1 classid 1:11 htb rate 2gbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev in0 parent 1:1 classid 1:12 htb rate 2gbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev in0 parent 1:1 classid 1:13 htb rate 2gbit ceil 10gbit burst 1251600b cburst 1251600b
+tc qdisc replace dev in0 parent 1:2 handle 2: pfifo limit 1000
+tc qdisc replace dev in0 parent 1:10 handle 10: netem limit 1000 delay 40ms 30ms distribution paretonormal loss gemodel 8% 35% 80% 1%
+tc qdisc replace dev in0 parent 1:11 handle 11: netem limit 1000 delay 40ms 30ms distribution paretonormal loss gemodel 8% 35% 80% 1%
+tc qdisc replace dev in0 parent 1:12 handle 12: netem limit 1000 delay 40ms 30ms distribution paretonormal loss gemodel 8% 35% 80% 1%
+tc qdisc replace dev in0 parent 1:13 handle 13: netem limit 1000 delay 40ms 30ms distribution paretonormal loss gemodel 8% 35% 80% 1%
 # classification (nftables, loaded atomically)
 nft -f - <<'EOF'
 table inet testbed
 delete table inet testbed
 table inet testbed {
-	comment "testbed plan e487ed71763784f4"
+	comment "testbed plan 2d1b1c6742b6a376"
 	set telegram_v4 {
 		type ipv4_addr
 		flags interval
@@ -44,8 +44,8 @@ table inet testbed {
 	}
 	chain forward {
 		type filter hook forward priority 0; policy accept;
-		oifname "outside" jump uplink
-		oifname "inside" jump downlink
+		oifname "out0" jump uplink
+		oifname "in0" jump downlink
 	}
 	chain uplink {
 		meta l4proto udp @ih,32,32 0x2112a442 meta priority set 1:10 accept comment "stun"

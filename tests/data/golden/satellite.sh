@@ -1,24 +1,24 @@
 # profile satellite: run in the censor node (testbed exec censor -- sh)
-# uplink on outside
-tc qdisc replace dev outside root handle 1: htb default 2
-tc class replace dev outside parent 1: classid 1:1 htb rate 10gbit ceil 10gbit burst 1251600b cburst 1251600b
-tc class replace dev outside parent 1:1 classid 1:2 htb rate 10gbit ceil 10gbit burst 1251600b cburst 1251600b
-tc qdisc replace dev outside parent 1:2 handle 2: netem limit 10000 delay 279ms
-# downlink on inside
-tc qdisc replace dev inside root handle 1: htb default 2
-tc class replace dev inside parent 1: classid 1:1 htb rate 10gbit ceil 10gbit burst 1251600b cburst 1251600b
-tc class replace dev inside parent 1:1 classid 1:2 htb rate 10gbit ceil 10gbit burst 1251600b cburst 1251600b
-tc qdisc replace dev inside parent 1:2 handle 2: netem limit 10000 delay 279ms
+# uplink on out0
+tc qdisc replace dev out0 root handle 1: htb default 2
+tc class replace dev out0 parent 1: classid 1:1 htb rate 10gbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev out0 parent 1:1 classid 1:2 htb rate 10gbit ceil 10gbit burst 1251600b cburst 1251600b
+tc qdisc replace dev out0 parent 1:2 handle 2: netem limit 10000 delay 279ms
+# downlink on in0
+tc qdisc replace dev in0 root handle 1: htb default 2
+tc class replace dev in0 parent 1: classid 1:1 htb rate 10gbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev in0 parent 1:1 classid 1:2 htb rate 10gbit ceil 10gbit burst 1251600b cburst 1251600b
+tc qdisc replace dev in0 parent 1:2 handle 2: netem limit 10000 delay 279ms
 # classification (nftables, loaded atomically)
 nft -f - <<'EOF'
 table inet testbed
 delete table inet testbed
 table inet testbed {
-	comment "testbed plan 8018053f35254cfe"
+	comment "testbed plan 5c58cd41dad0a44a"
 	chain forward {
 		type filter hook forward priority 0; policy accept;
-		oifname "outside" jump uplink
-		oifname "inside" jump downlink
+		oifname "out0" jump uplink
+		oifname "in0" jump downlink
 	}
 	chain uplink {
 		meta priority set 1:2 comment "default"

@@ -1,0 +1,212 @@
+"""`testbed up`, `down`, `exec`, `status` and `clean`: runs kept up for people to work in."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import click
+
+from testbed.cli.common import (
+    argv_of,
+    bad,
+    json_option,
+    load_run,
+    need_root,
+    run_hint,
+    run_option,
+    where_option,
+)
+from testbed.cli.output import Output
+from testbed.errors import InputError
+from testbed.vm import dispatch
+
+
+def _spec(backend: str, inside: str, outside: str, rate: str | None, delay: str | None):
+    from pydantic import ValidationError
+
+    from testbed.topology.model import TopologySpec
+
+    link = {k: v for k, v in (("rate", rate), ("delay", delay)) if v}
+    try:
+        return TopologySpec(backend=backend, inside=inside.split(","), outside=outside.split(","),
+                            link=link or None)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = {"inside": "--inside", "outside": "--outside", "link": "--rate/--delay"}.get(
+            str(first["loc"][0]) if first["loc"] else "", "the topology")
+        raise bad(f"{where}: {first['msg'].removeprefix('Value error, ')}") from None
+
+
+@click.command(short_help="Build a topology that stays up.")
+@run_option
+@click.option("--backend", type=click.Choice(["netns", "mininet"]), default="netns", show_default=True,
+              help="What builds the hosts and links.")
+@click.option("--inside", default="caller", show_default=True, metavar="HOSTS",
+              help="Hosts on the inside (the censored side), comma-separated.")
+@click.option("--outside", default="callee", show_default=True, metavar="HOSTS",
+              help="Hosts on the outside, comma-separated; name=ADDRESS/PREFIX gives one its own IPv4 "
+                   "address (in a range a profile matches, say).")
+@click.option("--rate", default=None, metavar="RATE", help="A base link rate on each host, e.g. 100mbit.")
+@click.option("--delay", default=None, metavar="TIME", help="A base link delay on each host, e.g. 10ms.")
+@where_option("local", "local: this kernel; vm: a testbed VM kept up for the run (apply, exec, clear, "
+                       "status and down reach it there); auto: as local.")
+@click.pass_context
+def up(ctx: click.Context, run: str, backend: str, inside: str, outside: str, rate: str | None,
+       delay: str | None, where: str) -> int | None:
+    """Build a topology that stays up: inside hosts -- censor -- outside hosts."""
+    from testbed.topology import build
+    from testbed.topology.model import state_path
+
+    spec = _spec(backend, inside, outside, rate, delay)
+    need_root()
+    out = Output()
+    if dispatch.run_in_vm(run) or state_path(run).exists():
+        raise bad(f"run {run!r} is already up; `testbed down{run_hint(run)}` first")
+    if where == "vm" and not dispatch.in_vm():
+        session = dispatch.start_run_vm(run, out.progress)
+        code = dispatch.forward_to_run(run, argv_of(ctx))
+        if code != 0:
+            session.stop()
+            return code
+        out.note(f"run {run} is up in the testbed VM; apply, exec, clear, status and down reach it there")
+        return None
+    state = build.up_to_stay(spec, run, out.progress)
+    out.table(["node", "namespace", "interfaces"],
+              [[n.name, n.netns, ", ".join(f"{i.name} {i.ipv4} {i.ipv6}" for i in n.interfaces)]
+               for n in state.nodes.values()])
+    first = state.nodes[spec.outside[0].name].address()
+    out.line(f"run {run} is up ({spec.backend}); try: testbed exec{run_hint(run)} caller -- ping -c1 {first}")
+    return None
+
+
+@click.command(short_help="Tear a run down.")
+@run_option
+@click.pass_context
+def down(ctx: click.Context, run: str) -> int | None:
+    """Tear a run's topology down (its namespaces and everything in them; its VM, if it has one)."""
+    from testbed.topology import build
+    from testbed.vm.session import VMSession
+
+    need_root()
+    if dispatch.run_in_vm(run):
+        code = dispatch.forward_to_run(run, argv_of(ctx))
+        session = VMSession.find(run)
+        if session is not None:
+            session.stop()
+        return code
+    removed = build.down(run)
+    Output().line(f"removed {len(removed)} namespaces of run {run}" if removed else f"run {run} was not up")
+    return None
+
+
+@click.command("exec", short_help="Run a program inside a node.",
+               context_settings={"ignore_unknown_options": True})
+@click.argument("node")
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED, metavar="-- COMMAND...")
+@run_option
+@click.pass_context
+def exec_(ctx: click.Context, node: str, command: tuple[str, ...], run: str) -> int | None:
+    """Run a program inside NODE of a run (no shell is involved):
+
+    \b
+        testbed exec caller -- ping -c3 198.19.0.2
+        testbed exec censor -- tc -s qdisc show dev out0
+    """
+    need_root()
+    if dispatch.run_in_vm(run):
+        return dispatch.forward_to_run(run, argv_of(ctx))
+    state = load_run(run)
+    if node not in state.nodes:
+        raise bad(f"no node {node!r} in run {run}; its nodes: {', '.join(state.nodes)}")
+    os.execvp("ip", ["ip", "netns", "exec", state.node(node).netns, *command])
+    return None  # not reached: exec replaced this process
+
+
+def _local_runs() -> list[dict]:
+    from testbed.topology.build import running
+    from testbed.topology.cleanup import leftover
+    from testbed.topology.model import TopologyState
+
+    rows = []
+    for run in running():
+        try:
+            state = TopologyState.load(run)
+        except (OSError, ValueError, KeyError):
+            continue
+        rows.append({"run": run, "where": "vm" if dispatch.in_vm() else "local", "backend": state.backend,
+                     "hosts": len(state.nodes) - 1, "profile": state.profile,
+                     "owner": state.owner, "leftover": leftover(run)})
+    return rows
+
+
+def _vm_runs() -> list[dict]:
+    from testbed.vm.session import VMSession, sessions
+
+    rows = []
+    for run in sessions():
+        session = VMSession.find(run)
+        inside: list[dict] = []
+        if session is not None and os.geteuid() == 0:
+            code, text = session.capture(["python3", "-m", "testbed.cli", "status", "--json"])
+            inside = json.loads(text) if code == 0 and text.strip() else []
+        rows += [{**r, "where": "vm"} for r in inside if r["run"] == run] or [
+            {"run": run, "where": "vm", "backend": "?", "hosts": None, "profile": None, "owner": None,
+             "leftover": False}]
+    return rows
+
+
+@click.command(short_help="The runs that are up.")
+@json_option
+def status(as_json: bool) -> None:
+    """The runs that are up, where, and the profile applied on each."""
+    rows = _local_runs() + ([] if dispatch.in_vm() else _vm_runs())
+    out = Output(as_json)
+    if as_json:
+        out.json(rows)
+        return
+    if not rows:
+        out.line("no runs are up (testbed up starts one)")
+        return
+    out.table(["run", "where", "backend", "hosts", "profile", "held by"],
+              [[r["run"], r["where"], r["backend"], "?" if r["hosts"] is None else str(r["hosts"]),
+                r["profile"] or "-", "testbed up" if r["owner"] is None else
+                f"pid {r['owner']}{' (gone: a leftover)' if r['leftover'] else ''}"] for r in rows])
+
+
+@click.command(short_help="Remove leftovers of runs that ended badly.")
+@click.option("--run", "-r", "run", default=None, metavar="ID", help="Remove this run, whoever holds it.")
+@click.option("--all", "everything", is_flag=True,
+              help="Remove every run on this machine, also those kept up and those of running commands.")
+def clean(run: str | None, everything: bool) -> None:
+    """Remove leftovers: runs whose process is gone (after kill -9 or a crash), namespaces of no
+    run, orphaned VMs. Runs kept up by `testbed up` and runs of live commands stay."""
+    from testbed.topology.cleanup import clean as clean_topologies
+    from testbed.vm.machine import stop_all
+    from testbed.vm.session import VMSession
+
+    if run is not None and everything:
+        raise bad("--run removes one run and --all every run: give one of them")
+    if run is not None:
+        import re
+
+        from testbed.topology.model import RUN_ID_PATTERN
+
+        if not re.fullmatch(RUN_ID_PATTERN, run):
+            raise InputError.single(f"--run {run!r}: a run id is 1-8 lower case letters or digits")
+    need_root()
+    removed = clean_topologies(everything, run)
+    for name in [run] if run else []:
+        session = VMSession.find(name)
+        if session is not None:
+            session.stop()
+            removed.append(f"the VM of run {name}")
+    if run is None:
+        removed += [f"VM process {pid}" for pid in stop_all(everything)]
+    out = Output()
+    for item in removed:
+        out.line(f"removed {item}")
+    out.line(f"clean: {len(removed)} objects removed")
+
+
+COMMANDS = [up, down, exec_, status, clean]

@@ -1,0 +1,23 @@
+"""Is a process still the one we recorded? Pids are reused, so a record keeps the process's
+start time too (/proc/PID/stat field 22, clock ticks since boot) and both must match."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def start_time(pid: int) -> int | None:
+    """The process's start time, or None when there is no such process."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[19])  # after the name, which may hold spaces
+
+
+def alive(pid: int | None, started: int | None) -> bool:
+    """`pid` runs and is the process recorded (when its start time was recorded)."""
+    if pid is None:
+        return False
+    now = start_time(pid)
+    return now is not None and (started is None or now == started)

@@ -1,0 +1,108 @@
+"""What a censor picks out: a traffic class's match, a tree of fields and combinators."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator, Field, model_validator
+
+from testbed.profile.types import NAME_PATTERN, AddressList, Bytes, HexBytes, PortList, Strict
+
+
+class LengthRange(Strict):
+    min: Bytes | None = None
+    max: Bytes | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_text(cls, value: Any) -> Any:
+        if isinstance(value, str) and "-" in value:
+            low, _, high = value.partition("-")
+            return {"min": low.strip(), "max": high.strip()}
+        if isinstance(value, int | str):
+            return {"min": value, "max": value}
+        return value
+
+    @model_validator(mode="after")
+    def _ordered(self) -> LengthRange:
+        if self.min is None and self.max is None:
+            raise ValueError("give min, max or both")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min {self.min} is above max {self.max}")
+        if (self.max or 0) > 65535:
+            raise ValueError("lengths stop at 65535 bytes")
+        return self
+
+
+class PayloadMatch(Strict):
+    """Bytes at a fixed offset of the transport payload (after the UDP/TCP header)."""
+
+    offset: int = Field(ge=0, le=1400, description="bytes after the UDP/TCP header")
+    value: HexBytes
+    mask: HexBytes | None = None
+
+    @model_validator(mode="after")
+    def _mask_width(self) -> PayloadMatch:
+        if self.mask is not None and len(self.mask) != len(self.value):
+            raise ValueError(
+                f"mask has {len(self.mask) // 2} bytes but value has {len(self.value) // 2}; "
+                "give them the same width"
+            )
+        return self
+
+
+Protocol = Literal["udp", "tcp", "icmp", "any"]
+
+
+class Match(Strict):
+    """Every field given must hold (AND); `any` needs one of its items, `not` negates."""
+
+    protocol: Protocol | None = None
+    src: AddressList | None = None
+    dst: AddressList | None = None
+    src_port: PortList | None = None
+    dst_port: PortList | None = None
+    length: LengthRange | None = Field(None, description="IP packet length, bytes")
+    payload_length: LengthRange | None = Field(None, description="UDP payload length, bytes")
+    dscp: Annotated[list[Annotated[int, Field(ge=0, le=63)]], BeforeValidator(
+        lambda v: v if isinstance(v, list) else [v])] | None = None
+    payload: PayloadMatch | None = None
+    flagged: str | None = Field(None, pattern=NAME_PATTERN,
+                                description="the connection was flagged by an earlier packet's class")
+    all: list[Match] | None = None
+    any: list[Match] | None = None
+    not_: Match | None = Field(None, alias="not")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Match:
+        ports = self.src_port is not None or self.dst_port is not None
+        if ports and self.protocol == "icmp":
+            raise ValueError("ports need protocol udp or tcp, not icmp")
+        if self.payload_length is not None and self.protocol != "udp":
+            raise ValueError("payload_length is read from the UDP header: set protocol: udp")
+        if self.payload is not None and self.protocol == "icmp":
+            raise ValueError("payload offsets count from a UDP/TCP header: not for icmp")
+        for name in ("all", "any"):
+            items = getattr(self, name)
+            if items is not None and not items:
+                raise ValueError(f"'{name}' needs at least one item")
+        return self
+
+
+
+def walk(match: Match) -> Iterator[Match]:
+    """A match and every match nested in its all/any/not, depth first."""
+    yield match
+    for child in (match.all or []) + (match.any or []) + ([match.not_] if match.not_ else []):
+        yield from walk(child)
+
+
+def flag_references(match: Match) -> list[str]:
+    """Flags a match (and its children) tests."""
+    return [m.flagged for m in walk(match) if m.flagged]
+
+
+def set_references(match: Match) -> list[str]:
+    """Names of the address sets a match (and its children) refers to."""
+    return [a[1:] for m in walk(match) for a in (m.src or []) + (m.dst or []) if a.startswith("@")]

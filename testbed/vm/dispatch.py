@@ -1,0 +1,71 @@
+"""Where a command runs, decided once for every command: here, or in the testbed VM.
+
+`--where auto` stays on this kernel when it has every feature the command needs and goes
+to the VM otherwise; inside the VM every choice means "here". A command that goes to the
+VM is run there with its argv unchanged: the VM sees the project tree, the current
+directory and the output directories at their own paths (testbed/vm/shares.py), and
+anything derived from the machine (parallelism, say) is worked out where it runs.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+from testbed.kernel import probe
+
+GUEST_TESTBED = ["python3", "-m", "testbed.cli"]
+Progress = Callable[[str], None]
+
+
+def in_vm() -> bool:
+    return bool(os.environ.get("TESTBED_IN_VM"))
+
+
+def choose(where: str, features: Callable[[], Iterable[str]], progress: Progress = lambda _: None) -> str:
+    """"local" or "vm" for `--where` (auto, local, vm); `features` lists what the work needs."""
+    if in_vm() or where == "local":
+        return "local"
+    if where == "vm":
+        return "vm"
+    missing = probe.missing_features(tuple(sorted(set(features()))))
+    if missing:
+        progress(f"this kernel lacks {', '.join(missing)}: running in the testbed VM")
+        return "vm"
+    return "local"
+
+
+def forward(argv: Sequence[str], inputs: Iterable[Path] = (), outputs: Iterable[Path] = (),
+            progress: Progress = lambda _: None) -> int:
+    """Run `testbed ARGV` in a fresh testbed VM (building the image if needed); its exit code."""
+    from testbed.vm import image, qemu
+
+    image.build(progress=progress)
+    return qemu.run([*GUEST_TESTBED, *argv], inputs=inputs, outputs=outputs, env=qemu.isatty_env())
+
+
+def run_in_vm(run_id: str) -> bool:
+    """Run `run_id` lives in a testbed VM (seen from the host)."""
+    if in_vm():
+        return False
+    from testbed.vm.session import VMSession
+
+    return VMSession.find(run_id) is not None
+
+
+def forward_to_run(run_id: str, argv: Sequence[str], inputs: Iterable[Path] = ()) -> int:
+    """Run `testbed ARGV` in the VM that run `run_id` lives in; its exit code."""
+    from testbed.vm.session import VMSession
+
+    session = VMSession.find(run_id)
+    if session is None:
+        raise RuntimeError(f"run {run_id} does not live in a VM")
+    return session.run([*GUEST_TESTBED, *argv], tuple(inputs))
+
+
+def start_run_vm(run_id: str, progress: Progress = lambda _: None):
+    """Boot a VM that stays up for run `run_id`."""
+    from testbed.vm.session import VMSession
+
+    return VMSession.start(run_id, progress=progress)

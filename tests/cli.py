@@ -1,0 +1,25 @@
+"""The one way tests run the `testbed` command: a real process, as a user would start it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]  # util-linux
+
+
+def run_cli(*args: str, timeout: float = 300, cwd: Path = ROOT, env: dict[str, str] | None = None,
+            as_nobody: bool = False) -> subprocess.CompletedProcess[str]:
+    """`testbed ARGS` (python -m testbed.cli), output captured; `as_nobody`: as a user without root."""
+    full = {**os.environ, "COLUMNS": "200", **(env or {})}
+    full.pop("TESTBED_TTY", None)
+    argv = [*(NOBODY if as_nobody else []), sys.executable, "-m", "testbed.cli", *args]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=cwd, env=full)
+
+
+def popen(*args: str, cwd: Path = ROOT, **kwargs) -> subprocess.Popen[str]:
+    """`testbed ARGS` started in the background (for signals and kill -9)."""
+    return subprocess.Popen([sys.executable, "-m", "testbed.cli", *args], cwd=cwd, text=True, **kwargs)

@@ -1,0 +1,163 @@
+"""The shell's pure parts: output formats, what the VM sees, the workload registry, the
+layering and the size of modules."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from testbed.cli.output import Output, plain_table
+from testbed.errors import InputError
+from testbed.scenario.loader import load_scenario
+from testbed.scenario.workloads import CENSOR_METRICS, TYPES, metrics_of
+from testbed.scenario.workloads.ping import parse_summary
+from testbed.scenario.workloads.voip import Voip
+from testbed.vm import shares
+from tests.cli import ROOT, run_cli
+
+# --- output ------------------------------------------------------------------------------------
+
+
+def test_plain_tables_align_and_never_cut() -> None:
+    name = "ru-2025-calls-degraded-with-a-name-longer-than-eighty-columns-of-any-terminal-at-all"
+    text = plain_table(["name", "MOS"], [[name, "4.38"], ["clean", "12.1"]], title="T", caption="C")
+    lines = text.splitlines()
+    assert lines[0] == "T" and lines[-1] == "C" and name in text
+    assert lines[3].endswith(" 4.38") and lines[4].endswith(" 12.1")  # numbers right-aligned
+    assert "\x1b" not in text and "─" not in text
+
+
+def test_piped_output_has_no_escape_codes_and_json_has_no_nan() -> None:
+    listed = run_cli("profiles", "list")
+    assert listed.returncode == 0 and "\x1b[" not in listed.stdout and "┃" not in listed.stdout
+    assert "ru-2025-calls-degraded" in listed.stdout
+    data = json.loads(run_cli("profiles", "list", "--json").stdout)
+    assert {p["name"] for p in data} >= {"clean", "ru-2025-calls-degraded"}
+    shown = json.loads(run_cli("profiles", "show", "clean", "--json").stdout)
+    assert shown["name"] == "clean" and shown["signature"].endswith("clean.yaml")
+
+
+def test_json_turns_not_measured_into_null(capsys) -> None:
+    Output(as_json=True).json({"mos": float("nan"), "rows": [1.5, float("inf")]})
+    assert json.loads(capsys.readouterr().out) == {"mos": None, "rows": [1.5, None]}
+
+
+def test_help_shows_choices_versions_and_the_command_after_a_double_dash() -> None:
+    assert run_cli("--version").stdout.startswith("testbed, version")
+    assert "[netns|mininet]" in run_cli("up", "-h").stdout
+    assert "-- COMMAND..." in run_cli("exec", "--help").stdout
+    assert "-- COMMAND..." in run_cli("vm", "run", "--help").stdout
+    for command in ("up", "apply", "calls", "matrix", "run", "try", "status", "clean", "compare"):
+        result = run_cli(command, "--help")
+        assert result.returncode == 0 and "Traceback" not in result.stderr, command
+
+
+def test_status_says_when_nothing_is_up(monkeypatch) -> None:
+    from click.testing import CliRunner
+
+    from testbed.cli import topology
+
+    monkeypatch.setattr(topology, "_local_runs", lambda: [])
+    monkeypatch.setattr(topology, "_vm_runs", lambda: [])
+    result = CliRunner().invoke(topology.status, [])
+    assert result.exit_code == 0 and "no runs are up" in result.output
+
+
+# --- what the VM sees ----------------------------------------------------------------------------
+
+
+def test_the_vm_shares_the_tree_the_working_directory_and_the_outputs(tmp_path) -> None:
+    work = (tmp_path / "work").resolve()
+    view = shares.plan(ROOT, work, outputs=[work / "out", Path("/srv/results")])
+    assert set(view.shares) == {ROOT, Path("/srv/results"), work}  # work/out is inside a share already
+
+
+def test_inputs_outside_the_shares_are_copied_and_system_directories_never_shared(tmp_path) -> None:
+    view = shares.plan(ROOT, Path("/tmp"), inputs=[Path("/tmp/x.yaml"), ROOT / "profiles" / "clean.yaml"])
+    assert view.shares == (ROOT,)  # /tmp would hide the guest's own /tmp: not shared
+    assert view.copies == (Path("/tmp/x.yaml"),) and view.cwd == Path("/tmp")
+    for system in ("/", "/usr", "/usr/lib", "/etc", "/tmp", "/run", "/var"):
+        assert not shares.shareable(Path(system)), system
+    assert shares.shareable(Path("/tmp/pytest-of-root/x")) and shares.shareable(Path("/home/me"))
+    with pytest.raises(InputError, match="cannot write there"):
+        shares.plan(ROOT, tmp_path, outputs=[Path("/usr")])
+
+
+# --- workloads -----------------------------------------------------------------------------------
+
+
+def test_every_workload_type_declares_its_metrics_with_units_and_meanings() -> None:
+    assert set(TYPES) == {"chat", "command", "download", "iperf3", "ping", "probe", "voip"}
+    for name, cls in TYPES.items():
+        assert cls.METRICS, name
+        names = [m.name for m in cls.METRICS]
+        assert len(names) == len(set(names)), name
+        assert all(m.description for m in cls.METRICS), name
+    assert metrics_of("censor") == CENSOR_METRICS
+
+
+def test_voip_reports_exactly_the_metrics_it_declares() -> None:
+    from testbed.measure.call import stream_metrics
+    from testbed.measure.emodel import CODECS
+    from testbed.scenario.workloads.voip import summarise
+    from tests.unit.test_measure import _synthetic  # a generated trace
+
+    trace = _synthetic(0.05, n=500)
+    figures = summarise([trace], [stream_metrics(trace, CODECS["g711"])])
+    assert set(figures) == {m.name for m in Voip.METRICS}
+
+
+def test_ping_summary_is_parsed_with_and_without_replies() -> None:
+    answered = parse_summary("5 packets transmitted, 4 received, 20% packet loss, time 802ms\n"
+                             "rtt min/avg/max/mdev = 0.050/0.081/0.120/0.020 ms\n")
+    assert answered == {"rtt": 0.081, "rtt_max": 0.12, "loss": 20.0}
+    silent = parse_summary("5 packets transmitted, 0 received, 100% packet loss, time 4090ms\n")
+    assert silent["loss"] == 100.0 and silent["rtt"] != silent["rtt"]  # NaN: nothing to time
+    assert set(answered) == {m.name for m in TYPES["ping"].METRICS}
+
+
+def test_old_role_keys_still_work_with_a_located_note(tmp_path) -> None:
+    path = tmp_path / "old.yaml"
+    path.write_text(yaml.safe_dump({"name": "old", "title": "t", "phases": [{"name": "a", "duration": "2s"}],
+                                    "workloads": [{"type": "voip", "caller": "caller", "callee": "callee"},
+                                                  {"type": "chat", "receiver": "nowhere"}]}, sort_keys=False))
+    with pytest.raises(InputError) as caught:
+        load_scenario(path)
+    assert "workloads[1].receiver: no host 'nowhere'" in str(caught.value)  # named as written
+    path.write_text(path.read_text().replace("nowhere", "callee"))
+    loaded = load_scenario(path)
+    assert loaded.scenario.workloads[0].server == "callee"
+    assert [str(w).split(": ", 1)[1] for w in loaded.warnings] == [
+        "workloads[0].caller: deprecated: write 'client' (the 'caller' key still works, for now)",
+        "workloads[0].callee: deprecated: write 'server' (the 'callee' key still works, for now)",
+        "workloads[1].receiver: deprecated: write 'server' (the 'receiver' key still works, for now)"]
+    assert all(":" in str(w).split(": ")[0] for w in loaded.warnings)  # file:line
+
+
+def test_a_call_from_a_host_to_itself_is_refused(tmp_path) -> None:
+    path = tmp_path / "self.yaml"
+    path.write_text("name: s\ntitle: t\nphases: [{name: a, duration: 2s}]\n"
+                    "workloads: [{type: voip, client: caller, server: caller}]\n")
+    with pytest.raises(InputError, match="4: workloads.0.: client and server are both 'caller'"):
+        load_scenario(path)
+
+
+# --- the layering and the size of modules -------------------------------------------------------------
+
+
+def test_the_import_layers_hold() -> None:
+    result = subprocess.run([str(Path(sys.executable).with_name("lint-imports"))], capture_output=True,
+                            text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stdout[-2000:]
+    assert "1 kept, 0 broken" in result.stdout
+
+
+def test_no_module_is_over_400_lines() -> None:
+    long = {str(p.relative_to(ROOT)): n for p in (ROOT / "testbed").rglob("*.py")
+            if (n := len(p.read_text().splitlines())) > 400}
+    assert long == {}
