@@ -108,8 +108,8 @@ def delay_cdf(directory: Path, info: dict) -> Path | None:
 def phase_bars(directory: Path, info: dict, rows: list[dict]) -> Path | None:
     """Call MOS-CQ and chat delivery per phase, each on its own axis."""
     phases = [p["name"] for p in info["definition"]["phases"]]
-    wanted = (("voip", "mos_cq", "call MOS-CQ (1-5)", MOS_AXIS),
-              ("chat", "delivered", "chat delivered (%)", (0, 105)))
+    wanted = (("voip", "mos_cq", "call MOS-CQ (1-5)", (1.0, 4.9)),  # room for the bars' labels
+              ("chat", "delivered", "chat delivered (%)", (0, 112)))
     panels = [panel for panel in wanted if any(r["type"] == panel[0] and panel[1] in r for r in rows)]
     if not panels:
         return None
