@@ -73,8 +73,7 @@ def apply(ctx: click.Context, profile: str, run: str, where: str) -> int | None:
     chosen = dispatch.choose(where, lambda: features_of(loaded), out.progress)
     if not state_path(run).exists():
         if chosen == "vm":
-            dispatch.start_run_vm(run, out.progress)
-            return dispatch.forward_to_run(run, argv_of(ctx), loaded.files)
+            return dispatch.run_in_new_vm(run, argv_of(ctx), loaded.files, out.progress)
         build.up_to_stay(TopologySpec(), run, out.progress)
     elif chosen == "vm":
         raise bad(f"run {run} is up on this host, whose kernel cannot apply {loaded.profile.name}; "

@@ -180,11 +180,14 @@ def matrix(ctx: click.Context, profiles: tuple[str, ...], codecs: tuple[str, ...
 @results_option("results", "Where the results directory goes.")
 @click.option("--check", "check_only", is_flag=True,
               help="Only validate the scenario and its profiles (no root needed, nothing runs).")
+@click.option("--allow-commands", is_flag=True,
+              help="Run the programs of `command` workloads of a scenario from outside scenarios/ "
+                   "(they run as root; read them first).")
 @where_option()
 @json_option
 @click.pass_context
-def run_(ctx: click.Context, scenario: str, results: Path, check_only: bool, where: str,
-         as_json: bool) -> int:
+def run_(ctx: click.Context, scenario: str, results: Path, check_only: bool, allow_commands: bool,
+         where: str, as_json: bool) -> int:
     """Run a scenario (a path, or a name in scenarios/, or a catalog profile's name for its
     signature): phases, workloads, expectations. Exit 0 when every expectation holds, 1 when
     one fails, 2 for bad input, 4 when a workload failed."""
@@ -198,6 +201,7 @@ def run_(ctx: click.Context, scenario: str, results: Path, check_only: bool, whe
         out.line(f"{loaded.source}: ok ({len(loaded.scenario.phases)} phases, "
                  f"{len(loaded.scenario.workloads)} workloads, {len(loaded.scenario.expect)} expectations)")
         return 0
+    _trust(loaded, allow_commands, out)
     need_root()
     if dispatch.choose(where, lambda: features_of(*loaded.profiles.values()), out.progress) == "vm":
         return dispatch.forward(argv_of(ctx), inputs=loaded.files, outputs=[results], progress=out.progress)
@@ -223,6 +227,23 @@ def run_(ctx: click.Context, scenario: str, results: Path, check_only: bool, whe
         raise CheckFailed(f"{sum(not c.passed for c in result.checks)} of {len(result.checks)} "
                           "expectations failed")
     return 0
+
+
+def _trust(loaded, allow: bool, out: Output) -> None:
+    """A scenario is code: its command workloads run programs as root. One from outside the
+    project's own scenarios/ runs them only with --allow-commands, and says which."""
+    from testbed.errors import InputError, Problem
+    from testbed.scenario.loader import from_catalog, programs
+
+    found = programs(loaded)
+    if not found or from_catalog(loaded):
+        return
+    if not allow:
+        why = ("this scenario comes from outside the project's scenarios/ and runs programs as root "
+               "(above): read them, then run it with --allow-commands")
+        raise InputError([*found, Problem(str(loaded.source), None, "", why)])
+    for program in found:
+        out.note(f"note: {program}")
 
 
 COMMANDS = [try_, calls, matrix, run_]

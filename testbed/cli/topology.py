@@ -64,13 +64,10 @@ def up(ctx: click.Context, run: str, backend: str, inside: str, outside: str, ra
     if dispatch.run_in_vm(run) or state_path(run).exists():
         raise bad(f"run {run!r} is already up; `testbed down{run_hint(run)}` first")
     if where == "vm" and not dispatch.in_vm():
-        session = dispatch.start_run_vm(run, out.progress)
-        code = dispatch.forward_to_run(run, argv_of(ctx))
-        if code != 0:
-            session.stop()
-            return code
-        out.note(f"run {run} is up in the testbed VM; apply, exec, clear, status and down reach it there")
-        return None
+        code = dispatch.run_in_new_vm(run, argv_of(ctx), (), out.progress)
+        if code == 0:
+            out.note(f"run {run} is up in the testbed VM; apply, exec, clear, status and down reach it there")
+        return code
     state = build.up_to_stay(spec, run, out.progress)
     out.table(["node", "namespace", "interfaces"],
               [[n.name, n.netns, ", ".join(f"{i.name} {i.ipv4} {i.ipv6}" for i in n.interfaces)]
@@ -183,7 +180,7 @@ def clean(run: str | None, everything: bool) -> None:
     run, orphaned VMs. Runs kept up by `testbed up` and runs of live commands stay."""
     from testbed.topology.cleanup import clean as clean_topologies
     from testbed.vm.machine import stop_all
-    from testbed.vm.session import VMSession
+    from testbed.vm.session import VMSession, sessions
 
     if run is not None and everything:
         raise bad("--run removes one run and --all every run: give one of them")
@@ -203,6 +200,7 @@ def clean(run: str | None, everything: bool) -> None:
             removed.append(f"the VM of run {name}")
     if run is None:
         removed += [f"VM process {pid}" for pid in stop_all(everything)]
+        sessions()  # forgets the records of run VMs that are gone
     out = Output()
     for item in removed:
         out.line(f"removed {item}")

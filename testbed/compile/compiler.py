@@ -46,8 +46,10 @@ from testbed.compile.plan import (
 )
 from testbed.errors import InputError, Problem
 from testbed.profile.actions import Action, Netem
-from testbed.profile.loader import LoadedProfile, flags_of
+from testbed.profile.checks import flags_of
+from testbed.profile.loader import LoadedProfile
 from testbed.profile.model import Profile, TrafficClass
+from testbed.profile.yamlpos import dotted, line_of
 
 LINE_RATE_BPS = 10_000_000_000  # what an unshaped class may use: faster than any veth test
 DEFAULT_MINOR = 2  # htb class 1:2 holds unmatched traffic
@@ -80,16 +82,25 @@ def default_burst_bytes(rate_bps: int) -> int:
 def compile_profile(loaded: LoadedProfile, target: Target | None = None) -> Plan:
     target = target or Target()
     profile = loaded.profile
-    try:
-        interfaces = tuple(
-            _interface_plan(profile, direction, device)
-            for direction in DIRECTIONS
-            for device in target.devices(direction)
-        )
-        nft = _nft_plan(loaded, target)
-    except MatchTooLarge as exc:
-        raise InputError([Problem(str(loaded.source), None, "classes", str(exc))]) from None
-    return Plan(profile.name, interfaces, nft, _features(profile))
+    interfaces = tuple(
+        _interface_plan(profile, direction, device)
+        for direction in DIRECTIONS
+        for device in target.devices(direction)
+    )
+    return Plan(profile.name, interfaces, _nft_plan(loaded, target), _features(profile))
+
+
+def _compile_matches(loaded: LoadedProfile, flags: dict[str, str]) -> list[DNF]:
+    """Each class's match in DNF; a match too large for nft rules is an InputError at its line."""
+    out = []
+    for index, cls in enumerate(loaded.profile.classes):
+        try:
+            out.append(compile_match(cls.match, loaded.address_sets, flags))
+        except MatchTooLarge as exc:
+            at = ("classes", index, "match")
+            raise InputError([Problem(str(loaded.source), line_of(loaded.lines, at), dotted(at), str(exc))]) \
+                from None
+    return out
 
 
 # --- tc: treatment ---------------------------------------------------------------------------
@@ -305,7 +316,7 @@ def _nft_plan(loaded: LoadedProfile, target: Target) -> NftPlan:
     residual_checks: dict[Direction, list[NftRule]] = {"uplink": [], "downlink": []}
     chains_rules: dict[Direction, list[NftRule]] = {"uplink": [], "downlink": []}
     flags = flag_bits(flags_of(profile))
-    compiled = [(c, compile_match(c.match, loaded.address_sets, flags)) for c in profile.classes]
+    compiled = list(zip(profile.classes, _compile_matches(loaded, flags), strict=True))
     for direction in DIRECTIONS:
         for index, (cls, dnf) in enumerate(compiled):
             action = cls.for_direction(direction)

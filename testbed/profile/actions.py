@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, model_validator
 
-from testbed.profile.types import NAME_PATTERN, BitsPerSecond, Bytes, Nanoseconds, Percent, Strict
+from testbed.profile.types import NAME_PATTERN, BitsPerSecond, Bytes, Duration, Nanoseconds, Percent, Strict
 
 
 def _shorthand(key: str):
@@ -82,7 +82,7 @@ class Slot(Strict):
     min: Nanoseconds
     max: Nanoseconds | None = None
     packets: int | None = Field(None, ge=1)
-    bytes: Bytes | None = None
+    bytes: Bytes | None = Field(None, ge=1)
 
     @model_validator(mode="after")
     def _ordered(self) -> Slot:
@@ -95,8 +95,8 @@ Distribution = Literal["uniform", "normal", "pareto", "paretonormal"]
 
 
 class Netem(Strict):
-    delay: Nanoseconds | None = None
-    jitter: Nanoseconds | None = None
+    delay: Duration("1us") | None = Field(None, description="added to every packet; leave it out for none")
+    jitter: Duration("1us") | None = None
     distribution: Distribution | None = None
     delay_correlation: Percent | None = None
     loss: Annotated[Loss, _shorthand("random")] | None = None
@@ -126,9 +126,9 @@ class Netem(Strict):
 class Shape(Strict):
     rate: BitsPerSecond
     ceil: BitsPerSecond | None = None
-    burst: Bytes | None = None
+    burst: Bytes | None = Field(None, ge=1, description="default: 1 ms at the rate plus a frame")
     method: Literal["htb", "tbf"] = "htb"
-    latency: Nanoseconds | None = Field(None, description="tbf only: longest wait in the queue")
+    latency: Duration("1ms") | None = Field(None, description="tbf only: longest wait in the queue")
 
     @model_validator(mode="after")
     def _consistent(self) -> Shape:
@@ -145,7 +145,7 @@ class Police(Strict):
     rate: BitsPerSecond
     burst: Bytes
     per: Literal["aggregate", "flow"] = "aggregate"
-    idle_timeout: Nanoseconds | None = Field(None, description="per-flow state is forgotten after")
+    idle_timeout: Duration("1s") | None = Field(None, description="per-flow state is forgotten after")
 
     @model_validator(mode="after")
     def _consistent(self) -> Police:
@@ -159,11 +159,11 @@ class Police(Strict):
 class After(Strict):
     """Act only once a connection has carried this much (conntrack counters)."""
 
-    bytes: Bytes | None = None
+    bytes: Bytes | None = Field(None, ge=1)
     packets: int | None = Field(None, ge=1)
-    original_bytes: Bytes | None = None
+    original_bytes: Bytes | None = Field(None, ge=1)
     original_packets: int | None = Field(None, ge=1)
-    reply_bytes: Bytes | None = None
+    reply_bytes: Bytes | None = Field(None, ge=1)
     reply_packets: int | None = Field(None, ge=1)
 
     @model_validator(mode="after")

@@ -91,6 +91,17 @@ class Match(Strict):
 
 
 
+def walk_paths(match: Match, at: tuple = ()) -> Iterator[tuple[tuple, Match]]:
+    """(path, match) for a match and every match nested in it, depth first; a path reads as
+    the YAML does: (..., "any", 1, "not")."""
+    yield at, match
+    for key in ("all", "any"):
+        for k, child in enumerate(getattr(match, key) or []):
+            yield from walk_paths(child, (*at, key, k))
+    if match.not_ is not None:
+        yield from walk_paths(match.not_, (*at, "not"))
+
+
 def walk(match: Match) -> Iterator[Match]:
     """A match and every match nested in its all/any/not, depth first."""
     yield match

@@ -8,10 +8,9 @@ first that matches a packet decides.
 
 from __future__ import annotations
 
-import re
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
 from testbed.profile.actions import Directions
 from testbed.profile.matches import Match
@@ -36,6 +35,19 @@ class Link(Strict):
     delay: Nanoseconds | None = None
 
 
+SET_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,40}$"
+SetName = Annotated[str, StringConstraints(pattern=SET_NAME_PATTERN)]
+
+
+def _no_set_references(members: list[str]) -> list[str]:
+    if any(m.startswith("@") for m in members):
+        raise ValueError("an address set lists prefixes; it cannot refer to other sets")
+    return members
+
+
+SetMembers = Annotated[AddressList, AfterValidator(_no_set_references)]
+
+
 class AddressSetFile(Strict):
     file: str = Field(description="path relative to the profile: one prefix per line, # comments")
 
@@ -51,17 +63,13 @@ class Profile(Strict):
     confidence: Confidence
     tags: list[str] = Field(default_factory=list)
     link: Link | None = None
-    address_sets: dict[str, AddressList | AddressSetFile] = Field(default_factory=dict)
+    address_sets: dict[SetName, SetMembers | AddressSetFile] = Field(
+        default_factory=dict, description="name -> prefixes: a list, or {file: path}")
     classes: list[TrafficClass] = Field(default_factory=list)
     default: Directions = Field(default_factory=Directions)
 
     @model_validator(mode="after")
     def _references(self) -> Profile:
-        for set_name, members in self.address_sets.items():
-            if not re.fullmatch(r"[a-z][a-z0-9_]{0,40}", set_name):
-                raise ValueError(f"address set name {set_name!r}: use lower case letters, digits, _")
-            if isinstance(members, list) and any(m.startswith("@") for m in members):
-                raise ValueError(f"address set {set_name!r} cannot refer to other sets")
         for direction in ("uplink", "downlink"):
             action = self.default.for_direction(direction)
             if action.residual or action.after:

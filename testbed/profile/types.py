@@ -6,7 +6,15 @@ import ipaddress
 import re
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+)
 
 from testbed.profile.units import (
     format_duration,
@@ -23,9 +31,15 @@ PROFILE_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,40}$"  # profiles may start with 
 
 
 class Strict(BaseModel):
-    """Unknown fields are errors (a typo must not pass silently); values are frozen."""
+    """Unknown fields are errors (a typo must not pass silently); values are frozen; types are
+    strict (`true` is not a number, "5" not an integer)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, strict=True)
+
+
+U32_MAX = 2**32 - 1
+# a count of packets: the kernel keeps them in 32-bit fields (netem limit, slot packets)
+Count = Annotated[int, Field(ge=1, le=U32_MAX, strict=True)]
 
 
 def _schema(pattern: str, example: str, description: str) -> WithJsonSchema:
@@ -40,6 +54,25 @@ Nanoseconds = Annotated[
     PlainSerializer(format_duration, return_type=str),
     _schema(r"^[0-9.]+(ns|us|µs|ms|s|m|min|h)$", "40ms", "a duration: 40ms, 1.5s, 10m"),
 ]
+
+
+def at_least(minimum: str) -> AfterValidator:
+    """A duration of at least `minimum` (zero and shorter are refused, in the user's units)."""
+    bound = parse_duration_ns(minimum)
+
+    def check(value: int) -> int:
+        if value < bound:
+            raise ValueError(f"{format_duration(value) if value else '0s'} is too short: at least {minimum}")
+        return value
+
+    return AfterValidator(check)
+
+
+def Duration(minimum: str) -> Any:  # noqa: N802 - reads as a type: `interval: Duration("1ms")`
+    """Nanoseconds that must be at least `minimum`."""
+    return Annotated[Nanoseconds, at_least(minimum)]
+
+
 BitsPerSecond = Annotated[
     int,
     BeforeValidator(parse_rate_bps),
@@ -97,6 +130,9 @@ PortRange = Annotated[
 
 
 def _as_list(value: Any) -> Any:
+    """A single item stands for a list of one; an empty list matches nothing: refused."""
+    if value == []:
+        raise ValueError("an empty list matches nothing: give at least one item, or leave the field out")
     return value if isinstance(value, list) else [value]
 
 
@@ -109,6 +145,8 @@ def _parse_address(value: Any) -> str:
         if not re.fullmatch(r"@[a-z][a-z0-9_]{0,40}", text):
             raise ValueError(f"{text!r}: set names are lower case letters, digits and _")
         return text
+    if "%" in text:
+        raise ValueError(f"{text!r}: an IPv6 zone (%...) names a local interface; nft matches addresses only")
     try:
         network = ipaddress.ip_network(text, strict=True)
     except ValueError as exc:

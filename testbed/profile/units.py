@@ -3,6 +3,15 @@
 Durations become nanoseconds, rates bits per second, sizes bytes, percentages a float
 in [0, 100]. Each parser raises ``ValueError`` with a hint a user can act on; the
 formatters produce text that the parsers (and tc) read back to the same value.
+
+Every value is non-negative and bounded. The bounds, and where they come from:
+- durations at most a day: no phase or impairment of an experiment lasts longer, and the
+  kernel's own limits are far above it (netem's TCA_NETEM_LATENCY64 is a signed 64-bit
+  count of ns; nft set timeouts are 64-bit milliseconds);
+- rates at most 1 Tbit/s: beyond any link the testbed emulates; htb, tbf and netem take
+  up to 2^64-1 bytes/s (TCA_HTB_RATE64, TCA_TBF_RATE64, TCA_NETEM_RATE64);
+- sizes at most 2^32-1 bytes: tc's 32-bit fields (the htb and tbf burst, tbf's queue
+  limit) and nft's 32-bit limit burst.
 """
 
 from __future__ import annotations
@@ -11,6 +20,9 @@ import re
 from decimal import Decimal, InvalidOperation
 
 _NUMBER = r"(?P<num>[0-9]+(?:\.[0-9]+)?|\.[0-9]+)"
+MAX_DURATION_NS = 86_400 * 10**9
+MAX_RATE_BPS = 10**12
+MAX_SIZE_BYTES = 2**32 - 1
 _PATTERN = re.compile(rf"^\s*{_NUMBER}\s*(?P<unit>[A-Za-zµ%]*)\s*$")
 
 TIME_UNITS_NS = {
@@ -49,6 +61,10 @@ def _split(text: object, what: str, example: str) -> tuple[Decimal, str]:
     if isinstance(text, bool):
         raise ValueError(f"expected a {what} such as {example!r}, got {text!r}")
     if isinstance(text, int | float):
+        if isinstance(text, float) and text != text or text in (float("inf"), float("-inf")):
+            raise ValueError(f"{text!r} is not a {what}; write it like {example!r}")
+        if text < 0:
+            raise ValueError(f"a {what} cannot be negative ({text!r})")
         return Decimal(str(text)), ""
     if not isinstance(text, str):
         raise ValueError(f"expected a {what} such as {example!r}, got {type(text).__name__}")
@@ -69,7 +85,10 @@ def parse_duration_ns(text: object) -> int:
     factor = TIME_UNITS_NS.get(unit)
     if factor is None:
         raise ValueError(f"unknown time unit {unit!r} in {text!r}; use one of {', '.join(TIME_UNITS_NS)}")
-    return int(number * factor)
+    value = int(number * factor)
+    if value > MAX_DURATION_NS:
+        raise ValueError(f"{text!r} is longer than a day, the longest duration the testbed takes")
+    return value
 
 
 def parse_rate_bps(text: object) -> int:
@@ -89,6 +108,8 @@ def parse_rate_bps(text: object) -> int:
     value = int(number * factor)
     if value <= 0:
         raise ValueError(f"rate {text!r} must be above zero")
+    if value > MAX_RATE_BPS:
+        raise ValueError(f"rate {text!r} is above 1tbit, the fastest the testbed takes")
     return value
 
 
@@ -101,6 +122,8 @@ def parse_size_bytes(text: object) -> int:
     value = number * factor
     if value != int(value):
         raise ValueError(f"size {text!r} is not a whole number of bytes")
+    if value > MAX_SIZE_BYTES:
+        raise ValueError(f"size {text!r} is above 4GiB - 1 byte, the most tc and nft take (32-bit fields)")
     return int(value)
 
 

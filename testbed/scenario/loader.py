@@ -5,7 +5,8 @@ before anything is built."""
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
+import shlex
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from testbed.compile.compiler import compile_profile
@@ -15,8 +16,8 @@ from testbed.profile.loader import (
     load_profile,
     resolve_profile_path,
     resolve_yaml,
-    validate_document,
 )
+from testbed.profile.validation import validate_document
 from testbed.profile.yamlpos import Path_, dotted, line_of, load_yaml_with_lines
 from testbed.scenario.model import Scenario
 from testbed.scenario.workloads import CENSOR, TYPES, metrics_of
@@ -30,6 +31,7 @@ class LoadedScenario:
     source: Path
     profiles: dict[str, LoadedProfile]
     warnings: tuple[Problem, ...] = ()  # deprecated spellings, located
+    lines: dict = field(default_factory=dict, compare=False, repr=False)  # key path -> line
 
     @property
     def files(self) -> tuple[Path, ...]:
@@ -111,10 +113,10 @@ def load_scenario(path: str | Path) -> LoadedScenario:
             problem(("workloads", index, "name"), f"two workloads are named {name!r}; give each a name")
     hosts = {*scenario.topology.names, "censor"}
     for index, workload in enumerate(scenario.workloads):
-        for field, host in workload.nodes().items():
+        for key, host in workload.nodes().items():
             if host not in hosts:
                 known = ", ".join(sorted(hosts))
-                problem(("workloads", index, field), f"no host {host!r} in the topology ({known})")
+                problem(("workloads", index, key), f"no host {host!r} in the topology ({known})")
     for index, workload in enumerate(scenario.workloads):
         for k, phase_name in enumerate(workload.phases or []):
             if phase_name not in names:
@@ -141,7 +143,7 @@ def load_scenario(path: str | Path) -> LoadedScenario:
             problem(("expect", index, "check"), f"{types[workload]} has no metric {metric!r}{hint}")
     if problems:
         raise InputError(_as_written(problems, spelled))
-    return LoadedScenario(scenario, source, profiles, tuple(warnings))
+    return LoadedScenario(scenario, source, profiles, tuple(warnings), lines)
 
 
 SIGNATURE_DIR = SCENARIO_DIR / "signatures"
@@ -157,3 +159,19 @@ def resolve_scenario_path(name_or_path: str) -> Path:
 
 def signature_path(profile_name: str) -> Path:
     return SIGNATURE_DIR / f"{profile_name}.yaml"
+
+
+def programs(loaded: LoadedScenario) -> list[Problem]:
+    """The programs a scenario runs as root (its `command` workloads), each located."""
+    found = []
+    for index, workload in enumerate(loaded.scenario.workloads):
+        if workload.type == "command":
+            at: Path_ = ("workloads", index, "run")
+            found.append(Problem(str(loaded.source), line_of(loaded.lines, at), dotted(at),
+                                 f"runs {shlex.join(workload.run)} as root in {workload.node}"))
+    return found
+
+
+def from_catalog(loaded: LoadedScenario) -> bool:
+    """The scenario is one of this project's own (scenarios/), not a file from elsewhere."""
+    return SCENARIO_DIR in loaded.source.resolve().parents

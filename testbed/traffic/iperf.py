@@ -39,7 +39,15 @@ class IperfResult:
 
 
 class IperfError(WorkloadFailed):
-    pass
+    def __init__(self, message: str, retryable: bool = False):
+        super().__init__(message)
+        self.retryable = retryable
+
+
+# iperf3's own control connection (not the measured flow) failing on a busy machine, as seen
+# in the testbed VM: "unable to receive control message: Resource temporarily unavailable"
+CONTROL_TROUBLE = ("control message", "control socket", "Resource temporarily unavailable")
+ATTEMPTS = 3
 
 
 def run_iperf(client: Endpoint, server: Endpoint, seconds: float = 5, udp_rate_bps: int | None = None,
@@ -47,18 +55,29 @@ def run_iperf(client: Endpoint, server: Endpoint, seconds: float = 5, udp_rate_b
     """One iperf3 test: a one-off server at `server`, the client at `client`.
 
     `reverse`: the server sends (downlink when the client is inside). UDP when
-    `udp_rate_bps` is given (e.g. `-u -b 68.8k -l 172` is a 50 pps VoIP stand-in).
+    `udp_rate_bps` is given (e.g. `-u -b 68.8k -l 172` is a 50 pps VoIP stand-in). A test
+    whose control connection fails is run again (at most ATTEMPTS times in all).
     """
+    argv = ["iperf3", "-c", server.address(), "-p", str(port), "-t", str(seconds), "-J"]
+    if udp_rate_bps is not None:
+        argv += ["-u", "-b", str(udp_rate_bps)]
+    if length is not None:
+        argv += ["-l", str(length)]
+    if reverse:
+        argv.append("-R")
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            return _once(client, server, argv, seconds, port)
+        except IperfError as exc:
+            if not exc.retryable or attempt == ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _once(client: Endpoint, server: Endpoint, argv: list[str], seconds: float, port: int) -> IperfResult:
     server_proc = subprocess.Popen(netns.command(server.netns, ["iperf3", "-s", "-1", "-p", str(port)]),
                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
-        argv = ["iperf3", "-c", server.address(), "-p", str(port), "-t", str(seconds), "-J"]
-        if udp_rate_bps is not None:
-            argv += ["-u", "-b", str(udp_rate_bps)]
-        if length is not None:
-            argv += ["-l", str(length)]
-        if reverse:
-            argv.append("-R")
         for _ in range(50):  # the server needs a moment to listen
             result = subprocess.run(netns.command(client.netns, argv), capture_output=True, text=True,
                                     timeout=seconds + 30)
@@ -69,7 +88,8 @@ def run_iperf(client: Endpoint, server: Endpoint, seconds: float = 5, udp_rate_b
                 continue
             break
         if error or result.returncode != 0:
-            raise IperfError(f"iperf3 failed: {error}")
+            netns.require(client.netns, "iperf3")
+            raise IperfError(f"iperf3 failed: {error}", any(word in str(error) for word in CONTROL_TROUBLE))
         return IperfResult.from_json(report)
     finally:
         server_proc.kill()

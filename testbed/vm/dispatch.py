@@ -64,8 +64,21 @@ def forward_to_run(run_id: str, argv: Sequence[str], inputs: Iterable[Path] = ()
     return session.run([*GUEST_TESTBED, *argv], tuple(inputs))
 
 
-def start_run_vm(run_id: str, progress: Progress = lambda _: None):
-    """Boot a VM that stays up for run `run_id`."""
+def run_in_new_vm(run_id: str, argv: Sequence[str], inputs: Iterable[Path] = (),
+                  progress: Progress = lambda _: None) -> int:
+    """Boot a VM for run `run_id` and run `testbed ARGV` in it (a command that brings the run up:
+    up, apply). When it succeeds the VM stays up for the run; when it fails, or this process
+    is stopped, the VM goes."""
     from testbed.vm.session import VMSession
 
-    return VMSession.start(run_id, progress=progress)
+    session = VMSession.start(run_id, progress=progress)
+    try:
+        code = session.run([*GUEST_TESTBED, *argv], tuple(inputs))
+    except BaseException:
+        session.stop()
+        raise
+    if code != 0:
+        session.stop()
+    else:
+        session.release()
+    return code

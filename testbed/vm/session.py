@@ -64,7 +64,8 @@ class VMSession:
         progress("booting the testbed VM for this run")
         RUNS_DIR.mkdir(parents=True, exist_ok=True)
         console = RUNS_DIR / f"{run_id}.console"
-        machine = Machine({"mode": "agent"}, list(view.shares), console_log=console, owned=False)
+        # held by this process until release(): a kill -9 while it boots leaves a leftover
+        machine = Machine({"mode": "agent"}, list(view.shares), console_log=console, owned=True)
         pid_record = read_record(machine.pidfile)
         session = cls(run_id, machine.proc.pid, pid_record.get("started"), machine.directory, view.shares)
         _record(run_id).write_text(json.dumps({"pid": session.pid, "started": session.started,
@@ -105,6 +106,14 @@ class VMSession:
             return stream.follow(lambda: self.alive, f"the command in run {self.run_id}'s VM")
         finally:
             stream.cleanup()
+
+    def release(self) -> None:
+        """The run is up in the VM: it is kept up now (no process holds it; `down` ends it)."""
+        pidfile = STATE_DIR / f"qemu-{self.pid}.pid"
+        record = read_record(pidfile)
+        if record:
+            record.update(owner=None, owner_started=None)
+            pidfile.write_text(json.dumps(record))
 
     def stop(self) -> None:
         """Power the VM off (kill it if it does not go within 30 s) and forget it."""

@@ -18,7 +18,7 @@ SCENARIO = ROOT / "tests" / "data" / "scenarios" / "host.yaml"
 
 
 def _run(scenario: Path, results: Path) -> subprocess.CompletedProcess[str]:
-    return run_cli("run", str(scenario), "--results", str(results))
+    return run_cli("run", str(scenario), "--results", str(results), "--allow-commands")
 
 
 def test_passing_scenario_exits_0_and_writes_its_results(tmp_path) -> None:
@@ -67,6 +67,13 @@ def test_failing_expectation_exits_1(tmp_path) -> None:
     assert "FAIL" in result.stdout
 
 
+def test_commands_of_a_scenario_from_elsewhere_need_allowing(tmp_path) -> None:
+    refused = run_cli("run", str(SCENARIO), "--results", str(tmp_path))
+    assert refused.returncode == 2 and "workloads[3].run: runs ping -c 2 104.244.42.65 as root in caller" \
+        in refused.stderr and "--allow-commands" in refused.stderr
+    assert not list(tmp_path.iterdir())  # refused before anything ran
+
+
 def test_bad_scenario_exits_2(tmp_path) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text("name: x\ntitle: t\nphases: [{name: a, duration: 2s}]\nworkloads: [{type: video}]\n")
@@ -75,7 +82,8 @@ def test_bad_scenario_exits_2(tmp_path) -> None:
 
 
 def test_sigint_leaves_nothing_and_marks_results_incomplete(tmp_path) -> None:
-    proc = popen("run", str(SCENARIO), "--results", str(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = popen("run", str(SCENARIO), "--results", str(tmp_path), "--allow-commands", stdout=subprocess.PIPE,
+                 stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not list(tmp_path.glob("*/traces")):
         time.sleep(0.1)

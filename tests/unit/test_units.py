@@ -5,6 +5,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from testbed.profile.units import (
+    MAX_DURATION_NS,
+    MAX_SIZE_BYTES,
     format_duration,
     format_percent,
     format_rate,
@@ -57,7 +59,7 @@ def test_percent_needs_sign_and_range() -> None:
         parse_percent("101%")
 
 
-@given(st.integers(min_value=1, max_value=10**13))
+@given(st.integers(min_value=1, max_value=MAX_DURATION_NS))
 def test_duration_roundtrip(ns: int) -> None:
     assert parse_duration_ns(format_duration(ns)) == ns
 
@@ -75,4 +77,18 @@ def test_percent_roundtrip(value) -> None:
 @given(st.integers(min_value=0, max_value=10**6), st.sampled_from(["B", "KB", "KiB", "MB", "MiB"]))
 def test_size_units_scale(number: int, unit: str) -> None:
     factor = {"B": 1, "KB": 1000, "KiB": 1024, "MB": 10**6, "MiB": 2**20}[unit]
-    assert parse_size_bytes(f"{number}{unit}") == number * factor
+    if number * factor > MAX_SIZE_BYTES:
+        with pytest.raises(ValueError, match="32-bit"):
+            parse_size_bytes(f"{number}{unit}")
+    else:
+        assert parse_size_bytes(f"{number}{unit}") == number * factor
+
+
+@pytest.mark.parametrize(("parse", "value", "message"), [
+    (parse_duration_ns, "25h", "longer than a day"), (parse_duration_ns, -5, "negative"),
+    (parse_duration_ns, float("nan"), "not a duration"), (parse_rate_bps, "2tbit", "above 1tbit"),
+    (parse_size_bytes, -1, "negative"), (parse_size_bytes, True, "got True"), (parse_size_bytes, "5GiB", "32-bit"),
+    (parse_size_bytes, float("inf"), "not a size")])
+def test_values_are_non_negative_finite_and_bounded(parse, value, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        parse(value)

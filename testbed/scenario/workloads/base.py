@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from testbed.scenario.session import Experiment
 
 Metrics = dict[str, float]
+MAX_UDP_PAYLOAD = 65507  # bytes: 65535 - 20 (IPv4 header) - 8 (UDP header)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from testbed.profile.types import Bytes, Nanoseconds
+from testbed.profile.types import Bytes, Duration
 from testbed.scenario.workloads.base import Metric, Metrics, PhaseContext, TwoNodes
 from testbed.traffic.chat import run_chat
 
@@ -14,9 +14,9 @@ from testbed.traffic.chat import run_chat
 class Chat(TwoNodes):
     type: Literal["chat"]
     name: str = "chat"
-    interval: Nanoseconds = Field(200_000_000, description="time between messages")
+    interval: Duration("1ms") = Field(200_000_000, description="time between messages")
     size: Bytes = Field(200, description="message body")
-    deadline: Nanoseconds = Field(5_000_000_000,
+    deadline: Duration("1ms") = Field(5_000_000_000,
                                   description="an acknowledgement later than this: not delivered")
     port: int = Field(5222, ge=1, le=65535, description="the server's TCP port (5222: XMPP)")
 

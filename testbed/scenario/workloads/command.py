@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import subprocess
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
 from testbed.kernel import netns
-from testbed.profile.types import Nanoseconds
+from testbed.profile.types import Duration
 from testbed.scenario.workloads.base import Metric, Metrics, PhaseContext, WorkloadSpec
 
+Argument = Annotated[str, StringConstraints(min_length=1)]  # an empty program name runs nothing
 STILL_RUNNING = -1  # the exit code recorded for a program the phase's end had to stop
 CANNOT_RUN = 127  # as shells say of a program they cannot start
 
@@ -19,8 +20,8 @@ class Command(WorkloadSpec):
     type: Literal["command"]
     name: str = Field(description="names the workload in expectations and results")
     node: str = Field(description="the host to run it in")
-    run: list[str] = Field(min_length=1, description="argv; no shell is involved")
-    timeout: Nanoseconds | None = Field(None, description="stop it after this long (default: the phase)")
+    run: list[Argument] = Field(min_length=1, description="argv; no shell is involved")
+    timeout: Duration("1ms") | None = Field(None, description="stop it after this long (default: the phase)")
 
     NODE_FIELDS: ClassVar[tuple[str, ...]] = ("node",)
     METRICS: ClassVar[tuple[Metric, ...]] = (

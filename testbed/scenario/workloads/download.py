@@ -6,7 +6,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from testbed.profile.types import Bytes, Nanoseconds
+from testbed.profile.types import Bytes, Duration
 from testbed.scenario.workloads.base import Metric, Metrics, PhaseContext, TwoNodes
 from testbed.traffic.download import run_download
 
@@ -18,7 +18,7 @@ class Download(TwoNodes):
     name: str = "download"
     direction: Literal["down", "up"] = Field("down", description="down: server to client")
     size: Bytes | None = Field(None, description="stop after this much; default: run the whole phase")
-    idle_timeout: Nanoseconds = Field(2_000_000_000, description="no byte for this long: stalled")
+    idle_timeout: Duration("100ms") = Field(2_000_000_000, description="no byte for this long: stalled")
     port: int = Field(8080, ge=1, le=65535)
 
     METRICS: ClassVar[tuple[Metric, ...]] = (

@@ -7,7 +7,7 @@ from typing import ClassVar, Literal
 from pydantic import Field, model_validator
 
 from testbed.profile.types import BitsPerSecond, Bytes
-from testbed.scenario.workloads.base import Metric, Metrics, PhaseContext, TwoNodes
+from testbed.scenario.workloads.base import MAX_UDP_PAYLOAD, Metric, Metrics, PhaseContext, TwoNodes
 from testbed.traffic.iperf import IPERF_PORT, run_iperf
 
 
@@ -16,7 +16,7 @@ class Iperf(TwoNodes):
     name: str = "iperf3"
     protocol: Literal["tcp", "udp"] = "tcp"
     rate: BitsPerSecond | None = Field(None, description="UDP only: the sending rate")
-    length: Bytes | None = Field(None, description="bytes per write (UDP: per datagram)")
+    length: Bytes | None = Field(None, ge=1, le=1 << 20, description="bytes per write (UDP: per datagram)")
     reverse: bool = Field(False, description="the server sends (a download)")
     port: int = Field(IPERF_PORT, ge=1, le=65535)
 
@@ -32,6 +32,9 @@ class Iperf(TwoNodes):
             raise ValueError("a UDP iperf3 workload needs a rate, e.g. 68.8kbit")
         if self.protocol == "tcp" and self.rate is not None:
             raise ValueError("rate is for UDP; TCP finds its own")
+        if self.protocol == "udp" and self.length is not None and self.length > MAX_UDP_PAYLOAD:
+            raise ValueError(f"a UDP datagram carries at most {MAX_UDP_PAYLOAD} bytes (IPv4); length is "
+                             f"{self.length}")
         return self
 
     def run_phase(self, ctx: PhaseContext) -> Metrics:

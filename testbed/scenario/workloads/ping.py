@@ -10,7 +10,7 @@ from pydantic import Field
 
 from testbed.errors import WorkloadFailed
 from testbed.kernel import netns
-from testbed.profile.types import Nanoseconds
+from testbed.profile.types import Duration
 from testbed.scenario.workloads.base import Metric, Metrics, PhaseContext, TwoNodes
 
 SUMMARY = re.compile(r"(\d+) packets transmitted, (\d+) received")
@@ -21,7 +21,7 @@ REPLY_WAIT_S = 2  # how long ping waits for the last reply (-W)
 class Ping(TwoNodes):
     type: Literal["ping"]
     name: str = "ping"
-    interval: Nanoseconds = Field(200_000_000, ge=10_000_000, description="time between echo requests")
+    interval: Duration("10ms") = Field(200_000_000, description="time between echo requests")
     size: int = Field(56, ge=0, le=65507, description="ICMP payload bytes (ping -s)")
 
     METRICS: ClassVar[tuple[Metric, ...]] = (

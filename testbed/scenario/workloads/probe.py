@@ -7,11 +7,9 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from testbed.profile.types import Bytes, HexBytes, Nanoseconds, Strict
-from testbed.scenario.workloads.base import Metric, Metrics, PhaseContext, TwoNodes
+from testbed.profile.types import Bytes, Duration, HexBytes, Strict
+from testbed.scenario.workloads.base import MAX_UDP_PAYLOAD, Metric, Metrics, PhaseContext, TwoNodes
 from testbed.traffic.probe import SEQ, run_probe
-
-MAX_UDP_PAYLOAD = 65507  # 65535 - 20 (IPv4 header) - 8 (UDP header)
 
 
 class ProbeFirst(Strict):
@@ -30,7 +28,7 @@ class Probe(TwoNodes):
     prefix: HexBytes = Field("", description="the payload's first bytes")
     first: ProbeFirst | None = Field(None, description="a different opening datagram (a handshake)")
     count: int = Field(20, ge=1, le=100_000)
-    interval: Nanoseconds = 50_000_000
+    interval: Duration("1ms") = Field(50_000_000, description="time between datagrams")
 
     RENAMED: ClassVar[dict[str, str]] = {"sender": "client", "receiver": "server"}
     METRICS: ClassVar[tuple[Metric, ...]] = (
