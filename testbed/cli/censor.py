@@ -7,6 +7,7 @@ import re
 import click
 
 from testbed.cli.common import (
+    RunId,
     argv_of,
     bad,
     features_of,
@@ -26,7 +27,7 @@ NETNS_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"  # safe to paste into a shell
 @click.command(short_help="The tc and nft commands of a profile.")
 @click.argument("profile")
 @click.option("--json", "as_json", is_flag=True, help="Print the Plan (kernel objects) as JSON.")
-@click.option("--run", "-r", "run", default=None, metavar="ID",
+@click.option("--run", "-r", "run", type=RunId(), default=None,
               help="Name a run's censor: its namespace and its real interfaces.")
 @click.option("--netns", default=None, metavar="NS", help="Prefix each command with `ip netns exec NS`.")
 def plan(profile: str, as_json: bool, run: str | None, netns: str | None) -> None:

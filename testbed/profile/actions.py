@@ -5,9 +5,21 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
-from testbed.profile.types import NAME_PATTERN, BitsPerSecond, Bytes, Duration, Nanoseconds, Percent, Strict
+from testbed.profile.types import (
+    NAME_PATTERN,
+    U32_MAX,
+    BitsPerSecond,
+    Bytes,
+    Count,
+    Duration,
+    FieldError,
+    Nanoseconds,
+    Percent,
+    Strict,
+)
+from testbed.profile.units import format_duration, format_rate
 
 
 def _shorthand(key: str):
@@ -54,7 +66,7 @@ class Loss(Strict):
                 + (f"; got {', '.join(chosen)}" if chosen else "")
             )
         if self.correlation is not None and self.random is None:
-            raise ValueError("correlation goes with random loss only")
+            raise FieldError("correlation", "correlation goes with random loss only")
         return self
 
 
@@ -66,7 +78,7 @@ class Chance(Strict):
 class Reorder(Strict):
     percent: Percent
     correlation: Percent | None = None
-    gap: int | None = Field(None, ge=1, description="send every gap-th packet at once")
+    gap: Count | None = Field(None, description="send every gap-th packet at once")
 
 
 class NetemRate(Strict):
@@ -81,13 +93,13 @@ class Slot(Strict):
 
     min: Nanoseconds
     max: Nanoseconds | None = None
-    packets: int | None = Field(None, ge=1)
+    packets: Count | None = None
     bytes: Bytes | None = Field(None, ge=1)
 
     @model_validator(mode="after")
     def _ordered(self) -> Slot:
         if self.max is not None and self.max < self.min:
-            raise ValueError("slot max is below min")
+            raise FieldError("max", "slot max is below min")
         return self
 
 
@@ -105,21 +117,22 @@ class Netem(Strict):
     reorder: Annotated[Reorder, _shorthand("percent")] | None = None
     rate: Annotated[NetemRate, _shorthand("rate")] | None = None
     slot: Slot | None = None
-    limit: int | None = Field(None, ge=1, le=10_000_000, description="queue limit, packets")
+    limit: Count | None = Field(None, description="queue limit, packets")
     ecn: bool = False
 
     @model_validator(mode="after")
     def _consistent(self) -> Netem:
         if self.jitter and not self.delay:
-            raise ValueError("jitter needs a delay (netem varies the delay around it)")
+            raise FieldError("jitter", "jitter needs a delay (netem varies the delay around it)")
         if self.distribution not in (None, "uniform") and not self.jitter:
-            raise ValueError("a delay distribution needs jitter")
+            raise FieldError("distribution", "a delay distribution needs jitter")
         if self.delay_correlation is not None and not self.jitter:
-            raise ValueError("delay_correlation needs jitter")
+            raise FieldError("delay_correlation", "delay_correlation needs jitter")
         if self.reorder is not None and not self.delay:
-            raise ValueError("reorder needs a delay: netem reorders by sending some packets at once")
+            raise FieldError("reorder", "reorder needs a delay: netem reorders by sending some packets "
+                             "at once")
         if self.ecn and self.loss is None:
-            raise ValueError("ecn marks instead of dropping: it needs a loss model")
+            raise FieldError("ecn", "ecn marks instead of dropping: it needs a loss model")
         return self
 
 
@@ -133,11 +146,17 @@ class Shape(Strict):
     @model_validator(mode="after")
     def _consistent(self) -> Shape:
         if self.ceil is not None and self.ceil < self.rate:
-            raise ValueError("ceil is below rate")
+            raise FieldError("ceil", "ceil is below rate")
         if self.method == "tbf" and self.ceil is not None:
-            raise ValueError("ceil is an htb setting; tbf has only rate and burst")
+            raise FieldError("ceil", "ceil is an htb setting; tbf has only rate and burst")
         if self.method == "htb" and self.latency is not None:
-            raise ValueError("latency is a tbf setting; set method: tbf")
+            raise FieldError("latency", "latency is a tbf setting; set method: tbf")
+        if self.method == "tbf" and self.latency is not None:
+            queue = self.rate // 8 * self.latency // 1_000_000_000 + (self.burst or 0)
+            if queue > U32_MAX:  # tbf's queue limit (struct tc_tbf_qopt.limit) is 32 bits of bytes
+                raise FieldError("latency", f"latency {format_duration(self.latency)} at "
+                                 f"{format_rate(self.rate)} queues {queue:,} bytes; tbf holds at most "
+                                 f"{U32_MAX:,}")
         return self
 
 
@@ -147,12 +166,17 @@ class Police(Strict):
     per: Literal["aggregate", "flow"] = "aggregate"
     idle_timeout: Duration("1s") | None = Field(None, description="per-flow state is forgotten after")
 
+    @field_validator("burst")
+    @classmethod
+    def _burst(cls, value: int) -> int:
+        if value <= 0:
+            raise ValueError("burst must be above zero")
+        return value
+
     @model_validator(mode="after")
     def _consistent(self) -> Police:
         if self.idle_timeout is not None and self.per != "flow":
-            raise ValueError("idle_timeout applies to per: flow")
-        if self.burst <= 0:
-            raise ValueError("burst must be above zero")
+            raise FieldError("idle_timeout", "idle_timeout applies to per: flow")
         return self
 
 
@@ -160,11 +184,11 @@ class After(Strict):
     """Act only once a connection has carried this much (conntrack counters)."""
 
     bytes: Bytes | None = Field(None, ge=1)
-    packets: int | None = Field(None, ge=1)
+    packets: Count | None = None
     original_bytes: Bytes | None = Field(None, ge=1)
-    original_packets: int | None = Field(None, ge=1)
+    original_packets: Count | None = None
     reply_bytes: Bytes | None = Field(None, ge=1)
-    reply_packets: int | None = Field(None, ge=1)
+    reply_packets: Count | None = None
 
     @model_validator(mode="after")
     def _one(self) -> After:
@@ -195,7 +219,7 @@ class Residual(Strict):
     @model_validator(mode="after")
     def _positive(self) -> Residual:
         if self.duration < 1_000_000_000:
-            raise ValueError("residual blocking is counted in whole seconds: give at least 1s")
+            raise FieldError("duration", "residual blocking is counted in whole seconds: give at least 1s")
         return self
 
 
@@ -215,15 +239,16 @@ class Action(Strict):
     @model_validator(mode="after")
     def _consistent(self) -> Action:
         if self.drop and self.reject:
-            raise ValueError("choose drop or reject, not both")
+            raise FieldError("reject", "choose drop or reject, not both")
         blocking = self.drop or self.reject
         treats = [k for k in ("netem", "shape", "police") if getattr(self, k) is not None]
         if blocking and treats:
-            raise ValueError(f"{'drop' if self.drop else 'reject'} leaves nothing for {treats[0]}")
+            raise FieldError(treats[0], f"{'drop' if self.drop else 'reject'} leaves nothing for {treats[0]}")
         if self.residual is not None and not blocking:
-            raise ValueError("residual blocking follows a drop or reject: add drop: true")
+            raise FieldError("residual", "residual blocking follows a drop or reject: add drop: true")
         if self.shape and self.shape.method == "tbf" and self.netem:
-            raise ValueError("tbf shaping and netem cannot share a class; use shape.method: htb")
+            raise FieldError(("shape", "method"), "tbf shaping and netem cannot share a class; "
+                             "use shape.method: htb")
         return self
 
 
@@ -235,7 +260,7 @@ class Directions(Strict):
     @model_validator(mode="after")
     def _exclusive(self) -> Directions:
         if self.both is not None and (self.uplink is not None or self.downlink is not None):
-            raise ValueError("give 'both', or 'uplink'/'downlink', not both forms")
+            raise FieldError("both", "give 'both', or 'uplink'/'downlink', not both forms")
         return self
 
     def for_direction(self, direction: Literal["uplink", "downlink"]) -> Action:
@@ -243,3 +268,21 @@ class Directions(Strict):
         return chosen if chosen is not None else Action()
 
 
+
+
+class DefaultAction(Action):
+    """The treatment of unmatched traffic: no match, so nothing stateful."""
+
+    @model_validator(mode="after")
+    def _stateless(self) -> DefaultAction:
+        for field in ("after", "residual", "flag"):
+            if getattr(self, field):
+                raise FieldError(field, f"the default class cannot have {field}: it matches no connection "
+                                 "(give it a class of its own)")
+        return self
+
+
+class DefaultDirections(Directions):
+    uplink: DefaultAction | None = None
+    downlink: DefaultAction | None = None
+    both: DefaultAction | None = None

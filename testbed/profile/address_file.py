@@ -26,8 +26,12 @@ def _excerpt(text: str) -> str:
     return repr(text if len(text) <= EXCERPT else text[:EXCERPT] + "...")
 
 
+def _field(set_name: str) -> str:
+    return f"address_sets.{set_name}"
+
+
 def _not_a_list(file: str, set_name: str, why: str, line: int | None = None) -> InputError:
-    return InputError([Problem(file, line, set_name, f"is not an address list: {why}")])
+    return InputError([Problem(file, line, _field(set_name), f"is not an address list: {why}")])
 
 
 def parse_prefix(entry: str) -> str:
@@ -51,10 +55,9 @@ def _open(path: Path, set_name: str):
     try:
         info = os.stat(path)
     except ValueError:
-        raise InputError([Problem(repr(file), None, set_name, "a file name cannot contain a NUL byte")]) \
-            from None
+        raise _not_a_list(repr(file), set_name, "a file name cannot contain a NUL byte") from None
     except OSError as exc:
-        raise InputError([Problem(file, None, set_name, f"cannot read: {exc.strerror}")]) from None
+        raise InputError([Problem(file, None, _field(set_name), f"cannot read: {exc.strerror}")]) from None
     if not stat.S_ISREG(info.st_mode):
         raise _not_a_list(file, set_name, "not a regular file (a directory, device, FIFO or socket)")
     if info.st_size > MAX_SET_FILE_BYTES:
@@ -101,11 +104,11 @@ def read_prefix_file(path: Path, set_name: str) -> tuple[str, ...]:
                 if not prefixes:  # the first entry already is not a prefix: name the file, quote nothing
                     raise _not_a_list(file, set_name, f"its first entry (line {number}) is not an IPv4 "
                                       "or IPv6 prefix", number) from None
-                problems.append(Problem(file, number, set_name, f"{_excerpt(entry)}: {exc}"))
+                problems.append(Problem(file, number, _field(set_name), f"{_excerpt(entry)}: {exc}"))
                 if len(problems) >= MAX_PROBLEMS:
                     break
     if problems:
         raise InputError(problems)
     if not prefixes:
-        raise InputError([Problem(file, None, set_name, "the file lists no prefixes")])
+        raise InputError([Problem(file, None, _field(set_name), "the file lists no prefixes")])
     return tuple(prefixes)

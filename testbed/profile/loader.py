@@ -44,6 +44,8 @@ def _read_prefix_file(base: Path, set_name: str, ref: AddressSetFile, lines: dic
     path = base / ref.file
     if not path.exists():
         raise located(f"no such file: {path}")
+    if not path.is_file():  # a directory, device, FIFO or socket: never opened
+        raise located(f"is not an address list: {path} is not a regular file")
     return read_prefix_file(path, set_name)
 
 
@@ -74,6 +76,8 @@ def load_profile(path: str | Path) -> LoadedProfile:
 
 def resolve_yaml(name_or_path: str, directory: Path, kind: str) -> Path:
     """A path as given, or a bare name looked up as NAME.yaml in `directory`."""
+    if not name_or_path.strip():
+        raise InputError.single(f"give a {kind}: a name in {directory.name}/ or a path to a YAML file")
     candidate = Path(name_or_path)
     if candidate.exists() or candidate.suffix in (".yaml", ".yml") or "/" in name_or_path:
         return candidate

@@ -7,7 +7,18 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, model_validator
 
-from testbed.profile.types import NAME_PATTERN, AddressList, Bytes, HexBytes, PortList, Strict
+from testbed.profile.types import (
+    NAME_PATTERN,
+    AddressList,
+    Bytes,
+    FieldError,
+    HexBytes,
+    PortList,
+    Strict,
+    as_list,
+)
+
+MAX_LENGTH = 65535
 
 
 class LengthRange(Strict):
@@ -28,10 +39,11 @@ class LengthRange(Strict):
     def _ordered(self) -> LengthRange:
         if self.min is None and self.max is None:
             raise ValueError("give min, max or both")
+        for name in ("min", "max"):
+            if (getattr(self, name) or 0) > MAX_LENGTH:
+                raise FieldError(name, f"lengths stop at {MAX_LENGTH} bytes (an IP packet's 16-bit length)")
         if self.min is not None and self.max is not None and self.min > self.max:
-            raise ValueError(f"min {self.min} is above max {self.max}")
-        if (self.max or 0) > 65535:
-            raise ValueError("lengths stop at 65535 bytes")
+            raise FieldError("max", f"min {self.min} is above max {self.max}")
         return self
 
 
@@ -45,14 +57,23 @@ class PayloadMatch(Strict):
     @model_validator(mode="after")
     def _mask_width(self) -> PayloadMatch:
         if self.mask is not None and len(self.mask) != len(self.value):
-            raise ValueError(
-                f"mask has {len(self.mask) // 2} bytes but value has {len(self.value) // 2}; "
-                "give them the same width"
-            )
+            raise FieldError("mask", f"mask has {len(self.mask) // 2} bytes but value has "
+                             f"{len(self.value) // 2}; give them the same width")
         return self
 
 
 Protocol = Literal["udp", "tcp", "icmp", "any"]
+
+
+def _some(name: str):
+    """`all: []` and `any: []` would match everything or nothing: refused."""
+
+    def check(value: Any) -> Any:
+        if value == []:
+            raise ValueError(f"'{name}' needs at least one item")
+        return value
+
+    return check
 
 
 class Match(Strict):
@@ -65,28 +86,24 @@ class Match(Strict):
     dst_port: PortList | None = None
     length: LengthRange | None = Field(None, description="IP packet length, bytes")
     payload_length: LengthRange | None = Field(None, description="UDP payload length, bytes")
-    dscp: Annotated[list[Annotated[int, Field(ge=0, le=63)]], BeforeValidator(
-        lambda v: v if isinstance(v, list) else [v])] | None = None
+    dscp: Annotated[list[Annotated[int, Field(ge=0, le=63)]], BeforeValidator(as_list)] | None = None
     payload: PayloadMatch | None = None
     flagged: str | None = Field(None, pattern=NAME_PATTERN,
                                 description="the connection was flagged by an earlier packet's class")
-    all: list[Match] | None = None
-    any: list[Match] | None = None
+    all: Annotated[list[Match], BeforeValidator(_some("all"))] | None = None
+    any: Annotated[list[Match], BeforeValidator(_some("any"))] | None = None
     not_: Match | None = Field(None, alias="not")
 
     @model_validator(mode="after")
     def _consistent(self) -> Match:
         ports = self.src_port is not None or self.dst_port is not None
         if ports and self.protocol == "icmp":
-            raise ValueError("ports need protocol udp or tcp, not icmp")
+            raise FieldError("protocol", "ports need protocol udp or tcp, not icmp")
         if self.payload_length is not None and self.protocol != "udp":
-            raise ValueError("payload_length is read from the UDP header: set protocol: udp")
+            raise FieldError("payload_length", "payload_length is read from the UDP header: set "
+                             "protocol: udp")
         if self.payload is not None and self.protocol == "icmp":
-            raise ValueError("payload offsets count from a UDP/TCP header: not for icmp")
-        for name in ("all", "any"):
-            items = getattr(self, name)
-            if items is not None and not items:
-                raise ValueError(f"'{name}' needs at least one item")
+            raise FieldError("payload", "payload offsets count from a UDP/TCP header: not for icmp")
         return self
 
 

@@ -8,19 +8,29 @@ first that matches a packet decides.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Discriminator,
+    Field,
+    StringConstraints,
+    Tag,
+    model_validator,
+)
 
-from testbed.profile.actions import Directions
+from testbed.profile.actions import DefaultDirections, Directions
 from testbed.profile.matches import Match
 from testbed.profile.types import (
     NAME_PATTERN,
     PROFILE_NAME_PATTERN,
-    AddressList,
+    Address,
     BitsPerSecond,
+    FieldError,
     Nanoseconds,
     Strict,
+    as_list,
 )
 
 
@@ -35,21 +45,31 @@ class Link(Strict):
     delay: Nanoseconds | None = None
 
 
+class AddressSetFile(Strict):
+    file: str = Field(description="path relative to the profile: one prefix per line, # comments")
+
+
 SET_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,40}$"
 SetName = Annotated[str, StringConstraints(pattern=SET_NAME_PATTERN)]
 
 
-def _no_set_references(members: list[str]) -> list[str]:
-    if any(m.startswith("@") for m in members):
+def _prefix_only(member: str) -> str:
+    if member.startswith("@"):
         raise ValueError("an address set lists prefixes; it cannot refer to other sets")
-    return members
+    return member
 
 
-SetMembers = Annotated[AddressList, AfterValidator(_no_set_references)]
+SetMembers = Annotated[list[Annotated[Address, AfterValidator(_prefix_only)]], BeforeValidator(as_list)]
 
 
-class AddressSetFile(Strict):
-    file: str = Field(description="path relative to the profile: one prefix per line, # comments")
+def _set_kind(value: Any) -> str:
+    """An address set is a list of prefixes or {file: path}: validate it as the one it looks like."""
+    return "a file" if isinstance(value, dict) else "a list of prefixes"  # tags: never a YAML key
+
+
+AddressSet = Annotated[
+    Annotated[SetMembers, Tag("a list of prefixes")] | Annotated[AddressSetFile, Tag("a file")],
+    Discriminator(_set_kind)]
 
 
 Confidence = Literal["documented", "measured", "guessed"]
@@ -63,26 +83,22 @@ class Profile(Strict):
     confidence: Confidence
     tags: list[str] = Field(default_factory=list)
     link: Link | None = None
-    address_sets: dict[SetName, SetMembers | AddressSetFile] = Field(
+    address_sets: dict[SetName, AddressSet] = Field(
         default_factory=dict, description="name -> prefixes: a list, or {file: path}")
     classes: list[TrafficClass] = Field(default_factory=list)
-    default: Directions = Field(default_factory=Directions)
+    default: DefaultDirections = Field(default_factory=DefaultDirections)
 
     @model_validator(mode="after")
-    def _references(self) -> Profile:
-        for direction in ("uplink", "downlink"):
-            action = self.default.for_direction(direction)
-            if action.residual or action.after:
-                raise ValueError("the default class cannot have residual or after: it has no match")
-            if action.flag:
-                raise ValueError("the default class cannot flag connections: flag them in a class")
+    def _link_delay_and_tbf(self) -> Profile:
         if self.link and self.link.delay:
-            for holder in (self.default, *self.classes):
+            holders = [(("classes", i), c) for i, c in enumerate(self.classes)]
+            for at, holder in [(("default",), self.default), *holders]:
                 for direction in ("uplink", "downlink"):
                     shape = holder.for_direction(direction).shape
                     if shape and shape.method == "tbf":
-                        raise ValueError("link.delay needs netem on every class, which tbf shaping "
-                                         "cannot share; use shape.method: htb")
+                        key = "both" if holder.both is not None else direction
+                        raise FieldError((*at, key, "shape", "method"), "link.delay needs netem on every "
+                                         "class, which tbf shaping cannot share; use shape.method: htb")
         return self
 
 

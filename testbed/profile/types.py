@@ -37,6 +37,15 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, strict=True)
 
 
+class FieldError(ValueError):
+    """A check over several fields that names the one at fault: the loader adds `path` (relative
+    to the model that raised it) to the error's location, so the message points at its line."""
+
+    def __init__(self, path: str | tuple[str | int, ...], message: str):
+        super().__init__(message)
+        self.path = path if isinstance(path, tuple) else (path,)
+
+
 U32_MAX = 2**32 - 1
 # a count of packets: the kernel keeps them in 32-bit fields (netem limit, slot packets)
 Count = Annotated[int, Field(ge=1, le=U32_MAX, strict=True)]
@@ -129,7 +138,7 @@ PortRange = Annotated[
 ]
 
 
-def _as_list(value: Any) -> Any:
+def as_list(value: Any) -> Any:
     """A single item stands for a list of one; an empty list matches nothing: refused."""
     if value == []:
         raise ValueError("an empty list matches nothing: give at least one item, or leave the field out")
@@ -163,8 +172,8 @@ Address = Annotated[
     BeforeValidator(_parse_address),
     WithJsonSchema({"type": "string", "examples": ["91.108.0.0/18", "@telegram"]}),
 ]
-AddressList = Annotated[list[Address], BeforeValidator(_as_list)]
-PortList = Annotated[list[PortRange], BeforeValidator(_as_list)]
+AddressList = Annotated[list[Address], BeforeValidator(as_list)]
+PortList = Annotated[list[PortRange], BeforeValidator(as_list)]
 
 
 def _parse_hex(value: Any) -> str:

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from testbed.errors import InputError, Problem
-from testbed.profile.types import NAME_PATTERN, PROFILE_NAME_PATTERN
+from testbed.profile.types import NAME_PATTERN, PROFILE_NAME_PATTERN, FieldError
 from testbed.profile.yamlpos import Path_, dotted, line_of
 
 M = TypeVar("M", bound=BaseModel)
@@ -22,7 +22,8 @@ PATTERNS = {
     r"^[a-z][a-z0-9_]{0,40}$": "a set name is lower case letters, digits and '_', starting with a letter",
 }
 # errors that only say "this alternative of a union did not fit": noise next to a real reason
-GENERIC = {"model_type", "model_attributes_type", "dict_type", "list_type", "union_tag_invalid"}
+GENERIC = {"model_type", "model_attributes_type", "dict_type", "list_type"}
+TAG_ERRORS = {"union_tag_not_found", "union_tag_invalid"}  # a discriminated union's tag (`type:`)
 
 
 def _types_in(annotation: Any) -> list[Any]:
@@ -37,6 +38,16 @@ def _types_in(annotation: Any) -> list[Any]:
     return found
 
 
+# models as a profile's author knows them: by the key that holds them
+KNOWN_AS = {"Action": "uplink/downlink/both", "DefaultAction": "uplink/downlink/both",
+            "Directions": "default", "DefaultDirections": "default", "TrafficClass": "a class",
+            "Profile": "the profile itself",
+            "LengthRange": "length", "PayloadMatch": "payload", "GilbertElliott": "gemodel",
+            "StateLoss": "state", "NetemRate": "netem.rate", "Chance": "duplicate/corrupt",
+            "Scenario": "the scenario itself", "ProbeFirst": "first", "HostSpec": "a host",
+            "TopologySpec": "topology", "LinkSpec": "link", "Expectation": "expect", "Output": "output"}
+
+
 @cache
 def owners(model: type[BaseModel]) -> dict[str, frozenset[str]]:
     """Every field name (and alias) reachable from `model` -> the models that have it."""
@@ -48,7 +59,8 @@ def owners(model: type[BaseModel]) -> dict[str, frozenset[str]]:
             continue
         seen.add(current)
         for name, info in current.model_fields.items():
-            found.setdefault(info.alias or name, set()).add(current.__name__)
+            found.setdefault(info.alias or name, set()).add(KNOWN_AS.get(current.__name__,
+                                                                         current.__name__.lower()))
             pending += [a for a in _types_in(info.annotation)
                         if isinstance(a, type) and issubclass(a, BaseModel)]
     return {k: frozenset(v) for k, v in found.items()}
@@ -83,8 +95,14 @@ def message(error: dict[str, Any], model: type[BaseModel]) -> str:
             return f"unknown field {key!r} here (it is a field of {', '.join(sorted(known[key]))})"
         close = difflib.get_close_matches(key, sorted(known), n=1)
         return f"unknown field {key!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
-    if kind == "missing":
+    if kind in ("missing", "union_tag_not_found"):
         return "required field is missing"
+    if kind == "union_tag_invalid":
+        ctx = error.get("ctx") or {}
+        return f"unknown type {ctx.get('tag', error['input'])!r}; use one of {ctx.get('expected_tags', '')}"
+    if kind == "too_short":
+        least = (error.get("ctx") or {}).get("min_length", 1)
+        return f"give at least {least} item{'s' if least != 1 else ''}: an empty list does nothing here"
     if kind == "string_pattern_mismatch":
         pattern = (error.get("ctx") or {}).get("pattern", "")
         return f"{error['input']!r}: {PATTERNS.get(pattern, f'does not match {pattern}')}"
@@ -104,7 +122,13 @@ def validate_document(model: type[M], data: Any, lines: dict[Path_, int], file: 
     except ValidationError as exc:
         found: dict[Path_, list[tuple[str, str]]] = {}
         for error in exc.errors():
-            at = clean_loc(error["loc"], data, missing=error["type"] == "missing")
+            loc = tuple(error["loc"])
+            cause = (error.get("ctx") or {}).get("error")
+            if isinstance(cause, FieldError):
+                loc += cause.path
+            elif error["type"] in TAG_ERRORS:  # the `type` field of a workload
+                loc += ("type",)
+            at = clean_loc(loc, data, missing=error["type"] in ("missing", "union_tag_not_found"))
             entry = (error["type"], message(error, model))
             if entry not in found.setdefault(at, []):
                 found[at].append(entry)

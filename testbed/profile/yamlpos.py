@@ -24,6 +24,7 @@ Path_ = tuple[str | int, ...]
 MAX_YAML_BYTES = int(os.environ.get("TESTBED_MAX_YAML_BYTES", 1 << 20))  # 1 MiB: a profile is text
 MAX_DEPTH = 64  # deeper than any profile or scenario needs; far below Python's recursion limit
 MAX_NODES = 500_000  # nodes after alias expansion: 10x what 1 MiB of plain YAML can hold
+STR = "tag:yaml.org,2002:str"
 
 
 def refuse(file: str, message: str, line: int | None = None, field: str = "") -> InputError:
@@ -81,21 +82,31 @@ def decode(data: bytes, file: str) -> str:
 
 
 class BoundedLoader(yaml.SafeLoader):
-    """PyYAML's safe loader, refusing nesting deeper than MAX_DEPTH while it composes."""
+    """PyYAML's safe loader, refusing while it composes nesting deeper than MAX_DEPTH and an
+    alias inside its own anchor (a cycle; named at the alias's line)."""
 
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
         self.depth = 0
+        self.open_anchors: set[str] = set()
 
     def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) and event.anchor in self.open_anchors:
+            raise yaml.composer.ComposerError(None, None, "an alias refers to its own anchor",
+                                              event.start_mark)
         self.depth += 1
+        anchor = getattr(event, "anchor", None) if not isinstance(event, yaml.AliasEvent) else None
+        if anchor:
+            self.open_anchors.add(anchor)
         try:
             if self.depth > MAX_DEPTH:
-                mark = self.peek_event().start_mark
-                raise yaml.composer.ComposerError(None, None, f"nesting deeper than {MAX_DEPTH} levels", mark)
+                raise yaml.composer.ComposerError(None, None, f"nesting deeper than {MAX_DEPTH} levels",
+                                                  event.start_mark)
             return super().compose_node(parent, index)
         finally:
             self.depth -= 1
+            self.open_anchors.discard(anchor)
 
 
 class SelfReference(ValueError):
@@ -133,7 +144,12 @@ def load_yaml_with_lines(path: Path) -> tuple[Any, dict[Path_, int]]:
     """Parse `path` safely, within bounds. Returns the data and a map from key path to 1-based line."""
     file = str(path)
     text = decode(read_bounded(path, MAX_YAML_BYTES, "YAML file"), file)
-    loader = BoundedLoader(text)
+    try:
+        loader = BoundedLoader(text)
+    except yaml.reader.ReaderError as exc:  # a control character: YAML allows printable text only
+        line = text.count("\n", 0, exc.position) + 1
+        raise refuse(file, f"character #x{exc.character:04x} is not allowed in YAML (a control character)",
+                     line) from None
     try:
         root = loader.get_single_node()
         if root is None:
@@ -144,23 +160,33 @@ def load_yaml_with_lines(path: Path) -> tuple[Any, dict[Path_, int]]:
                              root.start_mark.line + 1)
         except SelfReference as exc:
             raise refuse(file, str(exc), exc.line) from None
+        lines: dict[Path_, int] = {}
+        problems: list[Problem] = []
+        _walk(root, (), lines, problems, file)  # before constructing, which rewrites merged mappings
+        if problems:
+            raise InputError(problems)
         data = loader.construct_document(root)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
-        raise refuse(file, f"YAML syntax: {exc.problem or exc.context}", line) from None
+        raise refuse(file, f"YAML syntax: {_syntax(exc)}", _line(exc)) from None
     except yaml.YAMLError as exc:
         raise refuse(file, f"YAML: {exc}") from None
     except RecursionError:  # a merge chain or mapping deeper than the bound let through
         raise refuse(file, "YAML nested too deeply") from None
     finally:
         loader.dispose()
-    lines: dict[Path_, int] = {}
-    problems: list[Problem] = []
-    _walk(root, (), lines, problems, file)
-    if problems:
-        raise InputError(problems)
     return data, lines
+
+
+def _syntax(exc: yaml.MarkedYAMLError) -> str:
+    """PyYAML's two halves ("while scanning a quoted scalar", "found unexpected end of stream")."""
+    return ", ".join(part for part in (exc.context, exc.problem) if part)
+
+
+def _line(exc: yaml.MarkedYAMLError) -> int | None:
+    """Where the mistake is: for an unterminated quote, where it opened; else where it was found."""
+    opened = exc.context and "quoted scalar" in exc.context
+    mark = (exc.context_mark if opened else None) or exc.problem_mark or exc.context_mark
+    return mark.line + 1 if mark else None
 
 
 def _merged(value_node: yaml.Node) -> list[yaml.MappingNode]:
@@ -181,6 +207,10 @@ def _walk(node: yaml.Node, at: Path_, lines: dict[Path_, int], problems: list[Pr
             key = key_node.value
             if key_node.tag == "tag:yaml.org,2002:merge" or key == "<<":
                 merges += _merged(value_node)
+                continue
+            if key_node.tag != STR or not isinstance(key_node, yaml.ScalarNode):
+                problems.append(Problem(file, key_node.start_mark.line + 1, dotted(at + (str(key),)),
+                                        "Keys should be strings: every field has a name (quote it: '5')"))
                 continue
             if key in seen:
                 problems.append(Problem(file, key_node.start_mark.line + 1, dotted(at + (key,)),

@@ -6,9 +6,14 @@ expectations check.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
-import matplotlib
+if not os.access(os.path.expanduser("~"), os.W_OK):  # a user whose home is not theirs (sudo -u, setpriv)
+    os.environ.setdefault("MPLCONFIGDIR", os.path.join(tempfile.gettempdir(), f"testbed-mpl-{os.getuid()}"))
+
+import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402

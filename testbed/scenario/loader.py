@@ -46,7 +46,8 @@ def _renamed_keys(data: object, lines: dict[Path_, int], file: str) -> tuple[lis
     spelled: dict[str, str] = {}
     workloads = data.get("workloads") if isinstance(data, dict) else None
     for index, item in enumerate(workloads if isinstance(workloads, list) else []):
-        kind = TYPES.get(item.get("type")) if isinstance(item, dict) else None
+        written = item.get("type") if isinstance(item, dict) else None
+        kind = TYPES.get(written) if isinstance(written, str) else None
         for old, new in (kind.RENAMED.items() if kind else ()):
             if old not in item or new in item:
                 continue

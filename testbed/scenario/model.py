@@ -21,7 +21,14 @@ import re
 
 from pydantic import Field, field_validator, model_validator
 
-from testbed.profile.types import NAME_PATTERN, PROFILE_NAME_PATTERN, Nanoseconds, Strict
+from testbed.profile.types import (
+    NAME_PATTERN,
+    PROFILE_NAME_PATTERN,
+    Duration,
+    FieldError,
+    Nanoseconds,
+    Strict,
+)
 from testbed.scenario.workloads import Workload
 from testbed.topology.model import TopologySpec
 
@@ -36,22 +43,22 @@ class Schedule(Strict):
 
 class Phase(Strict):
     name: str = Field(pattern=NAME_PATTERN)
-    duration: Nanoseconds
+    duration: Duration("1s")
     profile: str | None = None
-    schedule: list[Schedule] | None = None
+    schedule: list[Schedule] | None = Field(None, min_length=1)
 
     @model_validator(mode="after")
     def _one_source(self) -> Phase:
-        if self.duration < 1_000_000_000:
-            raise ValueError("a phase lasts at least 1s")
         if self.schedule is not None:
             if self.profile is not None:
-                raise ValueError("give profile or schedule, not both")
+                raise FieldError("schedule", "give profile or schedule, not both")
             offsets = [s.at for s in self.schedule]
-            if not offsets or offsets[0] != 0:
-                raise ValueError("a schedule starts at 0s")
-            if offsets != sorted(set(offsets)) or offsets[-1] >= self.duration:
-                raise ValueError("schedule offsets must increase and stay within the phase")
+            if offsets[0] != 0:
+                raise FieldError(("schedule", 0, "at"), "a schedule starts at 0s")
+            for k in range(1, len(offsets)):
+                if offsets[k] <= offsets[k - 1] or offsets[k] >= self.duration:
+                    raise FieldError(("schedule", k, "at"), "schedule offsets must increase and stay within "
+                                     "the phase")
         return self
 
 

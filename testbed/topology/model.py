@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from testbed.kernel.netns import Endpoint
-from testbed.profile.types import BitsPerSecond, Nanoseconds
+from testbed.profile.types import BitsPerSecond, FieldError, Nanoseconds
 
 STATE_DIR = Path("/run/testbed")
 NS_PREFIX = "tb-"
@@ -86,8 +86,8 @@ class TopologySpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     backend: Literal["netns", "mininet"] = "netns"
-    inside: list[Host] = Field(default_factory=lambda: [HostSpec(name="caller")])
-    outside: list[Host] = Field(default_factory=lambda: [HostSpec(name="callee")])
+    inside: list[Host] = Field(default_factory=lambda: [HostSpec(name="caller")], min_length=1)
+    outside: list[Host] = Field(default_factory=lambda: [HostSpec(name="callee")], min_length=1)
     link: LinkSpec | None = None
 
     @property
@@ -96,20 +96,22 @@ class TopologySpec(BaseModel):
 
     @model_validator(mode="after")
     def _names(self) -> TopologySpec:
-        names = self.names
-        if not self.inside or not self.outside:
-            raise ValueError("give at least one host on each side")
-        for name in names:
-            if not re.fullmatch(ROLE_PATTERN, name) or name == "censor":
-                raise ValueError(f"host name {name!r}: lower case, at most 10 characters, not 'censor'")
-        if len(set(names)) != len(names):
-            raise ValueError("host names must be unique")
-        networks = [ipaddress.IPv4Interface(a).network for a in self._addresses()]
-        for k, net in enumerate(networks):
-            for other in networks[k + 1:]:
+        seen: dict[str, tuple[str, int]] = {}
+        for side in ("inside", "outside"):
+            for k, host in enumerate(getattr(self, side)):
+                if not re.fullmatch(ROLE_PATTERN, host.name) or host.name == "censor":
+                    raise FieldError((side, k, "name"), f"host name {host.name!r}: lower case letters and "
+                                     "digits, at most 10 characters, not 'censor'")
+                if host.name in seen:
+                    raise FieldError((side, k, "name"), f"host name {host.name!r} is used twice")
+                seen[host.name] = (side, k)
+        addresses = _link_addresses(self)
+        networks = [(name, ipaddress.IPv4Interface(a).network) for name, a in addresses.items()]
+        for k, (name, net) in enumerate(networks):
+            for other_name, other in networks[:k]:
                 if net.overlaps(other):
-                    raise ValueError(f"host addresses {net} and {other} overlap; "
-                                     "give each host its own prefix")
+                    raise FieldError((*seen[name], "address"), f"host addresses {net} ({name}) and {other} "
+                                     f"({other_name}) overlap; give each host its own prefix")
         return self
 
     def _addresses(self) -> list[str]:

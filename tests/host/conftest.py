@@ -11,6 +11,7 @@ import pytest
 from testbed.compile.compiler import Target, compile_profile
 from testbed.compile.plan import Plan
 from testbed.kernel import apply as engine
+from testbed.kernel import netns
 from testbed.profile.loader import load_profile
 from testbed.scenario.session import Experiment
 from testbed.topology.model import TopologyState, unique_run_id
@@ -26,6 +27,29 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def _root() -> None:
     if os.geteuid() != 0:
         pytest.fail("the host tier builds network namespaces: run it as root (sudo)")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def users_run() -> Iterator[str]:
+    """A run of "someone else's", kept up (as `testbed up` leaves one) for the whole host tier:
+    the suite must pass beside it and leave it exactly as it was (tests clean up only what
+    they made; plain `testbed clean` removes leftovers, not live runs)."""
+    from testbed.topology import build
+    from testbed.topology.model import TopologySpec, state_path
+
+    if os.geteuid() != 0:
+        yield ""
+        return
+    run = unique_run_id("u")
+    state = build.up_to_stay(TopologySpec(), run)
+    namespaces = sorted(n.netns for n in state.nodes.values())
+    yield run
+    try:
+        assert state_path(run).exists(), f"the user's run {run} lost its state file during the tests"
+        missing = [n for n in namespaces if not netns.exists(n)]
+        assert not missing, f"the tests removed the user's namespaces {missing}"
+    finally:
+        build.down(run)
 
 
 def new_run_id() -> str:

@@ -9,6 +9,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tests.cli import ROOT, popen, run_cli
@@ -81,21 +82,27 @@ def test_bad_scenario_exits_2(tmp_path) -> None:
     assert result.returncode == 2 and f"{path}:4: workloads[0]" in result.stderr
 
 
-def test_sigint_leaves_nothing_and_marks_results_incomplete(tmp_path) -> None:
+def interrupt_run(tmp_path: Path, signum: int) -> None:
+    """Stop `testbed run` with `signum` inside its first phase: exit 128 + signum (130 for
+    Ctrl-C), the results directory kept and marked incomplete, nothing of the run left."""
     proc = popen("run", str(SCENARIO), "--results", str(tmp_path), "--allow-commands", stdout=subprocess.PIPE,
                  stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not list(tmp_path.glob("*/traces")):
+    while time.monotonic() < deadline and not list(tmp_path.glob("*.partial")):
         time.sleep(0.1)
-    time.sleep(4)  # inside the first phase
-    proc.send_signal(signal.SIGINT)
-    assert proc.wait(timeout=60) == 130
+    time.sleep(2)  # inside the first phase
+    proc.send_signal(signum)
+    assert proc.wait(timeout=60) == 128 + signum
     (directory,) = tmp_path.iterdir()
     info = json.loads((directory / "run.json").read_text())
     assert info["complete"] is False and directory.name.endswith(".partial")
     assert "INCOMPLETE" in (directory / "summary.md").read_text()
     assert runs_of(proc.pid) == []
 
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=lambda s: s.name)
+def test_a_signal_leaves_nothing_and_marks_results_incomplete(tmp_path, signum) -> None:
+    interrupt_run(tmp_path, signum)
 
 
 def test_matrix_runs_every_profile_and_codec(tmp_path) -> None:

@@ -26,7 +26,7 @@ def _expectation(path: Path) -> tuple[int | None, str]:
 
 
 def test_corpus_is_large_enough() -> None:
-    assert len(CORPUS) >= 30
+    assert len(CORPUS) >= 220
 
 
 @pytest.mark.parametrize("path", CORPUS, ids=[p.stem for p in CORPUS])

@@ -30,7 +30,7 @@ def test_headline_scenario_tells_the_story() -> None:
 
 
 def test_corpus_is_large_enough() -> None:
-    assert len(CORPUS) >= 20
+    assert len(CORPUS) >= 140
 
 
 @pytest.mark.parametrize("path", CORPUS, ids=[p.stem for p in CORPUS])

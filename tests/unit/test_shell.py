@@ -143,7 +143,7 @@ def test_a_call_from_a_host_to_itself_is_refused(tmp_path) -> None:
     path = tmp_path / "self.yaml"
     path.write_text("name: s\ntitle: t\nphases: [{name: a, duration: 2s}]\n"
                     "workloads: [{type: voip, client: caller, server: caller}]\n")
-    with pytest.raises(InputError, match="4: workloads.0.: client and server are both 'caller'"):
+    with pytest.raises(InputError, match=r"4: workloads\[0\].server: client and server are both 'caller'"):
         load_scenario(path)
 
 

@@ -25,8 +25,12 @@ def test_ru_2025_calls_scenario_passes(tmp_path) -> None:
         assert (directory / png).read_bytes()[:4] == b"\x89PNG"
 
 
-# the same behaviour on the VM's kernel: a failing expectation exits 1; Ctrl-C cleans up
-from tests.host.test_scenarios import (  # noqa: E402
-    test_failing_expectation_exits_1,  # noqa: F401
-    test_sigint_leaves_nothing_and_marks_results_incomplete,  # noqa: F401
-)
+# the same behaviour on the VM's kernel: a failing expectation exits 1; SIGTERM (what CI and
+# systemd send) cleans up and marks the results incomplete
+from tests.host.test_scenarios import interrupt_run, test_failing_expectation_exits_1  # noqa: E402, F401
+
+
+def test_sigterm_leaves_nothing_and_marks_results_incomplete(tmp_path) -> None:
+    import signal
+
+    interrupt_run(tmp_path, signal.SIGTERM)

@@ -9,15 +9,16 @@ METRICS from the class: nothing else lists them.
 
 from __future__ import annotations
 
+import re
 import typing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from testbed.kernel.netns import Endpoint
-from testbed.profile.types import NAME_PATTERN, Strict
+from testbed.profile.types import NAME_PATTERN, FieldError, Strict
 
 if TYPE_CHECKING:
     from testbed.scenario.session import Experiment
@@ -74,6 +75,14 @@ class WorkloadSpec(Strict):
     NODE_FIELDS: ClassVar[tuple[str, ...]] = ()  # fields that name topology hosts
     RENAMED: ClassVar[dict[str, str]] = {}  # an old YAML key -> the key now (still accepted)
 
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:  # every subclass redefines `name` (its default): check it here
+        if not re.fullmatch(NAME_PATTERN, value):
+            raise ValueError(f"{value!r}: a workload's name is lower case letters, digits, '-' and '_', "
+                             "starting with a letter (it names files and expectations)")
+        return value
+
     @classmethod
     def type_name(cls) -> str | None:
         """The `type:` value of a concrete workload class (None for a base class)."""
@@ -106,6 +115,6 @@ class TwoNodes(WorkloadSpec):
     @model_validator(mode="after")
     def _two_hosts(self) -> TwoNodes:
         if self.client == self.server:
-            raise ValueError(f"client and server are both {self.client!r}: traffic must cross the censor "
-                             "between two hosts")
+            raise FieldError("server", f"client and server are both {self.client!r}: traffic must cross the "
+                             "censor between two hosts")
         return self

@@ -17,7 +17,7 @@ class Download(TwoNodes):
     type: Literal["download"]
     name: str = "download"
     direction: Literal["down", "up"] = Field("down", description="down: server to client")
-    size: Bytes | None = Field(None, description="stop after this much; default: run the whole phase")
+    size: Bytes | None = Field(None, ge=1, description="stop after this much; default: run the whole phase")
     idle_timeout: Duration("100ms") = Field(2_000_000_000, description="no byte for this long: stalled")
     port: int = Field(8080, ge=1, le=65535)
 

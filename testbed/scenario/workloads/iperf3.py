@@ -6,7 +6,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from testbed.profile.types import BitsPerSecond, Bytes
+from testbed.profile.types import BitsPerSecond, Bytes, FieldError
 from testbed.scenario.workloads.base import MAX_UDP_PAYLOAD, Metric, Metrics, PhaseContext, TwoNodes
 from testbed.traffic.iperf import IPERF_PORT, run_iperf
 
@@ -29,12 +29,12 @@ class Iperf(TwoNodes):
     @model_validator(mode="after")
     def _udp_rate(self) -> Iperf:
         if self.protocol == "udp" and self.rate is None:
-            raise ValueError("a UDP iperf3 workload needs a rate, e.g. 68.8kbit")
+            raise FieldError("protocol", "a UDP iperf3 workload needs a rate, e.g. 68.8kbit")
         if self.protocol == "tcp" and self.rate is not None:
-            raise ValueError("rate is for UDP; TCP finds its own")
+            raise FieldError("rate", "rate is for UDP; TCP finds its own")
         if self.protocol == "udp" and self.length is not None and self.length > MAX_UDP_PAYLOAD:
-            raise ValueError(f"a UDP datagram carries at most {MAX_UDP_PAYLOAD} bytes (IPv4); length is "
-                             f"{self.length}")
+            raise FieldError("length", f"a UDP datagram carries at most {MAX_UDP_PAYLOAD} bytes (IPv4); "
+                             f"length is {self.length}")
         return self
 
     def run_phase(self, ctx: PhaseContext) -> Metrics:

@@ -7,7 +7,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from testbed.profile.types import Bytes, Duration, HexBytes, Strict
+from testbed.profile.types import Bytes, Duration, FieldError, HexBytes, Strict
 from testbed.scenario.workloads.base import MAX_UDP_PAYLOAD, Metric, Metrics, PhaseContext, TwoNodes
 from testbed.traffic.probe import SEQ, run_probe
 
@@ -39,12 +39,12 @@ class Probe(TwoNodes):
 
     @model_validator(mode="after")
     def _fits(self) -> Probe:
-        packets = [(self.size, self.prefix, "")]
+        packets = [(self.size, self.prefix, ("size",))]
         if self.first:
-            packets.append((self.first.size, self.first.prefix, "first."))
+            packets.append((self.first.size, self.first.prefix, ("first", "size")))
         for size, prefix, where in packets:
             if size < len(prefix) // 2 + SEQ.size:
-                raise ValueError(f"{where}size {size} cannot hold the {len(prefix) // 2}-byte prefix and "
+                raise FieldError(where, f"size {size} cannot hold the {len(prefix) // 2}-byte prefix and "
                                  f"the {SEQ.size}-byte sequence number")
         return self
 

@@ -12,6 +12,7 @@ from pydantic import Field, field_validator, model_validator
 from testbed.measure.call import StreamMetrics, stream_metrics
 from testbed.measure.emodel import CODECS
 from testbed.measure.trace import StreamTrace, save_traces
+from testbed.profile.types import FieldError
 from testbed.scenario.workloads.base import Metric, Metrics, PhaseContext, TwoNodes
 from testbed.traffic.calls import run_calls
 
@@ -48,7 +49,7 @@ class Voip(TwoNodes):
     @model_validator(mode="after")
     def _one_framing(self) -> Voip:
         if self.stun and self.reflector:
-            raise ValueError("choose stun or reflector framing, not both")
+            raise FieldError("reflector", "choose stun or reflector framing, not both")
         return self
 
     @property

@@ -1,0 +1,70 @@
+"""kill -9 at 20 points across up, apply, run, calls and vm run: then `testbed clean` (and,
+for a run that had finished coming up and so is kept up on purpose, `testbed clean --run
+ID`) leaves nothing of it: no namespace, link, state file, pid file, VM, and the root
+namespace's nft tables and qdiscs as they were."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from testbed.kernel import netns
+from testbed.topology.model import STATE_DIR, TopologyState, base36, state_path
+from tests.cli import ROOT, popen, run_cli
+
+from .conftest import new_run_id
+from .test_vm_lifecycle import vms_of
+
+HOST_SCENARIO = ROOT / "tests" / "data" / "scenarios" / "host.yaml"
+# (command, its arguments, seconds after its start at which it is killed): 4 points each
+POINTS = [
+    ("up", lambda run, out: ["up", "--run", run], (0.05, 0.2, 0.5, 1.5)),
+    ("apply", lambda run, out: ["apply", "ru-2021-twitter-throttle", "--run", run], (0.1, 0.6, 1.2, 2.5)),
+    ("run", lambda run, out: ["run", str(HOST_SCENARIO), "--allow-commands", "--results", out], (0.5, 2.0, 4.0, 7.0)),
+    ("calls", lambda run, out: ["calls", "--seconds", "3", "--results", out], (0.3, 1.0, 2.5, 4.5)),
+    ("vm-run", lambda run, out: ["vm", "run", "--", "sleep", "60"], (1.0, 4.0, 8.0, 14.0)),
+]
+CASES = [(name, args, delay) for name, args, delays in POINTS for delay in delays]
+
+
+def _root_state() -> tuple[str, str]:
+    tables = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
+    qdiscs = subprocess.run(["tc", "qdisc", "show"], capture_output=True, text=True).stdout
+    return tables, qdiscs
+
+
+def leftovers(run: str, pid: int) -> list[str]:
+    """Everything the killed process (or its run) could have left on this machine."""
+    prefixes = [f"tb-{run}-", *(f"tb-{letter}{base36(pid)}" for letter in "sctmx")]
+    found = [f"namespace {p.name}" for p in netns.NETNS_DIR.glob("tb*")
+             if any(p.name.startswith(x) for x in prefixes) or p.name == f"tb.probe-{pid}"]
+    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+    found += [f"link {line.split(':')[1].strip()}" for line in links.splitlines()
+              if any(f" {x}" in line for x in prefixes)]
+    found += [f"state {p.name}" for p in STATE_DIR.glob("*.json")
+              if p.stem == run or (p.stem[1:-2] == base36(pid) and p.stem[0] in "sctmx")]
+    found += [f"pid file of VM {vm}" for vm in vms_of(pid)]
+    found += [f"VM run record {p.name}" for p in (STATE_DIR / "vm-runs").glob(f"{run}.*")]
+    return found
+
+
+@pytest.mark.parametrize(("name", "args", "delay"), CASES, ids=[f"{n}-{d:g}s" for n, _, d in CASES])
+def test_kill_9_then_clean_leaves_nothing(tmp_path: Path, name: str, args, delay: float) -> None:
+    run = new_run_id()
+    before = _root_state()
+    proc = popen(*args(run, str(tmp_path / "out")), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(delay)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    cleaned = run_cli("clean")
+    assert cleaned.returncode == 0, cleaned.stderr
+    if state_path(run).exists():
+        assert TopologyState.load(run).owner is None, "a run whose process is gone must be a leftover"
+        assert run_cli("clean", "--run", run).returncode == 0  # it had come up: kept up on purpose
+    assert leftovers(run, proc.pid) == []
+    assert _root_state() == before
