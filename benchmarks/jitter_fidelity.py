@@ -50,8 +50,15 @@ def figures(run) -> dict[str, float]:
         else math.nan
     lateness = run.send_lateness_ns["caller"] / 1e6
     per_second = [s.jitter_ms for s in stream_metrics(up, CODECS["g711"]).per_second]
+    running = []
+    j = 0.0
+    for x in np.abs(np.diff(delays)):
+        j += (x - j) / 16
+        running.append(j)
     return {"mean": float(delays.mean()), "sd": sd,
             "jitter": rfc3550_jitter_ms(rx["send_ns"], rx["recv_ns"]),
+            "jitter_avg": float(np.mean(running)),
+            "stall": float(np.percentile(delays, 99.9) - np.median(delays)),
             "jitter_seq": rfc3550_jitter_ms(rx["send_ns"][order], rx["recv_ns"][order]),
             "theory": 2 * sd / math.sqrt(math.pi), "lag1": lag1,
             "reordered": float(np.mean(np.diff(rx["seq"].astype(np.int64)) < 0)),
@@ -64,8 +71,8 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=30)
     args = parser.parse_args()
-    columns = ["mean", "sd", "jitter", "jitter_seq", "theory", "lag1", "reordered", "late_p99", "late_max",
-               "per_second_max"]
+    columns = ["mean", "sd", "jitter", "jitter_avg", "jitter_seq", "theory", "lag1", "reordered", "stall",
+               "late_p99", "late_max", "per_second_max"]
     print(f"{'netem':28}" + "".join(f"{c:>15}" for c in columns))
     with tempfile.TemporaryDirectory() as tmp, Experiment(label="j") as session:
         cases = {"delay 50ms (control)": {"delay": "50ms"},

@@ -16,7 +16,9 @@ from testbed.measure.timing import (
     arrivals,
     delay_stats,
     fixed_buffer,
+    mean_jitter_ms,
     rfc3550_jitter_ms,
+    rfc3550_jitter_series_ms,
 )
 from testbed.measure.trace import StreamTrace
 
@@ -41,7 +43,8 @@ class StreamMetrics:
     network_loss: LossStats  # never arrived
     effective_loss: LossStats  # never arrived, or discarded by the adaptive jitter buffer
     delay: DelayStats
-    jitter_ms: float  # RFC 3550
+    jitter_ms: float  # RFC 3550, averaged over the call
+    jitter_last_ms: float  # RFC 3550 after the last packet, as RTCP would report it
     arrivals: Arrivals
     fixed_buffer_ms: float
     fixed_discard_percent: float
@@ -80,7 +83,8 @@ def stream_metrics(trace: StreamTrace, codec: Codec) -> StreamMetrics:
     return StreamMetrics(
         call=trace.call, direction=trace.direction, codec=codec.name,
         network_loss=network_loss, effective_loss=effective_loss, delay=delay,
-        jitter_ms=rfc3550_jitter_ms(rx["send_ns"], rx["recv_ns"]),
+        jitter_ms=mean_jitter_ms(rx["send_ns"], rx["recv_ns"]),
+        jitter_last_ms=rfc3550_jitter_ms(rx["send_ns"], rx["recv_ns"]),
         arrivals=arrivals(rx["seq"]),
         fixed_buffer_ms=FIXED_BUFFER_MS, fixed_discard_percent=fixed.discard_percent,
         fixed_buffer_delay_ms=fixed.mean_buffer_delay_ms,
@@ -99,13 +103,14 @@ def per_second(trace: StreamTrace, codec: Codec, effective_lost: np.ndarray, bur
         return []
     second_of = (sent["send_ns"] - sent["send_ns"][0]) // 1_000_000_000
     rx = trace.received
-    rx_second = (rx["send_ns"] - sent["send_ns"][0]) // 1_000_000_000
+    rx_second = (rx["send_ns"][1:] - sent["send_ns"][0]) // 1_000_000_000
+    running = rfc3550_jitter_series_ms(rx["send_ns"], rx["recv_ns"])  # one estimate across the call
     out = []
     for second in range(int(second_of.max()) + 1):
         mask = second_of == second
         loss = 100.0 * np.count_nonzero(effective_lost[mask]) / max(1, np.count_nonzero(mask))
-        in_second = rx[rx_second == second]
-        jitter = rfc3550_jitter_ms(in_second["send_ns"], in_second["recv_ns"]) if in_second.size > 1 else 0.0
+        in_second = running[rx_second == second]
+        jitter = float(in_second.mean()) if in_second.size else 0.0
         quality = call_quality(codec, loss, burst_r, mouth_to_ear_ms - codec.algorithmic_delay_ms)
         out.append(SecondStats(second, int(np.count_nonzero(mask)), loss, jitter, quality.mos_lq,
                                quality.mos_cq))

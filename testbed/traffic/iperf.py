@@ -21,8 +21,9 @@ class IperfResult:
     sent_bps: float
     received_bps: float
     lost_percent: float | None = None
-    jitter_ms: float | None = None
+    jitter_ms: float | None = None  # RFC 3550 at the end, as iperf3 reports it
     retransmits: int | None = None
+    jitter_mean_ms: float | None = None  # the receiver's per-second RFC 3550 values, averaged
 
     @classmethod
     def from_json(cls, report: dict) -> IperfResult:
@@ -34,8 +35,12 @@ class IperfResult:
         total = end["sum"]  # the receiver's view: its loss, jitter and packet counts
         lost = total.get("lost_percent", 0.0)
         sent = end.get("sum_sent", total)["bits_per_second"]
-        return cls("udp", total["seconds"], sent, sent * (1 - lost / 100.0), lost,
-                   total.get("jitter_ms"))
+        # the receiver's intervals: the server's (sent back with --get-server-output) or, with -R, ours
+        receiver = report if report["start"]["test_start"].get("reverse") else \
+            (report.get("server_output_json") or {})
+        jitters = [i["sum"]["jitter_ms"] for i in receiver.get("intervals", []) if "jitter_ms" in i["sum"]]
+        return cls("udp", total["seconds"], sent, sent * (1 - lost / 100.0), lost, total.get("jitter_ms"),
+                   jitter_mean_ms=sum(jitters) / len(jitters) if jitters else None)
 
 
 class IperfError(WorkloadFailed):
@@ -58,7 +63,8 @@ def run_iperf(client: Endpoint, server: Endpoint, seconds: float = 5, udp_rate_b
     `udp_rate_bps` is given (e.g. `-u -b 68.8k -l 172` is a 50 pps VoIP stand-in). A test
     whose control connection fails is run again (at most ATTEMPTS times in all).
     """
-    argv = ["iperf3", "-c", server.address(), "-p", str(port), "-t", str(seconds), "-J"]
+    argv = ["iperf3", "-c", server.address(), "-p", str(port), "-t", str(seconds), "-J",
+            "--get-server-output"]  # the receiver's per-second figures, when the server receives
     if udp_rate_bps is not None:
         argv += ["-u", "-b", str(udp_rate_bps)]
     if length is not None:
@@ -75,7 +81,7 @@ def run_iperf(client: Endpoint, server: Endpoint, seconds: float = 5, udp_rate_b
 
 
 def _once(client: Endpoint, server: Endpoint, argv: list[str], seconds: float, port: int) -> IperfResult:
-    server_proc = subprocess.Popen(netns.command(server.netns, ["iperf3", "-s", "-1", "-p", str(port)]),
+    server_proc = subprocess.Popen(netns.command(server.netns, ["iperf3", "-s", "-1", "-J", "-p", str(port)]),
                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         for _ in range(50):  # the server needs a moment to listen

@@ -24,6 +24,17 @@ Z = 3.29
 PORT = 40000
 
 
+def jitter_expected(sigma_ms: float, spacing_ms: float) -> float:
+    """RFC 3550 jitter (its mean) for independent normal delays of sd sigma, packets `spacing_ms`
+    apart: 2 sigma / sqrt(pi) in sending order; taken in arrival order, as RFC 3550 does, a
+    little more, because reordered neighbours differ more (simulated: 1.6 % at sigma 10 ms,
+    5.8 % at 20 ms, for 20 ms spacing)."""
+    rng = np.random.default_rng(1)
+    delays = rng.normal(0.0, sigma_ms, 200_000)
+    order = np.argsort(np.arange(delays.size) * spacing_ms + delays, kind="stable")
+    return float(np.mean(np.abs(np.diff(delays[order]))))
+
+
 def _calls_profile(netem: dict) -> dict:
     return profile_dict("calls", classes=[{"name": "rtp", "match": {"protocol": "udp", "dst_port": PORT},
                                            "both": {"netem": netem}}])
@@ -44,11 +55,11 @@ def test_four_calls_through_delay_jitter_and_gilbert_elliott_loss(topo, tmp_path
     assert abs(delays.mean() - 80) <= Z * sigma_ms / math.sqrt(n) + 1.0, delays.mean()
     assert abs(delays.std(ddof=1) - sigma_ms) <= sigma_ms * (Z / math.sqrt(2 * n) + 0.05), delays.std()
 
-    # RFC 3550 jitter converges to E|D| = 2 sigma / sqrt(pi) for independent normal delays;
-    # one stream's final value has sd of about 0.153 sigma (an EWMA with gain 1/16)
+    # RFC 3550 jitter averaged over a stream converges to E|D_i - D_i-1| = 2 sigma / sqrt(pi) for
+    # independent normal delays, times the arrival-order factor (jitter_expected)
     jitter = statistics.fmean(m.jitter_ms for m in metrics)
-    expected_jitter = 2 * sigma_ms / math.sqrt(math.pi)
-    assert abs(jitter - expected_jitter) <= Z * 0.153 * sigma_ms / math.sqrt(len(metrics)) + 0.05 * expected_jitter
+    expected_jitter = jitter_expected(sigma_ms, 20.0)
+    assert abs(jitter - expected_jitter) <= expected_jitter * (Z / math.sqrt(2 * n) + 0.05), jitter
 
     for direction in ("uplink", "downlink"):
         streams = [t for t in run.traces if t.direction == direction]
@@ -102,10 +113,13 @@ def test_harness_and_iperf3_agree_on_loss_and_jitter(topo, tmp_path) -> None:
     n = seconds * 50
     se = math.sqrt(loss * (1 - loss) * 2 / n)
     assert abs(harness.network_loss.loss_percent - iperf.lost_percent) / 100 <= Z * se
-    expected = 2 * sigma_ms / math.sqrt(math.pi)
-    tolerance = Z * 0.153 * sigma_ms + 0.05 * expected
-    assert abs(harness.jitter_ms - expected) <= tolerance
-    assert abs(iperf.jitter_ms - expected) <= tolerance
-    assert abs(harness.jitter_ms - iperf.jitter_ms) <= Z * 0.153 * sigma_ms * math.sqrt(2) + 0.05 * expected
+    # Both report RFC 3550 jitter averaged over the stream (the harness over every packet, iperf3's
+    # per-second values averaged). Errors: the sample sd's relative error Z/sqrt(2n); the VM's
+    # timer and netem's 4096-entry table 5 %.
+    expected = jitter_expected(sigma_ms, 20.0)
+    tolerance = expected * (Z / math.sqrt(2 * n) + 0.05)
+    assert abs(harness.jitter_ms - expected) <= tolerance, harness.jitter_ms
+    assert abs(iperf.jitter_mean_ms - expected) <= tolerance, iperf.jitter_mean_ms
     print(f"loss harness {harness.network_loss.loss_percent:.2f} % / iperf3 {iperf.lost_percent:.2f} %, "
-          f"jitter harness {harness.jitter_ms:.2f} ms / iperf3 {iperf.jitter_ms:.2f} ms (expected {expected:.2f})")
+          f"jitter harness {harness.jitter_ms:.2f} ms / iperf3 {iperf.jitter_mean_ms:.2f} ms (expected "
+          f"{expected:.2f}; at the end: {harness.jitter_last_ms:.2f} / {iperf.jitter_ms:.2f})")

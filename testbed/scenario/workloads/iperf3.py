@@ -23,7 +23,7 @@ class Iperf(TwoNodes):
     METRICS: ClassVar[tuple[Metric, ...]] = (
         Metric("mbit", "Mbit/s", "goodput at the receiver"),
         Metric("loss", "%", "datagrams lost (UDP)"),
-        Metric("jitter", "ms", "iperf3's RFC 3550 jitter (UDP)"),
+        Metric("jitter", "ms", "iperf3's RFC 3550 jitter (UDP), averaged over its seconds"),
     )
 
     @model_validator(mode="after")
@@ -41,4 +41,4 @@ class Iperf(TwoNodes):
         result = run_iperf(ctx.endpoint(self.client), ctx.endpoint(self.server), ctx.seconds,
                            udp_rate_bps=self.rate, length=self.length, reverse=self.reverse, port=self.port)
         return {"mbit": result.received_bps / 1e6, "loss": result.lost_percent or 0.0,
-                "jitter": result.jitter_ms or 0.0}
+                "jitter": result.jitter_mean_ms or result.jitter_ms or 0.0}

@@ -35,7 +35,7 @@ class Voip(TwoNodes):
         Metric("network_loss", "%", "packets lost on the wire"),
         Metric("burst_r", "", "BurstR: 1 for random loss, above 1 for bursts"),
         Metric("delay", "ms", "mean one-way network delay"),
-        Metric("jitter", "ms", "RFC 3550 interarrival jitter"),
+        Metric("jitter", "ms", "RFC 3550 interarrival jitter, averaged over the call"),
         Metric("delivered", "0-1", "share of packets that arrived"),
     )
 
