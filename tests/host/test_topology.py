@@ -123,3 +123,21 @@ def test_try_measures_before_and_after() -> None:
     assert stdout.count("100 % delivered") == 2
     assert "--callee-address" in stderr  # the hint: twitter matches addresses the callee lacks
     assert runs_of(proc.pid) == [], "try left its topology behind"
+
+
+def test_a_namespace_that_vanishes_is_named(tmp_path) -> None:
+    """Someone removes a run's namespace under it: the error names the namespace (exit 4, an
+    environment failure), whichever workload meets it first."""
+    from testbed.errors import NamespaceVanished
+    from testbed.scenario.session import Experiment
+    from testbed.traffic.calls import run_calls
+    from testbed.traffic.chat import run_chat
+
+    with Experiment(label="h") as session:
+        callee = session.endpoint("callee")
+        subprocess.run(["ip", "netns", "del", callee.netns], check=True)
+        for work in (lambda: run_calls(session.endpoint("caller"), callee, seconds=1),
+                     lambda: run_chat(session.endpoint("caller"), callee, count=2)):
+            with pytest.raises(NamespaceVanished, match=f"namespace {callee.netns} vanished") as caught:
+                work()
+            assert caught.value.exit_code == 4
