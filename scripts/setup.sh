@@ -6,7 +6,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 CACHE=${TESTBED_CACHE:-/var/cache/testbed}
-APT_PACKAGES=(iproute2 nftables iperf3 ethtool iputils-ping tcpdump mininet procps python3-venv)
+APT_PACKAGES=(iproute2 nftables iperf3 ethtool iputils-ping tcpdump mininet procps python3-venv
+              espeak-ng libopus0 libsndfile1)
+# Only on the host: the calls' audio is decoded and scored here (G.711 concealment from
+# spandsp; PESQ builds from source), and tshark reads captures in the tests.
+HOST_PACKAGES=(libspandsp2 tshark gcc python3-dev)
 # The testbed VM image is built from these same lists (testbed/vm/image.py asks for them).
 VM_PACKAGES=(qemu-system-x86 qemu-utils debootstrap e2fsprogs)
 
@@ -29,7 +33,7 @@ if [ -f "$stamp" ] && [ -x .venv/bin/testbed ]; then
 fi
 
 missing=()
-for pkg in "${APT_PACKAGES[@]}" "${VM_PACKAGES[@]}"; do
+for pkg in "${APT_PACKAGES[@]}" "${HOST_PACKAGES[@]}" "${VM_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -45,5 +49,5 @@ if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
 fi
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 echo "setup: installing Python packages into .venv" >&2
-.venv/bin/python -m pip install -q --disable-pip-version-check -e "$ROOT[dev]"
+.venv/bin/python -m pip install -q --disable-pip-version-check -e "$ROOT[dev,speech]"
 touch "$stamp"

@@ -79,6 +79,15 @@ class ProgramMissing(Missing):
                          "(scripts/setup.sh installs everything)")
 
 
+class ModuleMissing(Missing):
+    """A Python package is not installed: says which extra of the project brings it."""
+
+    def __init__(self, module: str, extra: str, purpose: str = ""):
+        why = f" ({purpose})" if purpose else ""
+        super().__init__(f"the Python package {module} is not installed{why}: "
+                         f".venv/bin/pip install -e '.[{extra}]' (scripts/setup.sh installs everything)")
+
+
 class NeedsRoot(Missing):
     def __init__(self, what: str = "this command", why: str = "it changes network namespaces"):
         super().__init__(f"{what} needs root ({why}): run it with sudo")

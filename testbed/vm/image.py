@@ -77,10 +77,20 @@ def apt_packages() -> list[str]:
     return sorted(set(out + EXTRA_PACKAGES) - {"python3-venv"})
 
 
+# Pure-Python packages published only as source: built here and copied in without the
+# platform pins (which accept wheels only). The speech scorers (the `speech` extra) stay on
+# the host: audio is scored there, not on the VM's emulated CPU (testbed/scenario/finish.py).
+SOURCE_ONLY = ("opuslib",)
+
+
 def python_requirements() -> list[str]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     dev = [r for r in project["optional-dependencies"]["dev"] if not r.startswith("ruff")]
     return project["dependencies"] + dev
+
+
+def _source_only(requirement: str) -> bool:
+    return requirement.split(">")[0].split("=")[0].split("<")[0].strip() in SOURCE_ONLY
 
 
 def _run(argv: list[str], log: Path, what: str, **kwargs) -> None:
@@ -126,9 +136,12 @@ def build(progress: Progress = lambda _: None, force: bool = False) -> Image:
 
     progress("installing Python packages into the image")
     site = rootfs / "opt" / "testbed" / "site"
+    wheels = [r for r in python_requirements() if not _source_only(r)]
     _run(["python3", "-m", "pip", "install", "--quiet", "--target", str(site), "--python-version", "3.11",
-          "--implementation", "cp", "--platform", "manylinux2014_x86_64", "--only-binary=:all:",
-          *python_requirements()], log, "pip install")
+          "--implementation", "cp", "--platform", "manylinux2014_x86_64", "--only-binary=:all:", *wheels],
+         log, "pip install")
+    _run(["python3", "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(site),
+          *(r for r in python_requirements() if _source_only(r))], log, "pip install (pure Python sources)")
 
     progress("installing the guest init and tools")
     init = rootfs / "sbin" / "testbed-init"

@@ -1,0 +1,165 @@
+"""Speech-quality scores of received audio against its reference, as speech engineers measure:
+
+    pesq    ITU-T P.862 MOS-LQO: narrowband (P.862.1 mapping) for 8 kHz codecs, wideband
+            (P.862.2) for Opus. Scale 1.0-4.5 (narrowband) or 1.0-4.6 (wideband); higher
+            is better. Intrusive: compares with the reference.
+    visqol  ViSQOL v3 in speech mode (16 kHz) with its deep-lattice mapping (Google's
+            model, through visqol-python and ai-edge-litert): MOS-LQO 1-5.
+    dnsmos  DNSMOS P.835 overall quality (Microsoft's model, through speechmos): 1-5,
+            non-intrusive (hears only the received audio, as a listener does).
+    plcmos  PLCMOS v2 (Microsoft's model for packet loss concealment): 1-5, non-intrusive.
+    stoi    Short-Time Objective Intelligibility: 0-1, the share of words a listener would
+            follow, roughly. Intrusive.
+
+Silence (received audio with no speech in it, ITU-T P.56) gets the bottom of every scale:
+the intrusive scores are undefined on it (PESQ cannot align with nothing).
+
+The models run on one thread each (ONNX Runtime would take every core), and PLCMOS'
+random rater embeddings are drawn from a fixed seed, so the same audio scores the same.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import math
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from testbed.errors import ModuleMissing
+from testbed.speech.level import active_level_dbov
+
+NAMES = ("pesq", "visqol", "dnsmos", "plcmos", "stoi")
+FLOOR = {"pesq": 1.0, "visqol": 1.0, "dnsmos": 1.0, "plcmos": 1.0, "stoi": 0.0}
+SCALE = {"pesq": "MOS-LQO 1-4.6", "visqol": "MOS-LQO 1-5", "dnsmos": "MOS 1-5", "plcmos": "MOS 1-5",
+         "stoi": "0-1"}
+MODEL_RATE = 16000  # ViSQOL speech mode, DNSMOS and PLCMOS run at 16 kHz
+PLCMOS_SEED = 20231231
+SILENT_DBOV = -70.0
+
+
+def _needs(module: str):
+    try:
+        return __import__(module, fromlist=["_"])
+    except ImportError:
+        raise ModuleMissing(module, "speech", "speech-quality scores") from None
+
+
+def _session(path: str):
+    ort = _needs("onnxruntime")
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = options.inter_op_num_threads = 1
+    return ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+
+
+@functools.cache
+def _dnsmos():
+    dnsmos = _needs("speechmos.dnsmos")
+    model = dnsmos.DNSMOS.__new__(dnsmos.DNSMOS)  # its constructor would open sessions on every core
+    folder = dnsmos.os.path.join(dnsmos.os.path.dirname(dnsmos.__file__), "dnsmos_models")
+    model.primary_model_path = dnsmos.os.path.join(folder, "sig_bak_ovr.onnx")
+    model.onnx_sess = _session(model.primary_model_path)
+    model.p808_onnx_sess = _session(dnsmos.os.path.join(folder, "model_v8.onnx"))
+    return model
+
+
+@functools.cache
+def _plcmos():
+    plcmos = _needs("speechmos.plcmos")
+    model = plcmos.PLCMOS()
+    model.session = _session(model.model_path)
+    return model
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    """TFLite's C++ runtime announces its CPU delegate on file descriptor 2: keep it off the
+    user's terminal."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+@functools.cache
+def _visqol():
+    visqol = _needs("visqol")
+    _needs("ai_edge_litert")  # the lattice mapping's runtime: without it ViSQOL falls back to a cruder fit
+    api = visqol.VisqolApi()
+    with _quiet_stderr():
+        api.create(mode="speech", use_lattice_model=True)
+    return api
+
+
+def pesq(reference: np.ndarray, degraded: np.ndarray, rate: int) -> float:
+    module = _needs("pesq")
+    return float(module.pesq(rate, reference, degraded, "nb" if rate == 8000 else "wb"))
+
+
+def visqol(reference: np.ndarray, degraded: np.ndarray) -> float:
+    return float(_visqol().measure_from_arrays(reference, degraded, MODEL_RATE).moslqo)
+
+
+def dnsmos(degraded: np.ndarray) -> float:
+    return float(_dnsmos()(np.clip(degraded, -1, 1), MODEL_RATE, False)["ovrl_mos"])
+
+
+def plcmos(degraded: np.ndarray) -> float:
+    state = np.random.get_state()
+    np.random.seed(PLCMOS_SEED)
+    try:
+        return float(_plcmos()(np.clip(degraded, -1, 1))["plcmos"])
+    finally:
+        np.random.set_state(state)
+
+
+def stoi(reference: np.ndarray, degraded: np.ndarray, rate: int) -> float:
+    return float(_needs("pystoi").stoi(reference, degraded, rate))
+
+
+@dataclass(frozen=True)
+class Scores:
+    pesq: float
+    visqol: float
+    dnsmos: float
+    plcmos: float
+    stoi: float
+    silent: bool = False
+
+    def as_dict(self) -> dict[str, float]:
+        return {name: getattr(self, name) for name in NAMES}
+
+
+def silent(x: np.ndarray, rate: int) -> bool:
+    level, _ = active_level_dbov(x, rate)
+    return not math.isfinite(level) or level < SILENT_DBOV
+
+
+def score(reference: np.ndarray, degraded: np.ndarray, rate: int,
+          which: tuple[str, ...] = NAMES) -> Scores:
+    """Every score of `degraded` (float samples in [-1, 1]) against `reference`, both at `rate`:
+    8000 (narrowband codecs: PESQ narrowband) or 16000 (wideband)."""
+    if rate not in (8000, MODEL_RATE):
+        raise ValueError(f"scores run at 8000 or 16000 Hz, not {rate}")
+    if silent(degraded, rate):
+        return Scores(**{name: FLOOR[name] for name in NAMES}, silent=True)
+    from testbed.speech.reference import resample
+
+    wide_ref, wide_deg = resample(reference, rate, MODEL_RATE), resample(degraded, rate, MODEL_RATE)
+    scorers: dict[str, Callable[[], float]] = {
+        "pesq": lambda: pesq(reference, degraded, rate),
+        "visqol": lambda: visqol(wide_ref, wide_deg),
+        "dnsmos": lambda: dnsmos(wide_deg),
+        "plcmos": lambda: plcmos(wide_deg),
+        "stoi": lambda: stoi(reference, degraded, rate),
+    }
+    return Scores(**{name: scorers[name]() if name in which else math.nan for name in NAMES})
