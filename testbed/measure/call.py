@@ -61,7 +61,7 @@ class StreamMetrics:
 def _buffers(trace: StreamTrace) -> tuple[JitterBuffer, JitterBuffer]:
     rx = trace.received
     return (fixed_buffer(trace.sent["send_ns"], rx["seq"], rx["recv_ns"], FIXED_BUFFER_MS),
-            adaptive_buffer(trace.sent["send_ns"], rx["seq"], rx["recv_ns"]))
+            adaptive_buffer(trace.sent["send_ns"], rx["seq"], rx["recv_ns"], trace.frame_ms))
 
 
 def stream_metrics(trace: StreamTrace, codec: Codec) -> StreamMetrics:

@@ -87,6 +87,7 @@ class JitterBuffer:
     discarded: np.ndarray  # per sent packet: arrived, but after its playout time
     mean_buffer_delay_ms: float  # time played packets waited in the buffer
     mean_playout_delay_ms: float  # send to playout, for played packets
+    playout_ns: np.ndarray  # per sent packet: when its frame is due to play (lost ones too)
 
     @property
     def discard_percent(self) -> float:
@@ -102,44 +103,50 @@ def _first_arrivals(sent_count: int, seq: np.ndarray, recv_ns: np.ndarray) -> np
     return arrival
 
 
+def _empty(kind: str, sent_count: int, send_ns: np.ndarray) -> JitterBuffer:
+    return JitterBuffer(kind, np.zeros(sent_count, bool), 0.0, 0.0, send_ns.astype(np.int64))
+
+
 def fixed_buffer(send_ns: np.ndarray, seq: np.ndarray, recv_ns: np.ndarray, buffer_ms: float) -> JitterBuffer:
     """A fixed buffer of `buffer_ms`: playout = send time + the first packet's delay + buffer.
     A packet arriving after its playout time is discarded (it counts as lost for Ppl)."""
     arrival = _first_arrivals(send_ns.size, seq, recv_ns)
     got = arrival >= 0
     if not got.any():
-        return JitterBuffer("fixed", np.zeros(send_ns.size, bool), 0.0, 0.0)
+        return _empty("fixed", send_ns.size, send_ns)
     first = int(np.flatnonzero(got)[0])
     base = arrival[first] - send_ns[first]
-    playout = send_ns + base + int(buffer_ms * 1e6)
+    playout = send_ns.astype(np.int64) + base + int(buffer_ms * 1e6)
     late = got & (arrival > playout)
     played = got & ~late
     return JitterBuffer("fixed", late, float((playout[played] - arrival[played]).mean() / 1e6),
-                        float((playout[played] - send_ns[played]).mean() / 1e6))
+                        float((playout[played] - send_ns[played]).mean() / 1e6), playout)
 
 
-def adaptive_buffer(send_ns: np.ndarray, seq: np.ndarray, recv_ns: np.ndarray, window: int = 50,
-                    quantile: float = 95.0, margin_ms: float = 2.0, initial_ms: float = 20.0) -> JitterBuffer:
+def adaptive_buffer(send_ns: np.ndarray, seq: np.ndarray, recv_ns: np.ndarray, frame_ms: float = 20.0,
+                    window: int = 50, quantile: float = 95.0, margin_ms: float = 2.0) -> JitterBuffer:
     """A buffer that follows the network: each packet's playout delay is the 95th percentile
-    of the delays of the last `window` arrivals (one second at 50 pps) plus a small margin,
-    as NetEQ-like buffers aim for. It trades discards for delay as jitter changes. Until it
-    has a window of history it holds at least `initial_ms` over the first packet's delay,
-    as receivers start with a frame or so of buffering."""
+    of the delays of the last `window` packets (one second at 50 pps) plus a small margin,
+    as NetEQ-like buffers aim for, and never less than one frame over the least delay seen
+    so far: a real buffer holds at least one packet (NetEQ's smallest target), so the
+    scheduling noise of a clean path (a packet now and then a few ms slower than the rest)
+    is played, not discarded. It trades discards for delay as jitter changes. A frame whose
+    packet never came is due when the last packet before it set (for concealment and FEC)."""
     arrival = _first_arrivals(send_ns.size, seq, recv_ns)
     got = arrival >= 0
-    discarded = np.zeros(send_ns.size, bool)
     if not got.any():
-        return JitterBuffer("adaptive", discarded, 0.0, 0.0)
+        return _empty("adaptive", send_ns.size, send_ns)
+    discarded = np.zeros(send_ns.size, bool)
     delays = (arrival - send_ns).astype(float)
+    targets = np.full(send_ns.size, np.nan)
     recent: list[float] = []
     waited, playout_delays = [], []
-    margin = margin_ms * 1e6
-    arrived = np.flatnonzero(got)
-    floor = delays[arrived[0]] + initial_ms * 1e6
-    for count, i in enumerate(arrived.tolist()):
-        target = (np.percentile(recent, quantile) + margin) if recent else delays[i]
-        if count < window:
-            target = max(target, floor)
+    margin, frame = margin_ms * 1e6, frame_ms * 1e6
+    least = np.inf
+    for i in np.flatnonzero(got).tolist():
+        least = min(least, delays[i])
+        target = max(np.percentile(recent, quantile) + margin if recent else least, least + frame)
+        targets[i] = target
         if delays[i] > target:
             discarded[i] = True
         else:
@@ -147,5 +154,10 @@ def adaptive_buffer(send_ns: np.ndarray, seq: np.ndarray, recv_ns: np.ndarray, w
             playout_delays.append(target)
         recent.append(delays[i])
         del recent[:-window]
+    # frames that never came: the target in force, carried forward (backward before the first)
+    known = np.flatnonzero(~np.isnan(targets))
+    before = np.searchsorted(known, np.arange(send_ns.size), side="right") - 1
+    carried = targets[known][np.clip(before, 0, None)]
+    playout = send_ns.astype(np.int64) + carried.astype(np.int64)
     return JitterBuffer("adaptive", discarded, float(np.mean(waited) / 1e6) if waited else 0.0,
-                        float(np.mean(playout_delays) / 1e6) if playout_delays else 0.0)
+                        float(np.mean(playout_delays) / 1e6) if playout_delays else 0.0, playout)

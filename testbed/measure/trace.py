@@ -11,7 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-SENT_DTYPE = np.dtype([("seq", "<u4"), ("send_ns", "<i8"), ("size", "<u2")])
+# frame: which frame of the call the packet carries (sequence numbers skip none, frames skip
+# those DTX left unsent)
+SENT_DTYPE = np.dtype([("seq", "<u4"), ("send_ns", "<i8"), ("size", "<u2"), ("frame", "<u4")])
 RECV_DTYPE = np.dtype([("seq", "<u4"), ("send_ns", "<i8"), ("recv_ns", "<i8"), ("size", "<u2")])
 
 

@@ -27,6 +27,7 @@ DRAIN_S = 2.0  # after the last packet, how long late packets are still awaited
 class CallRun:
     traces: list[StreamTrace]
     send_lateness_ns: dict[str, np.ndarray]  # per role
+    frames: int  # frames per call direction (sent, or left unsent by DTX)
 
 
 class CallError(WorkloadFailed):
@@ -35,9 +36,11 @@ class CallError(WorkloadFailed):
 
 def run_calls(caller: Endpoint, callee: Endpoint, codec: str = "g711", calls: int = 1, seconds: float = 10,
               port: int = 40000, framing: str = "rtp", dtx: bool = False, family: int = 4,
-              seed: int = 1) -> CallRun:
+              seed: int = 1, media: list[tuple[Path | None, Path | None]] | None = None) -> CallRun:
     """N bidirectional calls from `caller` to `callee`. `framing`: rtp, stun or reflector
-    (see rtp.py); `dtx`: silence suppression."""
+    (see rtp.py); `dtx`: silence suppression; `media`: per call, the (uplink, downlink)
+    media files of its encoded speech (testbed/speech/media.py; None: zeros of the codec's
+    size)."""
     if codec not in CODECS:
         raise ValueError(f"unknown codec {codec!r}; known: {', '.join(CODECS)}")
     if framing not in rtp.FRAMINGS:
@@ -51,9 +54,10 @@ def run_calls(caller: Endpoint, callee: Endpoint, codec: str = "g711", calls: in
     peers = {"caller": callee.address(family), "callee": caller.address(family)}
     with tempfile.TemporaryDirectory(prefix="testbed-calls-") as tmp:
         procs = {}
-        for role, node in nodes.items():
+        for side, (role, node) in enumerate(nodes.items()):
             config = Path(tmp) / f"{role}.json"
-            config.write_text(json.dumps({**common, "role": role, "peer": peers[role]}))
+            sends = [str(pair[side]) if pair[side] else None for pair in media] if media else None
+            config.write_text(json.dumps({**common, "role": role, "peer": peers[role], "media": sends}))
             result = Path(tmp) / f"{role}.npz"
             argv = [sys.executable, "-m", "testbed.traffic.rtp_worker", str(config), str(result)]
             procs[role] = subprocess.Popen(netns.command(node.netns, argv), stdin=subprocess.PIPE,
@@ -83,7 +87,7 @@ def run_calls(caller: Endpoint, callee: Endpoint, codec: str = "g711", calls: in
                     proc.kill()
         results = {role: np.load(Path(tmp) / f"{role}.npz") for role in procs}
         return CallRun(_assemble(results, calls, spec.frame_ms),
-                       {role: results[role]["lateness"] for role in results})
+                       {role: results[role]["lateness"] for role in results}, frames)
 
 
 def _assemble(results: dict, calls: int, frame_ms: float) -> list[StreamTrace]:
@@ -95,6 +99,7 @@ def _assemble(results: dict, calls: int, frame_ms: float) -> list[StreamTrace]:
             sent_rows = sent_rows[sent_rows[:, 0] == ssrc]
             sent = np.zeros(len(sent_rows), SENT_DTYPE)
             sent["seq"], sent["send_ns"], sent["size"] = sent_rows[:, 1], sent_rows[:, 2], sent_rows[:, 3]
+            sent["frame"] = sent_rows[:, 4]
             recv_rows = results[receiver]["received"]
             recv_rows = recv_rows[recv_rows[:, 0] == ssrc]
             received = np.zeros(len(recv_rows), RECV_DTYPE)

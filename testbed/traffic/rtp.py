@@ -2,10 +2,14 @@
 Telegram's legacy reflectors.
 
 A packet: [STUN header (20 B, cookie 0x2112A442 at offset 4) | reflector header (16 B peer
-tag, then 12 bytes of 0xFF)] RTP header (12 B: V=2, PT,
-sequence, timestamp, SSRC) and a payload of the codec's size whose first 12 bytes carry
-the testbed's own 32-bit sequence number and send time (ns), so that every packet can be
-matched and timed without relying on the 16-bit RTP sequence.
+tag, then 12 bytes of 0xFF)] RTP header (12 B: V=2, X=1, PT, sequence, timestamp, SSRC),
+an RFC 8285 one-byte-header extension (0xBEDE, 4 words) whose element ID 1 carries the
+testbed's own 32-bit sequence number and send time in ns (12 bytes, as WebRTC's
+transport-wide sequence number and abs-send-time extensions carry theirs), then the
+codec's payload: a real encoded frame (testbed/speech/media.py), or zeros of the codec's
+size for a model-only preset. The 32-bit sequence matches every packet without relying on
+the 16-bit RTP sequence; the RTP timestamp counts the frame's samples, so it jumps across
+frames left unsent under DTX, as a real sender's does.
 """
 
 from __future__ import annotations
@@ -16,7 +20,13 @@ import struct
 from dataclasses import dataclass
 
 RTP_HEADER = struct.Struct("!BBHII")
+RTP_V2_EXTENSION = 0x90  # V=2, X=1, no CSRC
+ONE_BYTE_PROFILE = 0xBEDE  # RFC 8285 section 4.2
+MARK_ID = 1  # the extension element's ID (negotiated per call in SDP, a=extmap)
 MARK = struct.Struct("!Iq")
+EXTENSION = struct.Struct("!HHB12s3x")  # profile, length in words (4), ID/len, seq+send_ns, padding
+EXTENSION_WORDS = (EXTENSION.size - 4) // 4
+EXTENSION_ELEMENT = (MARK_ID << 4) | (MARK.size - 1)
 STUN_HEADER = struct.Struct("!HHI12s")
 STUN_COOKIE = 0x2112A442  # RFC 5389's magic cookie, at offset 4 of every STUN message
 STUN_COOKIE_BYTES = STUN_COOKIE.to_bytes(4, "big")
@@ -47,16 +57,20 @@ def call_of(ssrc: int) -> tuple[int, bool]:
 
 
 @functools.cache
-def _filler(payload_bytes: int) -> bytes:
-    return bytes(max(0, payload_bytes - MARK.size))
+def zeros(payload_bytes: int) -> bytes:
+    """The payload of a model-only preset (nothing real to send)."""
+    return bytes(payload_bytes)
 
 
-def build(codec: str, payload_bytes: int, frame_ms: float, ssrc: int, seq: int, send_ns: int,
-          framing: str = "rtp") -> bytes:
-    timestamp = (seq * int(SAMPLE_RATE[codec] * frame_ms / 1000)) & 0xFFFFFFFF
-    header = RTP_HEADER.pack(0x80, PAYLOAD_TYPE.get(codec, DYNAMIC_PT), seq & 0xFFFF, timestamp, ssrc)
-    payload = MARK.pack(seq, send_ns) + _filler(payload_bytes)
-    packet = header + payload
+def build(codec: str, payload: bytes, frame_ms: float, ssrc: int, seq: int, send_ns: int,
+          framing: str = "rtp", frame: int | None = None) -> bytes:
+    """One packet: `seq` counts packets sent, `frame` the frame it carries (default `seq`)."""
+    samples = int(SAMPLE_RATE[codec] * frame_ms / 1000)
+    timestamp = ((seq if frame is None else frame) * samples) & 0xFFFFFFFF
+    header = RTP_HEADER.pack(RTP_V2_EXTENSION, PAYLOAD_TYPE.get(codec, DYNAMIC_PT), seq & 0xFFFF, timestamp,
+                             ssrc)
+    extension = EXTENSION.pack(ONE_BYTE_PROFILE, EXTENSION_WORDS, EXTENSION_ELEMENT, MARK.pack(seq, send_ns))
+    packet = header + extension + payload
     if framing == "stun":
         packet = STUN_HEADER.pack(STUN_TYPE, len(packet), STUN_COOKIE, os.urandom(12)) + packet
     elif framing == "reflector":
@@ -77,8 +91,11 @@ def parse(data: bytes) -> Parsed | None:
         offset = STUN_HEADER_BYTES
     elif len(data) >= REFLECTOR_HEADER and data[16:REFLECTOR_HEADER] == REFLECTOR_MARK:
         offset = REFLECTOR_HEADER
-    if len(data) < offset + RTP_HEADER.size + MARK.size or data[offset] >> 6 != 2:
+    if len(data) < offset + RTP_HEADER.size + EXTENSION.size or data[offset] != RTP_V2_EXTENSION:
         return None
     _, _, _, _, ssrc = RTP_HEADER.unpack_from(data, offset)
-    seq, send_ns = MARK.unpack_from(data, offset + RTP_HEADER.size)
+    profile, words, element, mark = EXTENSION.unpack_from(data, offset + RTP_HEADER.size)
+    if profile != ONE_BYTE_PROFILE or words != EXTENSION_WORDS or element != EXTENSION_ELEMENT:
+        return None
+    seq, send_ns = MARK.unpack(mark)
     return Parsed(ssrc, seq, send_ns, len(data))

@@ -6,7 +6,9 @@ It prints "ready" once its socket is bound, then reads the common start time (ns
 realtime clock) from standard input.
 
 Sends this side's direction of every call, paced to absolute deadlines on the shared
-realtime clock (calls staggered across the frame interval), and receives the other
+realtime clock (calls staggered across the frame interval): each call's encoded speech
+frame by frame (its media file, testbed/speech/media.py; a frame DTX leaves empty is not
+sent), or zeros of the codec's size where a call has no media. It receives the other
 direction with kernel receive timestamps (SO_TIMESTAMPNS) in a forked process of its own
 (so the two never wait for one interpreter lock). Writes what it sent and what it
 received, per packet, to OUT.npz.
@@ -23,9 +25,12 @@ import socket
 import struct
 import sys
 import time
+from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
+from testbed.speech import media
 from testbed.traffic import rtp
 
 SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Python 3.11 lacks the name
@@ -73,14 +78,33 @@ def parse_received(raw: list[tuple[bytes, list]]) -> list[tuple[int, int, int, i
     return out
 
 
-def send(sock: socket.socket, config: dict, sent: list[tuple[int, int, int, int]],
+def _payloads(config: dict) -> list[Callable[[int], bytes]]:
+    """Per call: frame number -> payload (b"" for a frame not sent)."""
+    loaded: dict[str, Callable[[int], bytes]] = {}
+    out = []
+    zeros = rtp.zeros(config["payload_bytes"])
+    for path in config.get("media") or [None] * config["calls"]:
+        if path is None:
+            out.append(lambda frame: zeros)
+        else:
+            if path not in loaded:
+                loaded[path] = media.load(Path(path)).payload
+            out.append(loaded[path])
+    return out
+
+
+def send(sock: socket.socket, config: dict, sent: list[tuple[int, int, int, int, int]],
          lateness: list[int]) -> None:
     frame_ns = int(config["frame_ms"] * 1e6)
     calls, frames = config["calls"], config["frames"]
     downlink = config["role"] == "callee"
     peer = (config["peer"], config["port"])
     rng = random.Random(config.get("seed", 1) * 2 + int(downlink))
-    talk = [_talk_pattern(frames, config["frame_ms"], rng) if config["dtx"] else None for _ in range(calls)]
+    payloads = _payloads(config)
+    speaks = [path is not None for path in config.get("media") or [None] * calls]
+    # the P.59 talkspurt model stands in for speech where a call sends no real speech
+    talk = [_talk_pattern(frames, config["frame_ms"], rng) if config["dtx"] and not speaks[call] else None
+            for call in range(calls)]
     seqs = [0] * calls
     ssrcs = [rtp.ssrc_for(call, downlink) for call in range(calls)]
     offsets = [call * frame_ns // calls for call in range(calls)]
@@ -90,6 +114,9 @@ def send(sock: socket.socket, config: dict, sent: list[tuple[int, int, int, int]
         for call in range(calls):
             if talk[call] is not None and not talk[call][frame]:
                 continue
+            payload = payloads[call](frame)
+            if not payload:  # DTX: nothing to send in this frame
+                continue
             deadline = base + offsets[call]
             now = time.time_ns()
             # sleep through gaps worth a syscall, spin through the last few microseconds
@@ -97,10 +124,10 @@ def send(sock: socket.socket, config: dict, sent: list[tuple[int, int, int, int]
                 time.sleep((deadline - now - SLEEP_MARGIN_NS) / 1e9)
             while (now := time.time_ns()) < deadline:
                 pass
-            packet = rtp.build(config["codec"], config["payload_bytes"], config["frame_ms"], ssrcs[call],
-                               seqs[call], now, config["framing"])
+            packet = rtp.build(config["codec"], payload, config["frame_ms"], ssrcs[call], seqs[call], now,
+                               config["framing"], frame)
             sock.sendto(packet, peer)
-            sent.append((ssrcs[call], seqs[call], now, len(packet)))
+            sent.append((ssrcs[call], seqs[call], now, len(packet), frame))
             lateness.append(now - deadline)
             seqs[call] += 1
 
@@ -126,7 +153,7 @@ def main(argv: list[str]) -> int:
     sock.bind(("", config["port"]))
     print("ready", flush=True)  # bound: packets from now on are received
     config["start_ns"] = int(sys.stdin.readline())  # the controller starts both sides together
-    sent: list[tuple[int, int, int, int]] = []
+    sent: list[tuple[int, int, int, int, int]] = []
     lateness: list[int] = []
     duration_ns = int(config["frames"] * config["frame_ms"] * 1e6)
     end_ns = config["start_ns"] + duration_ns + int(config["drain_s"] * 1e9)
@@ -145,7 +172,7 @@ def main(argv: list[str]) -> int:
     received = np.load(received_path)
     os.unlink(received_path)
     np.savez(argv[1],
-             sent=np.array(sent, dtype=np.int64).reshape(-1, 4),
+             sent=np.array(sent, dtype=np.int64).reshape(-1, 5),
              received=received,
              lateness=np.array(lateness, dtype=np.int64))
     return 0

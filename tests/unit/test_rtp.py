@@ -13,11 +13,15 @@ FRAMING_BYTES = {"rtp": 0, "stun": 20, "reflector": 28}
 def test_packets_round_trip(codec: str, framing: str) -> None:
     spec = CODECS[codec]
     ssrc = rtp.ssrc_for(7, downlink=True)
-    packet = rtp.build(codec, spec.payload_bytes, spec.frame_ms, ssrc, 70000, 123456789, framing)
+    payload = bytes(range(7)) * 3
+    packet = rtp.build(codec, payload, spec.frame_ms, ssrc, 70000, 123456789, framing)
     extra = FRAMING_BYTES[framing]
-    assert len(packet) == 12 + spec.payload_bytes + extra
+    assert len(packet) == 12 + 20 + len(payload) + extra
     header = packet[extra:]
-    assert header[0] == 0x80 and int.from_bytes(header[2:4], "big") == 70000 & 0xFFFF
+    assert header[0] == 0x90 and int.from_bytes(header[2:4], "big") == 70000 & 0xFFFF  # V=2, X=1
+    # RFC 8285 one-byte header: 0xBEDE, 4 words, ID 1 with 12 bytes, 3 bytes of padding
+    assert header[12:16] == bytes.fromhex("bede0004") and header[16] == 0x1B and header[29:32] == bytes(3)
+    assert header[32:] == payload
     # what the profiles' payload matches see
     if framing == "stun":
         assert packet[4:8] == bytes.fromhex("2112a442")
@@ -29,11 +33,16 @@ def test_packets_round_trip(codec: str, framing: str) -> None:
 
 
 def test_rtp_timestamp_advances_by_samples_per_frame() -> None:
-    first = rtp.build("g711", 160, 20, 1, 0, 0)
-    second = rtp.build("g711", 160, 20, 1, 1, 0)
+    first = rtp.build("g711", rtp.zeros(160), 20, 1, 0, 0)
+    second = rtp.build("g711", rtp.zeros(160), 20, 1, 1, 0)
     assert int.from_bytes(second[4:8], "big") - int.from_bytes(first[4:8], "big") == 160
+    after_a_pause = rtp.build("g711", rtp.zeros(160), 20, 1, 2, 0, frame=9)  # DTX left frames 2-8 unsent
+    assert int.from_bytes(after_a_pause[4:8], "big") == 9 * 160 and after_a_pause[2:4] == b"\x00\x02"
 
 
 def test_foreign_packets_are_ignored() -> None:
     assert rtp.parse(b"hello") is None
     assert rtp.parse(bytes(40)) is None  # version 0
+    plain = bytearray(rtp.build("g711", rtp.zeros(160), 20, 1, 0, 0))
+    plain[12:14] = b"\x10\x00"  # another extension profile: not ours
+    assert rtp.parse(bytes(plain)) is None
