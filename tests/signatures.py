@@ -29,16 +29,20 @@ def profiles(netem: bool | None = None) -> list[str]:
 
 
 def run_signature(name: str, results: Path) -> None:
+    """Run it here; in the VM, expectations on the calls' audio stay pending (the audio is
+    scored on the host: tests/host/test_vm_speech.py runs those signatures from there)."""
     result = run_scenario(load_scenario(signature_path(name)), results)
-    table = "\n".join(f"  {c.phase}: {c.check}  measured {c.value}  {'ok' if c.passed else 'FAIL'}"
+    word = {True: "ok", False: "FAIL"}
+    table = "\n".join(f"  {c.phase}: {c.check}  measured {c.value}  {'pending' if c.pending else word[c.passed]}"
                       for c in result.checks)
     errors = [f"  {r['phase']}/{r['workload']}: {r['error']}" for r in result.metrics if "error" in r]
+    held = result.complete and not errors and all(c.passed or c.pending for c in result.checks)
     out = os.environ.get("TESTBED_SIGNATURES_OUT")
     if out:
         Path(out).mkdir(parents=True, exist_ok=True)
-        record = {"profile": name, "passed": result.passed, "kernel": platform.release(),
+        record = {"profile": name, "passed": held, "kernel": platform.release(),
                   "in_vm": bool(os.environ.get("TESTBED_IN_VM")),
                   "date": datetime.now(UTC).strftime("%Y-%m-%d"),
                   "checks": [c.__dict__ for c in result.checks]}
         (Path(out) / f"{name}.json").write_text(json.dumps(record, indent=2) + "\n")
-    assert result.passed, f"{name} signature failed:\n{table}\n" + "\n".join(errors)
+    assert held, f"{name} signature failed:\n{table}\n" + "\n".join(errors)

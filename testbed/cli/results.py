@@ -1,4 +1,5 @@
-"""`testbed report` and `testbed compare`: views of results directories."""
+"""`testbed report`, `compare`, `score` and `listen`: results directories, viewed, finished
+and heard."""
 
 from __future__ import annotations
 
@@ -53,4 +54,78 @@ def compare(before: Path, after: Path, everything: bool, as_json: bool) -> None:
         out.line(f"expectation {f['check']} in {f['phase']}: {word[f['before']]} -> {word[f['after']]}")
 
 
-COMMANDS = [report, compare]
+@click.command(short_help="Score a run's call audio left pending.")
+@click.argument("directory", type=RESULTS_DIR)
+@json_option
+def score(directory: Path, as_json: bool) -> int:
+    """Finish a results directory whose calls' audio was not scored (a run inside the testbed VM,
+    or one stopped while scoring): decode and score it, check the expectations, render the report."""
+    from testbed.cli.experiments import report_run
+    from testbed.report.render import load
+    from testbed.scenario.finish import finish
+
+    out = Output(as_json)
+    info, _ = load(directory)
+    return report_run(out, info["scenario"], info["title"], finish(directory, None, out.progress))
+
+
+PLAYERS = (["paplay"], ["aplay", "-q"], ["play", "-q"],
+           ["ffplay", "-nodisp", "-autoexit", "-loglevel", "error"])
+
+
+@click.command(short_help="Hear a run's calls: write or play their audio.")
+@click.argument("directory", type=RESULTS_DIR)
+@click.option("--phase", default=None, help="Only this phase.")
+@click.option("--workload", default=None, help="Only this voip workload.")
+@click.option("--call", type=click.IntRange(0), default=None, help="Only this call (0 is the first).")
+@click.option("--direction", type=click.Choice(["uplink", "downlink"]), default=None,
+              help="Only this direction.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where the WAV files go (default: DIRECTORY/wav).")
+@click.option("--play", is_flag=True, help="Play them too, said then heard (paplay, aplay, sox or ffplay).")
+def listen(directory: Path, phase: str | None, workload: str | None, call: int | None, direction: str | None,
+           out_dir: Path | None, play: bool) -> None:
+    """Write the scored calls' audio of a results directory as WAV files: for each call direction,
+    what was said (the reference) and what the receiver heard; with --play, play them."""
+    import shutil
+    import subprocess
+
+    import soundfile
+
+    from testbed.errors import InputError, ProgramMissing
+    from testbed.report.render import load
+    from testbed.report.speech import entries
+
+    load(directory)  # a results directory, or exit 2 saying what it is not
+    chosen = [e for e in entries(directory)
+              if (phase is None or e["phase"] == phase) and (workload is None or e["workload"] == workload)
+              and (call is None or e["call"] == call) and (direction is None or e["direction"] == direction)]
+    if not chosen:
+        known = sorted({(e["phase"], e["workload"], e["call"]) for e in entries(directory)})
+        hint = ("; scored: " + ", ".join(f"{p} {w} call {c}" for p, w, c in known)) if known else \
+            " (no call's audio was scored: see `testbed score`)"
+        raise InputError.single(f"{directory}: no scored call matches{hint}")
+    player = next((argv for argv in PLAYERS if shutil.which(argv[0])), None) if play else None
+    if play and player is None:
+        raise ProgramMissing("an audio player", "pulseaudio-utils", "--play (or alsa-utils, sox, ffmpeg)")
+    target = out_dir or directory / "wav"
+    out = Output()
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        for e in chosen:
+            stem = f"rep{e['repetition']}-{e['phase']}-{e['workload']}-call{e['call']}-{e['direction']}"
+            pair = []
+            for label, source in (("said", e["reference"]), ("heard", e["audio"])):
+                samples, rate = soundfile.read(str(directory / source), dtype="int16")
+                path = target / f"{stem}-{label}.wav"
+                soundfile.write(str(path), samples, rate, subtype="PCM_16")
+                pair.append(path)
+            scores = ", ".join(f"{k} {v:.2f}" for k, v in e["scores"].items() if v == v)
+            out.line(f"{stem}: {pair[0]} (said), {pair[1]} (heard); {scores}")
+            for path in pair if player else ():
+                subprocess.run([*player, str(path)], check=False)
+    except PermissionError as exc:
+        raise InputError.single(f"cannot write {exc.filename}: choose a directory with --out") from None
+
+
+COMMANDS = [report, compare, score, listen]

@@ -112,13 +112,15 @@ def message(error: dict[str, Any], model: type[BaseModel]) -> str:
     return text
 
 
-def validate_document(model: type[M], data: Any, lines: dict[Path_, int], file: str) -> M:
-    """Validate parsed YAML against `model`, turning every error into a located Problem."""
+def validate_document(model: type[M], data: Any, lines: dict[Path_, int], file: str,
+                      context: dict | None = None) -> M:
+    """Validate parsed YAML against `model`, turning every error into a located Problem.
+    `context` reaches the validators (a scenario's directory, to resolve the files it names)."""
     if not isinstance(data, dict):
         raise InputError([Problem(file, lines.get((), 1), "",
                                   f"expected a mapping of fields, got {type(data).__name__}")])
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context=context)
     except ValidationError as exc:
         found: dict[Path_, list[tuple[str, str]]] = {}
         for error in exc.errors():

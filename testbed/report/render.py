@@ -13,6 +13,7 @@ from testbed.errors import InputError
 from testbed.report import plots
 from testbed.report.results import VERDICTS, verdict
 from testbed.report.rows import ROW_KEYS
+from testbed.report.speech import section_html
 
 
 class ReportError(InputError):
@@ -60,7 +61,8 @@ def _cell(value: object) -> str:
 
 def _check_row(check: dict) -> str:
     measured = "n/a" if check["value"] is None else f"{check['value']:.3g}"
-    css, word = ("ok", "pass") if check["passed"] else ("bad", "FAIL")
+    css, word = (("ok", "pass") if check["passed"] else ("", "pending") if check.get("pending")
+                 else ("bad", "FAIL"))
     return (f"<tr><td>{html.escape(check['phase'])}</td><td><code>{html.escape(check['check'])}</code></td>"
             f'<td class="n">{measured}</td><td class={css}>{word}</td></tr>')
 
@@ -108,9 +110,11 @@ kernel {html.escape(info['kernel'])}{' (testbed VM)' if info.get('in_vm') else '
 {_img(bars, "Call quality and chat delivery per phase")}
 {_img(timeline, "MOS-CQ, loss and jitter per second; dashed lines mark phase boundaries")}
 {_img(cdf, "One-way delay of call packets, per phase (log scale)")}
+{section_html(directory)}
 <h2>All metrics</h2>
 {metric_tables(info, rows)}
-<p>Files: run.json, metrics.json, metrics.csv, summary.md, traces/ (per packet, numpy .npz).</p></body></html>
+<p>Files: run.json, metrics.json, metrics.csv, summary.md, traces/ (per packet, numpy .npz), speech.json and
+audio/ (the scored calls' audio, FLAC).</p></body></html>
 """
     path = directory / "report.html"
     path.write_text(page)

@@ -18,7 +18,8 @@ from pathlib import Path
 
 from testbed.report.rows import ROW_KEYS, errors
 
-VERDICTS = {"pass": "PASS", "fail": "FAIL", "error": "ERROR", "incomplete": "INCOMPLETE"}
+VERDICTS = {"pass": "PASS", "fail": "FAIL", "error": "ERROR", "incomplete": "INCOMPLETE",
+            "pending": "PENDING"}
 
 
 def timestamp() -> str:
@@ -26,12 +27,16 @@ def timestamp() -> str:
 
 
 def verdict(info: dict) -> str:
-    """pass, fail (an expectation failed), error (a workload failed), incomplete (interrupted)."""
+    """pass, fail (an expectation failed), error (a workload failed), incomplete (interrupted),
+    pending (the calls' audio is not scored yet: `testbed score DIR`)."""
     if not info.get("complete"):
         return "incomplete"
     if info.get("errors"):
         return "error"
-    return "pass" if all(c["passed"] for c in info.get("checks", [])) else "fail"
+    checks = info.get("checks", [])
+    if not all(c["passed"] or c.get("pending") for c in checks):
+        return "fail"
+    return "pending" if info.get("speech_pending") else "pass"
 
 
 def new_directory(root: Path, name: str) -> Path:
@@ -98,6 +103,9 @@ def summary_markdown(info: dict, rows: list[dict]) -> str:
     state = verdict(info)
     if state == "incomplete":
         lines += ["**INCOMPLETE**: the run was interrupted; the figures below cover what ran.", ""]
+    if state == "pending":
+        lines += ["**PENDING**: the calls' audio is not scored yet; `testbed score` on this directory "
+                  "scores it and checks the expectations again.", ""]
     checks = info.get("checks", [])
     held = sum(c["passed"] for c in checks)
     lines += [f"Verdict: **{VERDICTS[state]}** ({held}/{len(checks)} expectations hold). Kernel "
@@ -109,7 +117,8 @@ def summary_markdown(info: dict, rows: list[dict]) -> str:
         lines += ["| phase | expectation | measured | result |", "|---|---|---|---|"]
         for c in checks:
             value = "n/a" if c["value"] is None else f"{c['value']:.3g}"
-            lines.append(f"| {c['phase']} | `{c['check']}` | {value} | {'pass' if c['passed'] else 'FAIL'} |")
+            word = "pass" if c["passed"] else "pending" if c.get("pending") else "FAIL"
+            lines.append(f"| {c['phase']} | `{c['check']}` | {value} | {word} |")
         lines.append("")
     lines += ["| repetition | phase | workload | metrics |", "|---|---|---|---|"]
     for row in rows:

@@ -35,8 +35,10 @@ class LoadedScenario:
 
     @property
     def files(self) -> tuple[Path, ...]:
-        """Every file the scenario reads: itself, its profiles and their address lists."""
-        return (self.source, *(f for p in self.profiles.values() for f in p.files))
+        """Every file the scenario reads: itself, its profiles and their address lists, and the
+        files its workloads name (recordings to send as speech)."""
+        return (self.source, *(f for p in self.profiles.values() for f in p.files),
+                *(f for w in self.scenario.workloads for f in w.input_files()))
 
 
 def _renamed_keys(data: object, lines: dict[Path_, int], file: str) -> tuple[list[Problem], dict[str, str]]:
@@ -78,7 +80,7 @@ def load_scenario(path: str | Path) -> LoadedScenario:
     file = str(source)
     warnings, spelled = _renamed_keys(data, lines, file)
     try:
-        scenario = validate_document(Scenario, data, lines, file)
+        scenario = validate_document(Scenario, data, lines, file, {"base": source.parent})
     except InputError as exc:
         raise InputError(_as_written(exc.problems, spelled)) from None
     problems: list[Problem] = []
@@ -139,8 +141,10 @@ def load_scenario(path: str | Path) -> LoadedScenario:
         if workload not in types:
             problem(("expect", index, "check"), f"no workload {workload!r} (workloads: {', '.join(by_name)})")
         elif metric not in (known := [m.name for m in metrics_of(types[workload])]):
-            close = difflib.get_close_matches(metric, known, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else f"; known: {', '.join(known)}"
+            prefixed = [k for k in known if k.startswith(metric)][:2]
+            close = prefixed or difflib.get_close_matches(metric, known, n=1)
+            hint = (f" (did you mean {' or '.join(map(repr, close))}?)" if close
+                    else f"; known: {', '.join(known)}")
             problem(("expect", index, "check"), f"{types[workload]} has no metric {metric!r}{hint}")
     if problems:
         raise InputError(_as_written(problems, spelled))

@@ -1,9 +1,11 @@
 """Run a scenario: per repetition a fresh topology, then per phase its profile (or
-schedule) and every workload at once; check the expectations; write the results directory
-(testbed/report/results.py) and render it.
+schedule) and every workload at once; write the results directory
+(testbed/report/results.py); then finish it: score the calls' audio, check the
+expectations, render the report (testbed/scenario/finish.py).
 
-Results go to RESULTS/<time>-<name>.partial and are renamed when complete; an interrupted
-run keeps its directory, marked incomplete in run.json and summary.md.
+Results go to RESULTS/<time>-<name>.partial and are renamed when finished; an interrupted
+run keeps its directory, marked incomplete in run.json and summary.md. In the testbed VM
+the run stops before the audio is scored (`speech_pending`): the host finishes it.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 
 from testbed.report import results
 from testbed.report.rows import errors
+from testbed.scenario import speech
 from testbed.scenario.checks import CheckResult, check
 from testbed.scenario.loader import LoadedScenario
 from testbed.scenario.phase import run_phase
@@ -33,6 +36,7 @@ class ScenarioResult:
     complete: bool
     metrics: list[dict] = field(default_factory=list)  # one row per repetition, phase, workload
     checks: list[CheckResult] = field(default_factory=list)
+    speech_pending: bool = False  # the calls' audio waits to be scored (a run in the VM)
 
     @property
     def errors(self) -> list[str]:
@@ -40,8 +44,9 @@ class ScenarioResult:
 
     @property
     def verdict(self) -> str:
-        """pass, fail, error (a workload failed) or incomplete."""
+        """pass, fail, error (a workload failed), incomplete or pending."""
         return results.verdict({"complete": self.complete, "errors": self.errors,
+                                "speech_pending": self.speech_pending,
                                 "checks": [c.__dict__ for c in self.checks]})
 
     @property
@@ -81,7 +86,11 @@ def _describe(loaded: LoadedScenario) -> dict:
 
 
 def run_scenario(loaded: LoadedScenario, results_root: Path, progress: Progress = lambda _: None,
-                 render: bool | None = None) -> ScenarioResult:
+                 render: bool | None = None, score_speech: bool | None = None) -> ScenarioResult:
+    """Run, write, and finish (unless the audio is left to score elsewhere: `score_speech`
+    False, the default in the testbed VM)."""
+    from testbed.scenario.finish import finish
+
     scenario = loaded.scenario
     work = results.new_directory(results_root, scenario.name)
     info = _describe(loaded)
@@ -97,15 +106,18 @@ def run_scenario(loaded: LoadedScenario, results_root: Path, progress: Progress 
                                                 repetition, work, scenario.output.traces, progress)
         result.complete = True
     finally:
-        result.checks = check(scenario.expect, result.metrics)
+        result.speech_pending = bool(speech.pending(work))
+        result.checks = check(scenario.expect, result.metrics, speech.SCORES if result.speech_pending else ())
         info.update(complete=result.complete, finished=results.timestamp(),
+                    speech_pending=result.speech_pending,
                     checks=[c.__dict__ for c in result.checks])
         results.write(work, info, result.metrics)
-        if (scenario.output.plots if render is None else render) and result.metrics:
+        if not result.complete and (scenario.output.plots if render is None else render) and result.metrics:
             from testbed.report.render import render as render_report
 
-            progress("rendering plots and report.html")
-            render_report(work)
-        if result.complete:
-            result.directory = results.finish(work)
-    return result
+            render_report(work)  # what ran, for a look at what went wrong
+    if score_speech is None:
+        score_speech = not os.environ.get("TESTBED_IN_VM")
+    if result.speech_pending and not score_speech:
+        return result
+    return finish(work, scenario.expect, progress, render)

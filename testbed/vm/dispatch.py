@@ -37,12 +37,14 @@ def choose(where: str, features: Callable[[], Iterable[str]], progress: Progress
 
 
 def forward(argv: Sequence[str], inputs: Iterable[Path] = (), outputs: Iterable[Path] = (),
-            progress: Progress = lambda _: None) -> int:
-    """Run `testbed ARGV` in a fresh testbed VM (building the image if needed); its exit code."""
+            progress: Progress = lambda _: None, env: dict[str, str] | None = None) -> int:
+    """Run `testbed ARGV` in a fresh testbed VM (building the image if needed); its exit code.
+    `env`: variables for the command, beside the terminal's (a file to hand results back in)."""
     from testbed.vm import image, qemu
 
     image.build(progress=progress)
-    return qemu.run([*GUEST_TESTBED, *argv], inputs=inputs, outputs=outputs, env=qemu.isatty_env())
+    return qemu.run([*GUEST_TESTBED, *argv], inputs=inputs, outputs=outputs,
+                    env={**qemu.isatty_env(), **(env or {})})
 
 
 def run_in_vm(run_id: str) -> bool:

@@ -99,6 +99,10 @@ class WorkloadSpec(Strict):
         """Field -> the host it names, for the loader to check against the topology."""
         return {field: getattr(self, field) for field in self.NODE_FIELDS}
 
+    def input_files(self) -> list[Path]:
+        """Files this workload reads (to copy into the testbed VM with the scenario)."""
+        return []
+
     def run_phase(self, ctx: PhaseContext) -> Metrics:
         raise NotImplementedError(f"{type(self).__name__}.run_phase")
 

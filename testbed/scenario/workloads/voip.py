@@ -1,19 +1,25 @@
-"""`voip`: N bidirectional VoIP-like calls (RTP paced per codec), scored per direction with
-the jitter buffers and the G.107 E-model, averaged over the call directions."""
+"""`voip`: N bidirectional VoIP-like calls (RTP paced per codec) carrying real encoded
+speech, scored per direction with the jitter buffers and the G.107 E-model, and, for a
+sample of the calls, by decoding what arrived and scoring the audio (PESQ, ViSQOL,
+DNSMOS, PLCMOS, STOI: testbed/scenario/speech.py); averaged over the call directions."""
 
 from __future__ import annotations
 
 import math
 import statistics
+from pathlib import Path
 from typing import ClassVar, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from testbed.measure.call import StreamMetrics, stream_metrics
 from testbed.measure.emodel import CODECS
 from testbed.measure.trace import StreamTrace, save_traces
 from testbed.profile.types import FieldError
+from testbed.scenario import speech
 from testbed.scenario.workloads.base import Metric, Metrics, PhaseContext, TwoNodes
+from testbed.speech.presets import PRESETS
+from testbed.speech.reference import DEFAULT_VOICES, VOICES
 from testbed.traffic.calls import run_calls
 
 
@@ -25,7 +31,16 @@ class Voip(TwoNodes):
     port: int = Field(40000, ge=1, le=65535, description="UDP port of the media at both ends")
     stun: bool = Field(False, description="frame media in STUN, as WhatsApp's relays")
     reflector: bool = Field(False, description="frame media as Telegram's legacy reflectors")
-    dtx: bool = Field(False, description="silence suppression (ITU-T P.59 talkspurts)")
+    dtx: bool = Field(False, description="silence suppression: frames without speech are not sent")
+    speech: list[str] = Field(list(DEFAULT_VOICES),
+                              description="what the calls say, taken in turn by the call directions: "
+                              "built-in voices (en-f, en-m, ru-f, ru-m) or WAV files (mono, 3-60 s; "
+                              "relative to the scenario); none: payloads of zeros, no audio")
+    scored_calls: int = Field(1, ge=0, le=1000, description="calls per phase whose received audio is "
+                              "decoded and scored (both directions); the others get the E-model only")
+    expected_loss: int | None = Field(None, ge=0, le=100, description="Opus: the loss (%) the encoder is "
+                                      "told to expect, as WebRTC sets it from RTCP reports; above 0 it "
+                                      "adds in-band FEC (default: the codec preset's)")
 
     RENAMED: ClassVar[dict[str, str]] = {"caller": "client", "callee": "server"}
     METRICS: ClassVar[tuple[Metric, ...]] = (
@@ -37,6 +52,14 @@ class Voip(TwoNodes):
         Metric("delay", "ms", "mean one-way network delay"),
         Metric("jitter", "ms", "RFC 3550 interarrival jitter, averaged over the call"),
         Metric("delivered", "0-1", "share of packets that arrived"),
+        Metric("pesq", "MOS-LQO 1-4.6",
+               "PESQ (ITU-T P.862; wideband P.862.2 for Opus) of the received audio"),
+        Metric("visqol", "MOS-LQO 1-5", "ViSQOL v3 speech mode of the received audio"),
+        Metric("dnsmos", "MOS 1-5", "DNSMOS P.835 overall quality of the received audio (no reference)"),
+        Metric("plcmos", "MOS 1-5", "PLCMOS v2: how well the loss was concealed (no reference)"),
+        Metric("stoi", "0-1", "STOI: short-time objective intelligibility of the received audio"),
+        Metric("heard", "0-1", "share of the speech's frames decoded from packets (played or FEC-recovered); "
+               "0: silence"),
     )
 
     @field_validator("codec")
@@ -46,21 +69,66 @@ class Voip(TwoNodes):
             raise ValueError(f"unknown codec {value!r}; use one of {', '.join(CODECS)}")
         return value
 
+    @field_validator("speech", mode="before")
+    @classmethod
+    def _speech_list(cls, value: object) -> object:
+        if value in ("none", None):
+            return []
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("speech")
+    @classmethod
+    def _speech_sources(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        """Voices by name; WAV files resolved against the scenario's directory and checked now."""
+        from testbed.errors import InputError
+        from testbed.speech.reference import read_wav
+
+        base = Path((info.context or {}).get("base", "."))
+        out = []
+        for k, item in enumerate(value):
+            if item in VOICES:
+                out.append(item)
+                continue
+            path = Path(item) if Path(item).is_absolute() else base / item
+            if not path.suffix.lower() == ".wav" and not path.exists():
+                raise FieldError((k,), f"{item!r} is neither a voice ({', '.join(VOICES)}) nor a WAV file")
+            try:
+                read_wav(path.resolve(), where=f"speech[{k}]")
+            except InputError as exc:
+                raise FieldError((k,), exc.problems[0].message.split(": ", 2)[-1]) from None
+            out.append(str(path.resolve()))
+        return out
+
     @model_validator(mode="after")
     def _one_framing(self) -> Voip:
         if self.stun and self.reflector:
             raise FieldError("reflector", "choose stun or reflector framing, not both")
+        if self.expected_loss is not None and PRESETS[self.codec].codec != "opus":
+            raise FieldError("expected_loss", f"only Opus codecs adapt to expected loss, not {self.codec}")
         return self
 
     @property
     def framing(self) -> str:
         return "stun" if self.stun else "reflector" if self.reflector else "rtp"
 
+    def input_files(self) -> list[Path]:
+        return [Path(s) for s in self.speech if s not in VOICES]
+
+    @property
+    def audible(self) -> bool:
+        """The calls carry real speech (a codec with an encoder, and speech to say)."""
+        return bool(self.speech) and PRESETS[self.codec].codec != "model"
+
     def run_phase(self, ctx: PhaseContext) -> Metrics:
+        media = speech.prepare_media(self, ctx) if self.audible else None
         result = run_calls(ctx.endpoint(self.client), ctx.endpoint(self.server), self.codec, calls=self.calls,
-                           seconds=ctx.seconds, port=self.port, framing=self.framing, dtx=self.dtx)
-        if ctx.keep_traces:
-            save_traces(ctx.artefact(self.name, ".npz"), result.traces)
+                           seconds=ctx.seconds, port=self.port, framing=self.framing, dtx=self.dtx,
+                           media=media)
+        traces = ctx.artefact(self.name, ".npz")
+        if ctx.keep_traces or (media and self.scored_calls):
+            save_traces(traces, result.traces)
+        if media and self.scored_calls:
+            speech.leave_pending(ctx, self, traces, media, result.frames)
         return summarise(result.traces, [stream_metrics(t, CODECS[self.codec]) for t in result.traces])
 
 

@@ -1,0 +1,135 @@
+"""The calls' speech in a results directory (speech.json, audio/): scores per phase, and the
+report's listening section: for each scored call direction, players for what was said and
+what was heard, and their spectrograms side by side with the lost, late, FEC-recovered and
+DTX frames marked. Everything is embedded (FLAC and PNG as data URIs), so report.html
+stays one self-contained file.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import math
+import statistics
+from pathlib import Path
+
+import numpy as np
+
+from testbed.report.plots import DPI, plt
+
+SCORES = ("pesq", "visqol", "dnsmos", "plcmos", "stoi")
+FATE_COLOURS = {"p": None, "f": "#2a9d2a", "l": "#d62728", "t": "#ff7f0e", "d": "#bbbbbb"}
+FATE_LABELS = {"f": "recovered by FEC", "l": "lost (concealed)", "t": "late (concealed)",
+               "d": "DTX (not sent)"}
+SCALES = ("PESQ: MOS-LQO, 1 (bad) to 4.5 narrowband or 4.6 wideband; ViSQOL: MOS-LQO 1-5; DNSMOS (overall) "
+          "and PLCMOS: MOS 1-5, judged from the received audio alone; STOI: intelligibility 0-1; heard: "
+          "share of the speech's frames decoded from packets (0 is silence). Scores are means over "
+          "windows one clip long.")
+
+
+def entries(directory: Path) -> list[dict]:
+    path = directory / "speech.json"
+    try:
+        return json.loads(path.read_text()) if path.exists() else []
+    except (OSError, json.JSONDecodeError):
+        return []
+
+
+def _mean(values: list[float]) -> float:
+    values = [v for v in values if not math.isnan(v)]
+    return statistics.fmean(values) if values else math.nan
+
+
+def phase_scores(directory: Path) -> list[dict]:
+    """Per (phase, workload), in the order they ran: the scores' means over the scored directions."""
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for entry in entries(directory):
+        groups.setdefault((entry["phase"], entry["workload"]), []).append(entry)
+    return [{"phase": phase, "workload": workload,
+             **{k: _mean([e["scores"][k] for e in group]) for k in SCORES},
+             "heard": _mean([e["heard"] for e in group])} for (phase, workload), group in groups.items()]
+
+
+def _read(path: Path) -> tuple[np.ndarray, int]:
+    import soundfile
+
+    samples, rate = soundfile.read(str(path), dtype="float32")
+    return samples, rate
+
+
+def spectrograms(reference: np.ndarray, received: np.ndarray, rate: int, fates: str, frame_ms: float,
+                 title: str) -> bytes:
+    """JPEG (a tenth of a PNG's size for a spectrogram): the reference over the received audio,
+    with the frames' fates marked under it."""
+    seconds = received.size / rate
+    reference = np.resize(reference, received.size)  # the clip loops through the call
+    fig, axes = plt.subplots(3, 1, figsize=(9, 4.2), sharex=True, height_ratios=[4, 4, 0.6])
+    for ax, samples, label in ((axes[0], reference, "said"), (axes[1], received, "heard")):
+        with np.errstate(divide="ignore"):  # silence has no power: its log is -inf, drawn black
+            ax.specgram(samples, NFFT=256, Fs=rate, noverlap=128, cmap="magma", vmin=-140, vmax=-40)
+        ax.set_ylabel(f"{label}\nHz")
+    colours = [(1.0, 1.0, 1.0)] * len(fates)
+    for k, letter in enumerate(fates):
+        if FATE_COLOURS.get(letter):
+            colours[k] = matplotlib_rgb(FATE_COLOURS[letter])
+    axes[2].imshow([colours], aspect="auto", extent=(0, len(fates) * frame_ms / 1000, 0, 1))
+    axes[2].set_yticks([])
+    axes[2].set_xlabel("time (s)")
+    axes[2].set_xlim(0, seconds)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for k, c in FATE_COLOURS.items() if c and k in fates]
+    labels = [FATE_LABELS[k] for k, c in FATE_COLOURS.items() if c and k in fates]
+    if handles:
+        axes[2].legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -1.6), ncol=4, fontsize=8,
+                       frameon=False)
+    axes[0].set_title(title, fontsize=10)
+    buffer = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buffer, format="jpeg", dpi=DPI, pil_kwargs={"quality": 80})
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def matplotlib_rgb(colour: str) -> tuple[float, float, float]:
+    from matplotlib.colors import to_rgb
+
+    return to_rgb(colour)
+
+
+def _audio(path: Path) -> str:
+    data = base64.b64encode(path.read_bytes()).decode()
+    return f'<audio controls preload="none" src="data:audio/flac;base64,{data}"></audio>'
+
+
+def _score_cells(entry: dict) -> str:
+    cells = "".join(f"<td>{k}</td><td class=n>{entry['scores'][k]:.2f}</td>" for k in SCORES
+                    if not math.isnan(entry["scores"][k]))
+    counts = ", ".join(f"{v} {k}" for k, v in entry["counts"].items() if v)
+    return (f"<table><tr>{cells}<td>heard</td><td class=n>{entry['heard']:.2f}</td></tr></table>"
+            f"<p>frames: {counts}</p>")
+
+
+def section_html(directory: Path) -> str:
+    """The report's "Listen" section ("" when no call was scored)."""
+    found = entries(directory)
+    if not found:
+        return ""
+    rows = "".join(
+        f"<tr><td>{html.escape(r['phase'])}</td><td>{html.escape(r['workload'])}</td>"
+        + "".join(f'<td class="n">{r[k]:.2f}</td>' for k in (*SCORES, "heard")) + "</tr>"
+        for r in phase_scores(directory))
+    parts = [f"<h2>Listen</h2><p>{html.escape(SCALES)}</p><table><tr><th>phase</th><th>workload</th>"
+             + "".join(f"<th>{k}</th>" for k in (*SCORES, "heard")) + f"</tr>{rows}</table>"]
+    for entry in found:
+        received, rate = _read(directory / entry["audio"])
+        reference, _ = _read(directory / entry["reference"])
+        title = (f"repetition {entry['repetition']}, {entry['phase']}, {entry['workload']}, "
+                 f"call {entry['call']} {entry['direction']} ({entry['codec']}, {entry['source']})")
+        picture = base64.b64encode(spectrograms(reference, received, rate, entry["fates"], entry["frame_ms"],
+                                            title)).decode()
+        parts.append(f"<h3>{html.escape(title)}</h3><p>said {_audio(directory / entry['reference'])} "
+                     f"heard {_audio(directory / entry['audio'])}</p>{_score_cells(entry)}"
+                     f'<figure><img alt="{html.escape(title)}" '
+                     f'src="data:image/jpeg;base64,{picture}"></figure>')
+    return "\n".join(parts)

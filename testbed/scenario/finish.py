@@ -1,0 +1,52 @@
+"""Finish a written results directory: score the calls' audio that waits to be scored,
+check the expectations against the completed rows, render the report, and give the
+directory its final name.
+
+The same stage ends a local run, ends a run in the testbed VM on the host (the emulated
+CPU is too slow for the speech models), and is `testbed score DIR` for a directory left
+pending.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from testbed.errors import InputError
+from testbed.report import results
+from testbed.report.render import load
+from testbed.scenario import speech
+from testbed.scenario.checks import check
+from testbed.scenario.model import Expectation
+from testbed.scenario.runner import ScenarioResult
+
+Progress = Callable[[str], None]
+
+
+def expectations_of(info: dict) -> list[Expectation]:
+    """The expectations a results directory was run with (from its run.json)."""
+    try:
+        return [Expectation.model_validate(e) for e in info["definition"]["expect"]]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputError.single(f"its run.json does not hold the scenario's expectations ({exc})") from None
+
+
+def finish(work: Path, expectations: Iterable[Expectation] | None = None, progress: Progress = lambda _: None,
+           render: bool | None = None) -> ScenarioResult:
+    info, rows = load(work)
+    if speech.pending(work):
+        progress("scoring the calls' audio (decode, PESQ, ViSQOL, DNSMOS, PLCMOS, STOI)")
+        speech.score_pending(work, rows, progress)
+    checks = check(expectations_of(info) if expectations is None else expectations, rows)
+    info.update(speech_pending=False, checks=[c.__dict__ for c in checks])
+    results.write(work, info, rows)
+    plots = info.get("definition", {}).get("output", {}).get("plots", True) if render is None else render
+    if plots and rows:
+        from testbed.report.render import render as render_report
+
+        progress("rendering plots and report.html")
+        render_report(work)
+    directory = work
+    if info.get("complete") and work.name.endswith(".partial"):
+        directory = results.finish(work)
+    return ScenarioResult(directory, bool(info.get("complete")), rows, checks)

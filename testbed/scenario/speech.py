@@ -1,0 +1,185 @@
+"""Speech in a scenario's calls: the media each call direction sends, and, after the calls,
+the received audio of a sample of them decoded and scored.
+
+During a phase a voip workload sends its media (encoded once per run into traces/) and
+leaves a note beside its traces (traces/<rep>-<phase>-<workload>.speech.json) naming the
+calls to score. Scoring is a stage of its own, run where the command started: on this
+machine after a local run, or, after a run in the testbed VM (whose emulated CPU would take
+minutes over it), on the host once the VM is done. It writes:
+
+    audio/<rep>-<phase>-<workload>-call<N>-<direction>.flac   what the receiver played
+    audio/reference-<media>.flac                             what was said
+    speech.json                                              per call direction: the frames'
+                                                             fates, the scores per window
+and adds the scores (means over the scored directions) to the workload's metrics row.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import statistics
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from testbed.measure.trace import load_traces
+from testbed.speech import media as media_files
+from testbed.speech.playout import FATE_NAMES
+from testbed.speech.presets import PRESETS, AudioPreset
+from testbed.speech.reference import VOICES
+
+if TYPE_CHECKING:
+    from testbed.scenario.workloads.base import PhaseContext
+    from testbed.scenario.workloads.voip import Voip
+
+PENDING = ".speech.json"
+SCORES = ("pesq", "visqol", "dnsmos", "plcmos", "stoi", "heard")
+FATE_LETTERS = "pfltd"  # played, fec, lost, late, dtx: one letter per frame in speech.json
+Progress = Callable[[str], None]
+
+
+def preset_of(workload: Voip) -> AudioPreset:
+    preset = PRESETS[workload.codec]
+    if workload.expected_loss is not None:
+        preset = dataclasses.replace(preset, expected_loss_percent=workload.expected_loss)
+    return preset
+
+
+def source_of(workload: Voip, call: int, downlink: bool) -> str:
+    """The speech of one call direction: the workload's sources, taken in turn."""
+    return workload.speech[(2 * call + int(downlink)) % len(workload.speech)]
+
+
+def prepare_media(workload: Voip, ctx: PhaseContext) -> list[tuple[Path | None, Path | None]]:
+    """Per call, the (uplink, downlink) media files (encoded on first use in this run)."""
+    preset = preset_of(workload)
+    folder = ctx.directory / "traces"
+    made: dict[str, Path] = {}
+
+    def media_for(source: str) -> Path:
+        if source not in made:
+            made[source] = media_files.prepare(preset, source, workload.dtx, folder)
+        return made[source]
+
+    return [(media_for(source_of(workload, c, False)), media_for(source_of(workload, c, True)))
+            for c in range(workload.calls)]
+
+
+def leave_pending(ctx: PhaseContext, workload: Voip, traces: Path,
+                  media: list[tuple[Path | None, Path | None]], frames: int) -> None:
+    """The note that asks the scoring stage for this phase's sample of calls."""
+    calls = [{"call": c, "uplink": up.name, "downlink": down.name}
+             for c, (up, down) in enumerate(media[: workload.scored_calls]) if up and down]
+    note = {"repetition": ctx.repetition, "phase": ctx.phase, "workload": workload.name,
+            "traces": traces.name, "frames": frames, "calls": calls}
+    ctx.artefact(workload.name, PENDING).write_text(json.dumps(note, indent=1))
+
+
+def pending(directory: Path) -> list[Path]:
+    return sorted((directory / "traces").glob(f"*{PENDING}"))
+
+
+def _label(source: str) -> str:
+    return source if source in VOICES else Path(source).name
+
+
+def _write_flac(path: Path, samples: np.ndarray, rate: int) -> None:
+    import soundfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    soundfile.write(str(tmp), samples, rate, format="FLAC", subtype="PCM_16")
+    os.replace(tmp, path)
+
+
+def _speech_json(directory: Path) -> list[dict]:
+    path = directory / "speech.json"
+    return json.loads(path.read_text()) if path.exists() else []
+
+
+def _save_speech_json(directory: Path, entries: list[dict]) -> None:
+    tmp = directory / "speech.json.tmp"
+    tmp.write_text(json.dumps(entries, indent=1))
+    os.replace(tmp, directory / "speech.json")
+
+
+def score_direction(trace, media, frames: int, audio_path: Path) -> dict:
+    """One call direction: heard, scored, its audio written; its speech.json entry."""
+    from testbed.speech import assess
+    from testbed.speech.reference import resample, to_int16
+
+    heard = assess.score(assess.hear(trace, media, frames), media)
+    rate = media.preset.scored_rate
+    _write_flac(audio_path, to_int16(resample(heard.audio / 32768, heard.rate, rate)), rate)
+    return {"source": _label(media.source), "codec": media.preset.name, "rate": rate,
+            "frame_ms": media.preset.frame_ms, "frames": frames, "counts": heard.playout.counts(),
+            "fates": "".join(FATE_LETTERS[f] for f in heard.playout.fates.tolist()),
+            "heard": heard.heard, "silent": heard.silent, "scores": heard.scores, "windows": heard.windows}
+
+
+def score_pending(directory: Path, rows: list[dict], progress: Progress = lambda _: None) -> int:
+    """Score every pending note in `directory`, updating `rows` in place; how many directions."""
+    ran = {(r.get("repetition"), r.get("phase")): k for k, r in reversed(list(enumerate(rows)))}
+    notes = sorted(pending(directory), key=lambda n: _run_order(n, ran))  # in the order the phases ran
+    entries = _speech_json(directory)
+    todo = sum(2 * len(json.loads(n.read_text())["calls"]) for n in notes)
+    done = 0
+    for note_path in notes:
+        note = json.loads(note_path.read_text())
+        traces = {t.key: t for t in load_traces(directory / "traces" / note["traces"])}
+        stem = note_path.name.removesuffix(PENDING)
+        scored = []
+        for call in note["calls"]:
+            for direction in ("uplink", "downlink"):
+                done += 1
+                progress(f"  scoring speech {done}/{todo}: {note['phase']} {note['workload']} call "
+                         f"{call['call']} {direction}")
+                media = media_files.load(directory / "traces" / call[direction])
+                audio = Path("audio") / f"{stem}-call{call['call']}-{direction}.flac"
+                entry = score_direction(traces[f"call{call['call']}-{direction}"], media, note["frames"],
+                                        directory / audio)
+                said = Path(call[direction]).stem.removeprefix("media-")
+                reference = Path("audio") / f"reference-{said}.flac"
+                if not (directory / reference).exists():
+                    from testbed.speech.reference import resample, to_int16
+
+                    rate = media.preset.scored_rate
+                    _write_flac(directory / reference,
+                                to_int16(resample(media.reference / 32768, media.preset.rate, rate)), rate)
+                entry.update(repetition=note["repetition"], phase=note["phase"], workload=note["workload"],
+                             call=call["call"], direction=direction, audio=str(audio),
+                             reference=str(reference))
+                entries = [e for e in entries if _key(e) != _key(entry)] + [entry]
+                scored.append(entry)
+        _update_row(rows, note, scored)
+        _save_speech_json(directory, entries)
+        note_path.unlink()
+    return done
+
+
+def _run_order(note: Path, ran: dict) -> tuple[int, str]:
+    data = json.loads(note.read_text())
+    return ran.get((data["repetition"], data["phase"]), len(ran)), note.name
+
+
+def _key(entry: dict) -> tuple:
+    return tuple(entry.get(k) for k in ("repetition", "phase", "workload", "call", "direction"))
+
+
+def _update_row(rows: list[dict], note: dict, scored: list[dict]) -> None:
+    for row in rows:
+        if (row.get("repetition"), row.get("phase"), row.get("workload")) == (
+                note["repetition"], note["phase"], note["workload"]) and "error" not in row:
+            for name in SCORES:
+                values = [e["heard"] if name == "heard" else e["scores"][name] for e in scored]
+                values = [v for v in values if not math.isnan(v)]
+                row[name] = statistics.fmean(values) if values else math.nan
+
+
+def fate_names() -> dict[str, str]:
+    return dict(zip(FATE_LETTERS, FATE_NAMES, strict=True))

@@ -1,0 +1,49 @@
+"""Runs forwarded to the testbed VM (netem) whose calls' audio comes back to be scored here,
+as `sudo make demo` does: the headline scenario end to end, and the catalog signatures whose
+expectations listen to the calls (the VM tier leaves those expectations pending)."""
+
+from __future__ import annotations
+
+import json
+from html.parser import HTMLParser
+
+import pytest
+
+from tests.cli import run_cli
+
+
+def _run(target: str, tmp_path) -> tuple[dict, list[dict], list[dict]]:
+    result = run_cli("run", target, "--where", "vm", "--results", str(tmp_path), timeout=1200)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "Speech, as received" in result.stdout and "scoring speech" in result.stderr
+    (directory,) = [d for d in tmp_path.iterdir() if d.is_dir()]
+    assert not directory.name.endswith(".partial") and not list(tmp_path.glob(".handoff-*"))
+    info = json.loads((directory / "run.json").read_text())
+    assert info["complete"] and info["passed"] and info["in_vm"] and not info["speech_pending"]
+    assert not list((directory / "traces").glob("*.speech.json"))  # every note was scored
+    HTMLParser().feed((directory / "report.html").read_text())
+    return (info, json.loads((directory / "metrics.json").read_text()),
+            json.loads((directory / "speech.json").read_text()))
+
+
+def test_the_headline_scenario_is_heard_phase_by_phase(tmp_path) -> None:
+    info, rows, speech = _run("ru-2025-calls", tmp_path)
+    by = {(r["phase"], r["workload"]): r for r in rows}
+    assert by[("restricted", "voip")]["mos_cq"] < by[("baseline", "voip")]["mos_cq"] - 1.5
+    assert by[("restricted", "chat")]["delivered"] == 1.0
+    assert by[("restricted", "voip")]["pesq"] < by[("baseline", "voip")]["pesq"] - 1.5
+    assert [e["phase"] for e in speech] == ["baseline"] * 4 + ["restricted"] * 4 + ["lifted"] * 4
+    restricted = [e for e in speech if e["phase"] == "restricted"]
+    assert all(e["counts"]["lost"] + e["counts"]["late"] > 0 for e in restricted)
+    assert all(e["counts"]["lost"] == e["counts"]["late"] == 0 for e in speech if e["phase"] != "restricted")
+    (directory,) = [d for d in tmp_path.iterdir() if d.is_dir()]
+    page = (directory / "report.html").read_text()
+    assert page.count("<audio") == 24  # said and heard, for every scored direction of the three phases
+
+
+@pytest.mark.parametrize("profile", ["ru-2025-calls-degraded", "ru-2025-calls-blocked"])
+def test_signatures_that_listen_hold(profile: str, tmp_path) -> None:
+    info, _, speech = _run(profile, tmp_path)
+    assert all(c["passed"] for c in info["checks"])
+    if profile.endswith("blocked"):
+        assert speech and all(e["silent"] and e["heard"] == 0 for e in speech)
