@@ -24,18 +24,18 @@ class Codec:
     source: str
 
 
-# G.113 Appendix I values as commonly cited (RESEARCH.md section 9). ITU gives none for
-# Opus: those two are documented assumptions (Opus conceals loss at least as well as
-# G.711 with PLC; the 16 kbit/s legacy mode loses some fidelity), to be calibrated
-# against PESQ/ViSQOL when the speech-quality harness exists.
+# G.711 and G.729: G.113 Appendix I values as commonly cited (RESEARCH.md section 9). ITU
+# gives none for Opus: its two presets take factors fitted to wideband PESQ of the real
+# codec over 0-30 % random and bursty loss (scripts/calibrate_emodel.py; values, fit errors
+# and the method's check against G.711's published factors in docs/speech-calibration.md).
 CODECS: dict[str, Codec] = {
     "g711": Codec("g711", 20, 160, 0.0, 25.1, 20.0, "G.113 App. I: G.711 with PLC"),
     "g711-noplc": Codec("g711-noplc", 20, 160, 0.0, 4.3, 20.0, "G.113 App. I: G.711 without PLC"),
     "g729": Codec("g729", 20, 20, 11.0, 19.0, 25.0, "G.113 App. I: G.729A + VAD"),
-    "opus-webrtc": Codec("opus-webrtc", 20, 80, 0.0, 25.1, 26.5,
-                         "assumption: 32 kbit/s Opus as G.711+PLC (no ITU value)"),
-    "opus-telegram": Codec("opus-telegram", 60, 135, 10.0, 25.1, 66.5,
-                           "assumption: 18 kbit/s Opus, 60 ms frames (no ITU value)"),
+    "opus-webrtc": Codec("opus-webrtc", 20, 80, 9.5, 24.5, 26.5,
+                         "fitted to PESQ-WB: 32 kbit/s Opus with its PLC (docs/speech-calibration.md)"),
+    "opus-telegram": Codec("opus-telegram", 60, 135, 18.4, 28.4, 66.5,
+                           "fitted to PESQ-WB: 18 kbit/s Opus, 60 ms frames (docs/speech-calibration.md)"),
 }
 
 
