@@ -1,7 +1,7 @@
 """The calls' speech in a results directory (speech.json, audio/): scores per phase, and the
 report's listening section: for each scored call direction, players for what was said and
 what was heard, and their spectrograms side by side with the lost, late, FEC-recovered and
-DTX frames marked. Everything is embedded (FLAC and PNG as data URIs), so report.html
+DTX frames marked. Everything is embedded (FLAC and JPEG as data URIs), so report.html
 stays one self-contained file.
 """
 

@@ -23,12 +23,12 @@ from testbed.scenario.runner import ScenarioResult
 Progress = Callable[[str], None]
 
 
-def expectations_of(info: dict) -> list[Expectation]:
+def expectations_of(info: dict, file: str = "run.json") -> list[Expectation]:
     """The expectations a results directory was run with (from its run.json)."""
     try:
         return [Expectation.model_validate(e) for e in info["definition"]["expect"]]
     except (KeyError, TypeError, ValueError) as exc:
-        raise InputError.single(f"its run.json does not hold the scenario's expectations ({exc})") from None
+        raise InputError.single(f"does not hold the scenario's expectations ({exc})", file) from None
 
 
 def finish(work: Path, expectations: Iterable[Expectation] | None = None, progress: Progress = lambda _: None,
@@ -36,8 +36,12 @@ def finish(work: Path, expectations: Iterable[Expectation] | None = None, progre
     info, rows = load(work)
     if speech.pending(work):
         progress("scoring the calls' audio (decode, PESQ, ViSQOL, DNSMOS, PLCMOS, STOI)")
-        speech.score_pending(work, rows, progress)
-    checks = check(expectations_of(info) if expectations is None else expectations, rows)
+        speech.score_pending(work, rows, progress, persist=lambda saved: results.write(work, info, saved))
+    if expectations is None:
+        expectations = expectations_of(info, str(work / "run.json"))
+    checks = check(expectations, rows)
+    if not info.get("definition", {}).get("output", {}).get("traces", True):
+        speech.drop_inputs(work)  # kept only to be scored: `output: {traces: false}` asked for none
     info.update(speech_pending=False, checks=[c.__dict__ for c in checks])
     results.write(work, info, rows)
     plots = info.get("definition", {}).get("output", {}).get("plots", True) if render is None else render

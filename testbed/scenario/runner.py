@@ -96,6 +96,8 @@ def run_scenario(loaded: LoadedScenario, results_root: Path, progress: Progress 
     info = _describe(loaded)
     result = ScenarioResult(work, complete=False)
     try:
+        for workload in scenario.workloads:
+            workload.prepare(work, progress)
         for repetition in range(1, scenario.repetitions + 1):
             progress(f"repetition {repetition}/{scenario.repetitions}")
             with Experiment(scenario.topology, label="s", progress=progress) as session:

@@ -16,6 +16,7 @@ and adds the scores (means over the scored directions) to the workload's metrics
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from testbed.errors import InputError
 from testbed.measure.trace import load_traces
 from testbed.speech import media as media_files
 from testbed.speech.playout import FATE_NAMES
@@ -55,10 +57,11 @@ def source_of(workload: Voip, call: int, downlink: bool) -> str:
     return workload.speech[(2 * call + int(downlink)) % len(workload.speech)]
 
 
-def prepare_media(workload: Voip, ctx: PhaseContext) -> list[tuple[Path | None, Path | None]]:
-    """Per call, the (uplink, downlink) media files (encoded on first use in this run)."""
+def prepare_media(workload: Voip, directory: Path) -> list[tuple[Path | None, Path | None]]:
+    """Per call, the (uplink, downlink) media files in the results `directory` (encoded on
+    first use in this run)."""
     preset = preset_of(workload)
-    folder = ctx.directory / "traces"
+    folder = directory / "traces"
     made: dict[str, Path] = {}
 
     def media_for(source: str) -> Path:
@@ -78,6 +81,15 @@ def leave_pending(ctx: PhaseContext, workload: Voip, traces: Path,
     note = {"repetition": ctx.repetition, "phase": ctx.phase, "workload": workload.name,
             "traces": traces.name, "frames": frames, "calls": calls}
     ctx.artefact(workload.name, PENDING).write_text(json.dumps(note, indent=1))
+
+
+def drop_inputs(directory: Path) -> None:
+    """Remove the traces and media that were kept only for scoring."""
+    folder = directory / "traces"
+    for path in folder.glob("*.npz"):
+        path.unlink()
+    with contextlib.suppress(OSError):
+        folder.rmdir()  # unless something else is in it
 
 
 def pending(directory: Path) -> list[Path]:
@@ -122,8 +134,11 @@ def score_direction(trace, media, frames: int, audio_path: Path) -> dict:
             "heard": heard.heard, "silent": heard.silent, "scores": heard.scores, "windows": heard.windows}
 
 
-def score_pending(directory: Path, rows: list[dict], progress: Progress = lambda _: None) -> int:
-    """Score every pending note in `directory`, updating `rows` in place; how many directions."""
+def score_pending(directory: Path, rows: list[dict], progress: Progress = lambda _: None,
+                  persist: Callable[[list[dict]], None] = lambda _: None) -> int:
+    """Score every pending note in `directory`, updating `rows` in place; how many directions.
+    `persist` saves the rows after each note, before the note is removed: scoring stopped
+    part-way loses nothing, and `testbed score` goes on with the notes left."""
     ran = {(r.get("repetition"), r.get("phase")): k for k, r in reversed(list(enumerate(rows)))}
     notes = sorted(pending(directory), key=lambda n: _run_order(n, ran))  # in the order the phases ran
     entries = _speech_json(directory)
@@ -131,7 +146,7 @@ def score_pending(directory: Path, rows: list[dict], progress: Progress = lambda
     done = 0
     for note_path in notes:
         note = json.loads(note_path.read_text())
-        traces = {t.key: t for t in load_traces(directory / "traces" / note["traces"])}
+        traces = {t.key: t for t in _read(load_traces, directory / "traces" / note["traces"], "traces")}
         stem = note_path.name.removesuffix(PENDING)
         scored = []
         for call in note["calls"]:
@@ -139,7 +154,10 @@ def score_pending(directory: Path, rows: list[dict], progress: Progress = lambda
                 done += 1
                 progress(f"  scoring speech {done}/{todo}: {note['phase']} {note['workload']} call "
                          f"{call['call']} {direction}")
-                media = media_files.load(directory / "traces" / call[direction])
+                media = _read(media_files.load, directory / "traces" / call[direction], "media")
+                if f"call{call['call']}-{direction}" not in traces:
+                    raise InputError.single(f"no trace of call {call['call']} {direction}",
+                                            str(directory / "traces" / note["traces"]))
                 audio = Path("audio") / f"{stem}-call{call['call']}-{direction}.flac"
                 entry = score_direction(traces[f"call{call['call']}-{direction}"], media, note["frames"],
                                         directory / audio)
@@ -158,8 +176,17 @@ def score_pending(directory: Path, rows: list[dict], progress: Progress = lambda
                 scored.append(entry)
         _update_row(rows, note, scored)
         _save_speech_json(directory, entries)
+        persist(rows)
         note_path.unlink()
     return done
+
+
+def _read(reader: Callable, path: Path, what: str):
+    """A results file read by `reader`, or exit 2 naming it (missing, truncated, another format)."""
+    try:
+        return reader(path)
+    except (OSError, ValueError, KeyError, EOFError) as exc:
+        raise InputError.single(f"cannot read the call's {what}: {exc}", str(path)) from None
 
 
 def _run_order(note: Path, ran: dict) -> tuple[int, str]:

@@ -3,7 +3,8 @@ real decoder, then the received audio scored against the reference it was made f
 
 Scores are taken over windows one clip long (the reference speech loops through a call):
 PESQ and ViSQOL are made for utterances of 8-12 s, not minutes. A last window shorter than
-MIN_WINDOW_S is left out, unless it is the only one. The call's score is the windows' mean.
+MIN_WINDOW_S is left out, unless it is the only one. The call's score is the mean of the
+windows a scorer could score.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ class Heard:
 
 def hear(trace: StreamTrace, media: Media, frames: int) -> Heard:
     """The received audio of a call direction `frames` frames long (no scores yet)."""
-    playout = replay(trace, frames, media.preset.fec)
+    playout = replay(trace, frames, media.preset.carries_fec)
     audio = render(media, playout)
     ref = media.reference_for(frames)
     n = media.preset.frame_samples
@@ -56,6 +57,12 @@ def windows(total: int, clip: int, rate: int) -> list[tuple[int, int]]:
     return spans
 
 
+def _mean(values: list[float]) -> float:
+    """The mean of the windows a scorer could score (NaN: none)."""
+    finite = [v for v in values if not math.isnan(v)]
+    return float(np.mean(finite)) if finite else math.nan
+
+
 def score(heard: Heard, media: Media, which: tuple[str, ...] = scores.NAMES) -> Heard:
     """`heard` with its scores filled in (at the preset's scoring rate)."""
     rate = media.preset.scored_rate
@@ -65,6 +72,5 @@ def score(heard: Heard, media: Media, which: tuple[str, ...] = scores.NAMES) -> 
     results = [scores.score(ref[a:b], deg[a:b], rate, which) for a, b in windows(len(ref), clip, rate)]
     heard.windows = [r.as_dict() for r in results]
     heard.silent = all(r.silent for r in results)
-    heard.scores = {name: float(np.mean([w[name] for w in heard.windows])) if heard.windows else math.nan
-                    for name in scores.NAMES}
+    heard.scores = {name: _mean([w[name] for w in heard.windows]) for name in scores.NAMES}
     return heard

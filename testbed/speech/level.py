@@ -49,6 +49,8 @@ def active_level_dbov(x: np.ndarray, rate: int) -> tuple[float, float]:
             break
         power_db = 10 * math.log10(energy / count)
         points.append((power_db - 20 * math.log10(c), power_db, count / x.size))
+    if not points:  # quieter than the lowest threshold (a dither of a bit or two): no speech
+        return -math.inf, 0.0
     for (d0, a0, f0), (d1, a1, f1) in zip(points, points[1:], strict=False):
         if d1 <= MARGIN_DB <= d0:  # the excess falls as the threshold rises
             w = (d0 - MARGIN_DB) / (d0 - d1) if d0 != d1 else 0.0

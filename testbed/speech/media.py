@@ -22,10 +22,10 @@ from pathlib import Path
 import numpy as np
 
 from testbed.speech import g711
-from testbed.speech.presets import PRESETS, AudioPreset
+from testbed.speech.presets import AudioPreset
 
 DTX_MAX_BYTES = 2  # an Opus packet this small carries no speech: DTX leaves it unsent
-FORMAT = 1
+FORMAT = 2  # 2: the whole preset, its overrides included
 
 
 @dataclass(frozen=True)
@@ -85,13 +85,18 @@ def encode(preset: AudioPreset, source: str, dtx: bool = False) -> Media:
 
 
 def save(media: Media, path: Path) -> None:
-    meta = {"format": FORMAT, "preset": media.preset.name, "source": media.source,
+    meta = {"format": FORMAT, "preset": media.preset.__dict__, "source": media.source,
             "delay_samples": media.delay_samples, "dtx": media.dtx}
     sizes = np.array([len(p) for p in media.payloads], dtype=np.int64)
-    tmp = Path(tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp.npz")[1])
-    np.savez(tmp, meta=np.array(json.dumps(meta)), reference=media.reference, sizes=sizes,
-             payloads=np.frombuffer(b"".join(media.payloads), dtype=np.uint8))
-    os.replace(tmp, path)
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp.npz")
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        np.savez(tmp, meta=np.array(json.dumps(meta)), reference=media.reference, sizes=sizes,
+                 payloads=np.frombuffer(b"".join(media.payloads), dtype=np.uint8))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def load(path: Path) -> Media:
@@ -102,7 +107,8 @@ def load(path: Path) -> Media:
         blob = data["payloads"].tobytes()
         ends = np.cumsum(data["sizes"]).tolist()
         starts = [0, *ends[:-1]]
-        return Media(PRESETS[meta["preset"]], meta["source"], data["reference"],
+        preset = AudioPreset(**meta["preset"])  # as encoded, overrides (expected loss) included
+        return Media(preset, meta["source"], data["reference"],
                      [blob[a:b] for a, b in zip(starts, ends, strict=True)], meta["delay_samples"],
                      meta["dtx"])
 

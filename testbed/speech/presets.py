@@ -28,6 +28,12 @@ class AudioPreset:
         return self.rate * self.frame_ms // 1000
 
     @property
+    def carries_fec(self) -> bool:
+        """Whether packets hold FEC data: libopus adds it only when told to expect loss (with
+        none expected, "recovering" a frame from the next packet is only concealment)."""
+        return self.fec and self.expected_loss_percent > 0
+
+    @property
     def scored_rate(self) -> int:
         return 8000 if self.band == "nb" else 16000
 

@@ -101,8 +101,13 @@ def _visqol():
 
 
 def pesq(reference: np.ndarray, degraded: np.ndarray, rate: int) -> float:
+    """P.862 MOS-LQO, or NaN where P.862 finds no utterance to align (a window of a few
+    stray concealed samples): a window PESQ cannot score is left out of the call's mean."""
     module = _needs("pesq")
-    return float(module.pesq(rate, reference, degraded, "nb" if rate == 8000 else "wb"))
+    try:
+        return float(module.pesq(rate, reference, degraded, "nb" if rate == 8000 else "wb"))
+    except module.PesqError:
+        return math.nan
 
 
 def visqol(reference: np.ndarray, degraded: np.ndarray) -> float:

@@ -93,14 +93,13 @@ def _payloads(config: dict) -> list[Callable[[int], bytes]]:
     return out
 
 
-def send(sock: socket.socket, config: dict, sent: list[tuple[int, int, int, int, int]],
-         lateness: list[int]) -> None:
+def send(sock: socket.socket, config: dict, payloads: list[Callable[[int], bytes]],
+         sent: list[tuple[int, int, int, int, int]], lateness: list[int]) -> None:
     frame_ns = int(config["frame_ms"] * 1e6)
     calls, frames = config["calls"], config["frames"]
     downlink = config["role"] == "callee"
     peer = (config["peer"], config["port"])
     rng = random.Random(config.get("seed", 1) * 2 + int(downlink))
-    payloads = _payloads(config)
     speaks = [path is not None for path in config.get("media") or [None] * calls]
     # the P.59 talkspurt model stands in for speech where a call sends no real speech
     talk = [_talk_pattern(frames, config["frame_ms"], rng) if config["dtx"] and not speaks[call] else None
@@ -151,6 +150,7 @@ def main(argv: list[str]) -> int:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8 << 20)
     sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
     sock.bind(("", config["port"]))
+    payloads = _payloads(config)  # media read before "ready": not out of the start margin
     print("ready", flush=True)  # bound: packets from now on are received
     config["start_ns"] = int(sys.stdin.readline())  # the controller starts both sides together
     sent: list[tuple[int, int, int, int, int]] = []
@@ -164,7 +164,7 @@ def main(argv: list[str]) -> int:
         receive(sock, end_ns, raw)
         np.save(received_path, np.array(parse_received(raw), dtype=np.int64).reshape(-1, 5))
         os._exit(0)
-    send(sock, config, sent, lateness)
+    send(sock, config, payloads, sent, lateness)
     _, status = os.waitpid(child, 0)
     if status != 0:
         print("the receiving process failed", file=sys.stderr)

@@ -36,6 +36,7 @@ CLEAN = {
     "expect": [{"phase": "baseline", "check": "g711.pesq >= 4.0"},
                {"phase": "baseline", "check": "opus.pesq >= 4.0"},
                {"phase": "baseline", "check": "g711.heard == 1"}],
+    "output": {"traces": False},  # traces and media are kept to be scored, then removed
 }
 
 
@@ -52,6 +53,7 @@ def test_a_clean_call_is_heard_as_it_was_said(tmp_path) -> None:
     for entry in entries:
         assert entry["counts"]["lost"] == entry["counts"]["late"] == 0, entry["counts"]
         assert entry["scores"]["stoi"] > 0.98
+    assert not list(directory.glob("traces/*")), "traces kept only for scoring were left behind"
     rows = {r["workload"]: r for r in json.loads((directory / "metrics.json").read_text())}
     assert rows["g711"]["pesq"] >= 4.0 and rows["opus"]["pesq"] >= 4.0
     page = (directory / "report.html").read_text()

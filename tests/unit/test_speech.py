@@ -41,6 +41,20 @@ def test_a_law_matches_the_reference_implementation_everywhere() -> None:
     assert g711.decode(codes, "a").tobytes() == audioop.alaw2lin(codes, 2)
 
 
+def test_mu_law_matches_the_reference_implementation_but_for_g191s_negative_rounding() -> None:
+    audioop = pytest.importorskip("audioop")  # CPython's mu-law is Sun's g711.c
+    samples = np.arange(-32768, 32768, dtype=np.int16)
+    ours = np.frombuffer(g711.encode(samples), np.uint8).astype(int)
+    sun = np.frombuffer(audioop.lin2ulaw(samples.tobytes(), 2), np.uint8).astype(int)
+    differ = ours != sun
+    # G.191 takes a negative sample's one's complement (~x >> 2), Sun's code its negation: they
+    # part only on the last samples below a decision level, by one code, never for x >= 0
+    assert (samples[differ] < 0).all() and (np.abs(ours - sun)[differ] == 1).all()
+    assert 0 < np.count_nonzero(differ) <= 4 * 127
+    codes = bytes(range(256))
+    assert g711.decode(codes).tobytes() == audioop.ulaw2lin(codes, 2)
+
+
 def test_mu_law_code_points_follow_g191() -> None:
     # G.191 ulaw_compress: 0 -> 0xFF, the largest magnitudes saturate to 0x80 and 0x00
     assert g711.encode(np.array([0, 32767, -32768], np.int16)) == bytes([0xFF, 0x80, 0x00])
@@ -49,6 +63,11 @@ def test_mu_law_code_points_follow_g191() -> None:
     # expansion is odd-symmetric and monotonic over each half
     positive = g711.decode(bytes(range(0xFF, 0x7F, -1))).astype(int)
     assert np.all(np.diff(positive) > 0)
+
+
+def test_p56_level_of_a_dither_below_every_threshold_is_silence() -> None:
+    dither = np.random.default_rng(1).choice([-1, 1], 5 * 8000) / 32768  # one bit either way
+    assert active_level_dbov(dither, 8000) == (-math.inf, 0.0)
 
 
 def test_p56_level_of_a_tone_and_of_speech_with_pauses() -> None:
@@ -96,7 +115,8 @@ def test_dtx_leaves_out_the_frames_without_speech() -> None:
 
 
 def test_media_files_round_trip(clips, tmp_path) -> None:
-    for clip in clips.values():
+    told = dataclasses.replace(PRESETS["opus-webrtc"], expected_loss_percent=10)  # an override survives
+    for clip in [*clips.values(), dataclasses.replace(clips["opus-webrtc"], preset=told)]:
         path = tmp_path / f"{clip.preset.name}.npz"
         media.save(clip, path)
         again = media.load(path)
@@ -110,6 +130,17 @@ def test_model_only_presets_have_no_media() -> None:
 
 
 # --- playout -----------------------------------------------------------------------------
+
+def test_fec_is_used_only_when_the_encoder_was_told_to_expect_loss(clips) -> None:
+    frames = 50
+    lost = np.zeros(frames, bool)
+    lost[[10, 30]] = True
+    call = trace(frames, 20, lost)
+    default = assess.hear(call, clips["opus-webrtc"], frames)  # FEC on, 0 % expected: no FEC data
+    assert (default.playout.fates[[10, 30]] == LOST).all() and not (default.playout.fates == FEC).any()
+    told = dataclasses.replace(clips["opus-webrtc"].preset, expected_loss_percent=10)
+    assert (assess.hear(call, media.encode(told, "en-f"), frames).playout.fates[[10, 30]] == FEC).all()
+
 
 def test_fates_of_lost_late_recovered_and_unsent_frames() -> None:
     frames = 100

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
@@ -102,6 +103,10 @@ class WorkloadSpec(Strict):
     def input_files(self) -> list[Path]:
         """Files this workload reads (to copy into the testbed VM with the scenario)."""
         return []
+
+    def prepare(self, directory: Path, progress: Callable[[str], None]) -> None:
+        """Work done once per run before the first phase (so that it takes no phase's time),
+        writing into the results `directory`."""
 
     def run_phase(self, ctx: PhaseContext) -> Metrics:
         raise NotImplementedError(f"{type(self).__name__}.run_phase")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar, Literal
 
@@ -119,8 +120,13 @@ class Voip(TwoNodes):
         """The calls carry real speech (a codec with an encoder, and speech to say)."""
         return bool(self.speech) and PRESETS[self.codec].codec != "model"
 
+    def prepare(self, directory: Path, progress: Callable[[str], None]) -> None:
+        if self.audible:
+            progress(f"encoding the speech of {self.name} ({self.codec})")
+            speech.prepare_media(self, directory)
+
     def run_phase(self, ctx: PhaseContext) -> Metrics:
-        media = speech.prepare_media(self, ctx) if self.audible else None
+        media = speech.prepare_media(self, ctx.directory) if self.audible else None  # encoded by prepare
         result = run_calls(ctx.endpoint(self.client), ctx.endpoint(self.server), self.codec, calls=self.calls,
                            seconds=ctx.seconds, port=self.port, framing=self.framing, dtx=self.dtx,
                            media=media)
