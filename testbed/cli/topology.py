@@ -175,15 +175,19 @@ def status(as_json: bool) -> None:
 @click.option("--run", "-r", "run", default=None, metavar="ID", help="Remove this run, whoever holds it.")
 @click.option("--all", "everything", is_flag=True,
               help="Remove every run on this machine, also those kept up and those of running commands.")
-def clean(run: str | None, everything: bool) -> None:
+@click.option("--pid", "pid", type=click.IntRange(min=1), default=None, metavar="PID",
+              help="Remove only the leftovers process PID made (its runs, namespaces and VMs), "
+                   "for scripts and tests that share a machine.")
+def clean(run: str | None, everything: bool, pid: int | None) -> None:
     """Remove leftovers: runs whose process is gone (after kill -9 or a crash), namespaces of no
     run, orphaned VMs. Runs kept up by `testbed up` and runs of live commands stay."""
     from testbed.topology.cleanup import clean as clean_topologies
     from testbed.vm.machine import stop_all
     from testbed.vm.session import VMSession, sessions
 
-    if run is not None and everything:
-        raise bad("--run removes one run and --all every run: give one of them")
+    if sum([run is not None, everything, pid is not None]) > 1:
+        raise bad("--run removes one run, --all every run and --pid the leftovers of one process: "
+                  "give one of them")
     if run is not None:
         import re
 
@@ -192,15 +196,16 @@ def clean(run: str | None, everything: bool) -> None:
         if not re.fullmatch(RUN_ID_PATTERN, run):
             raise InputError.single(f"--run {run!r}: a run id is 1-8 lower case letters or digits")
     need_root()
-    removed = clean_topologies(everything, run)
+    removed = clean_topologies(everything, run, pid)
     for name in [run] if run else []:
         session = VMSession.find(name)
         if session is not None:
             session.stop()
             removed.append(f"the VM of run {name}")
     if run is None:
-        removed += [f"VM process {pid}" for pid in stop_all(everything)]
-        sessions()  # forgets the records of run VMs that are gone
+        killed = stop_all(everything, owner=pid)
+        removed += [f"VM process {vm}" for vm in killed]
+        sessions(None if pid is None else killed)  # forgets the records of run VMs that are gone
     out = Output()
     for item in removed:
         out.line(f"removed {item}")

@@ -17,9 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from testbed.report.plots import DPI, plt
+from testbed.speech.scores import NAMES as SCORES
 
-SCORES = ("pesq", "visqol", "dnsmos", "plcmos", "stoi")
+ROW_METRICS = (*SCORES, "heard")  # what the scoring stage adds to a phase's row
+
 FATE_COLOURS = {"p": None, "f": "#2a9d2a", "l": "#d62728", "t": "#ff7f0e", "d": "#bbbbbb"}
 FATE_LABELS = {"f": "recovered by FEC", "l": "lost (concealed)", "t": "late (concealed)",
                "d": "DTX (not sent)"}
@@ -42,14 +43,19 @@ def _mean(values: list[float]) -> float:
     return statistics.fmean(values) if values else math.nan
 
 
+def mean_scores(scored: list[dict]) -> dict[str, float]:
+    """Each score's and `heard`'s mean over scored call directions (entries of speech.json);
+    a score no direction has (not asked for, or unscorable) is NaN."""
+    return {k: _mean([e["heard"] if k == "heard" else e["scores"][k] for e in scored]) for k in ROW_METRICS}
+
+
 def phase_scores(directory: Path) -> list[dict]:
     """Per (phase, workload), in the order they ran: the scores' means over the scored directions."""
     groups: dict[tuple[str, str], list[dict]] = {}
     for entry in entries(directory):
         groups.setdefault((entry["phase"], entry["workload"]), []).append(entry)
-    return [{"phase": phase, "workload": workload,
-             **{k: _mean([e["scores"][k] for e in group]) for k in SCORES},
-             "heard": _mean([e["heard"] for e in group])} for (phase, workload), group in groups.items()]
+    return [{"phase": phase, "workload": workload, **mean_scores(group)}
+            for (phase, workload), group in groups.items()]
 
 
 def _read(path: Path) -> tuple[np.ndarray, int]:
@@ -63,6 +69,8 @@ def spectrograms(reference: np.ndarray, received: np.ndarray, rate: int, fates: 
                  title: str) -> bytes:
     """JPEG (a tenth of a PNG's size for a spectrogram): the reference over the received audio,
     with the frames' fates marked under it."""
+    from testbed.report.plots import DPI, plt  # matplotlib only when drawing: runs import the means
+
     seconds = received.size / rate
     reference = np.resize(reference, received.size)  # the clip loops through the call
     fig, axes = plt.subplots(3, 1, figsize=(9, 4.2), sharex=True, height_ratios=[4, 4, 0.6])
@@ -117,10 +125,10 @@ def section_html(directory: Path) -> str:
         return ""
     rows = "".join(
         f"<tr><td>{html.escape(r['phase'])}</td><td>{html.escape(r['workload'])}</td>"
-        + "".join(f'<td class="n">{r[k]:.2f}</td>' for k in (*SCORES, "heard")) + "</tr>"
+        + "".join(f'<td class="n">{r[k]:.2f}</td>' for k in ROW_METRICS) + "</tr>"
         for r in phase_scores(directory))
     parts = [f"<h2>Listen</h2><p>{html.escape(SCALES)}</p><table><tr><th>phase</th><th>workload</th>"
-             + "".join(f"<th>{k}</th>" for k in (*SCORES, "heard")) + f"</tr>{rows}</table>"]
+             + "".join(f"<th>{k}</th>" for k in ROW_METRICS) + f"</tr>{rows}</table>"]
     for entry in found:
         received, rate = _read(directory / entry["audio"])
         reference, _ = _read(directory / entry["reference"])

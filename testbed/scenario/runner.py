@@ -20,6 +20,7 @@ from pathlib import Path
 
 from testbed.report import results
 from testbed.report.rows import errors
+from testbed.report.speech import ROW_METRICS
 from testbed.scenario import speech
 from testbed.scenario.checks import CheckResult, check
 from testbed.scenario.loader import LoadedScenario
@@ -109,7 +110,7 @@ def run_scenario(loaded: LoadedScenario, results_root: Path, progress: Progress 
         result.complete = True
     finally:
         result.speech_pending = bool(speech.pending(work))
-        result.checks = check(scenario.expect, result.metrics, speech.SCORES if result.speech_pending else ())
+        result.checks = check(scenario.expect, result.metrics, ROW_METRICS if result.speech_pending else ())
         info.update(complete=result.complete, finished=results.timestamp(),
                     speech_pending=result.speech_pending,
                     checks=[c.__dict__ for c in result.checks])

@@ -19,9 +19,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-import math
 import os
-import statistics
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,6 +28,7 @@ import numpy as np
 
 from testbed.errors import InputError
 from testbed.measure.trace import load_traces
+from testbed.report.speech import mean_scores
 from testbed.speech import media as media_files
 from testbed.speech.playout import FATE_NAMES
 from testbed.speech.presets import PRESETS, AudioPreset
@@ -40,7 +39,6 @@ if TYPE_CHECKING:
     from testbed.scenario.workloads.voip import Voip
 
 PENDING = ".speech.json"
-SCORES = ("pesq", "visqol", "dnsmos", "plcmos", "stoi", "heard")
 FATE_LETTERS = "pfltd"  # played, fec, lost, late, dtx: one letter per frame in speech.json
 Progress = Callable[[str], None]
 
@@ -202,10 +200,7 @@ def _update_row(rows: list[dict], note: dict, scored: list[dict]) -> None:
     for row in rows:
         if (row.get("repetition"), row.get("phase"), row.get("workload")) == (
                 note["repetition"], note["phase"], note["workload"]) and "error" not in row:
-            for name in SCORES:
-                values = [e["heard"] if name == "heard" else e["scores"][name] for e in scored]
-                values = [v for v in values if not math.isnan(v)]
-                row[name] = statistics.fmean(values) if values else math.nan
+            row.update(mean_scores(scored))
 
 
 def fate_names() -> dict[str, str]:

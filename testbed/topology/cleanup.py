@@ -4,7 +4,9 @@ Every run has a state file naming its owner: the process that tears it down (try
 matrix, run, a test), or none for a run kept up by `testbed up`. Without options, clean
 removes leftovers only: runs whose owner is gone (killed with -9, crashed), namespaces
 no run claims, and probe namespaces of dead processes. `--run ID` removes one run,
-`--all` every run on the machine (as `mn -c` does for Mininet).
+`--all` every run on the machine (as `mn -c` does for Mininet), and `--pid PID` only the
+leftovers of one process, so that scripts and tests sharing a machine clean up after
+themselves without touching what another run left for its own owner to inspect.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from testbed.kernel import netns
 from testbed.kernel.probe import PROBE_PREFIX
 from testbed.kernel.process import alive
 from testbed.topology.build import down, remove_netns, running
-from testbed.topology.model import NS_PREFIX, TopologyState, state_path
+from testbed.topology.model import NS_PREFIX, TopologyState, made_by, state_path
 
 
 def _state(run_id: str) -> TopologyState | None:
@@ -31,6 +33,15 @@ def leftover(run_id: str) -> bool:
     return state is None or (state.owner is not None and not alive(state.owner, state.owner_started))
 
 
+def created_by(run_id: str, pid: int) -> bool:
+    """Whether process `pid` made run `run_id`: its state file names it as the owner, or
+    (with no owner on record) the run id was given out in that process."""
+    state = _state(run_id)
+    if state is not None and state.owner is not None:
+        return state.owner == pid
+    return made_by(run_id, pid)
+
+
 def _run_of(namespace: str) -> str:
     """tb-RUN-NODE -> RUN."""
     return namespace.removeprefix(NS_PREFIX).split("-", 1)[0]
@@ -41,10 +52,15 @@ def _root_links() -> list[str]:
     return [line.split(":")[1].strip().split("@")[0] for line in listing.splitlines()]
 
 
-def clean(everything: bool = False, run: str | None = None) -> list[str]:
-    """Remove leftovers (or run `run`, or with `everything` every run); what was removed."""
+def clean(everything: bool = False, run: str | None = None, pid: int | None = None) -> list[str]:
+    """Remove leftovers (or run `run`, or with `everything` every run; with `pid` only the
+    leftovers process `pid` made); what was removed."""
+    def ours(run_id: str) -> bool:
+        return pid is None or made_by(run_id, pid)
+
     removed: list[str] = []
-    runs = [run] if run else [r for r in running() if everything or leftover(r)]
+    runs = [run] if run else [r for r in running() if (everything or leftover(r))
+                              and (pid is None or created_by(r, pid))]
     for run_id in runs:
         removed += [f"namespace {name}" for name in down(run_id)]
         removed.append(f"run {run_id}")
@@ -54,17 +70,18 @@ def clean(everything: bool = False, run: str | None = None) -> list[str]:
     claimed = set(running())
     namespaces = sorted(netns.NETNS_DIR.glob(f"{NS_PREFIX}*")) if netns.NETNS_DIR.exists() else []
     for path in namespaces:
-        if _run_of(path.name) not in claimed and remove_netns(path.name):
+        run_id = _run_of(path.name)
+        if run_id not in claimed and ours(run_id) and remove_netns(path.name):
             removed.append(f"namespace {path.name} (of no run)")
     probes = sorted(netns.NETNS_DIR.glob(f"{PROBE_PREFIX}*")) if netns.NETNS_DIR.exists() else []
     for path in probes:
-        pid = path.name.removeprefix(PROBE_PREFIX)
-        if (everything or not pid.isdigit() or not alive(int(pid), None)) and remove_netns(path.name):
+        owner = path.name.removeprefix(PROBE_PREFIX)
+        if pid is not None and owner != str(pid):
+            continue
+        if (everything or not owner.isdigit() or not alive(int(owner), None)) and remove_netns(path.name):
             removed.append(f"namespace {path.name}")
     for name in _root_links():  # the Mininet backend makes links in this namespace first
-        if name.startswith(NS_PREFIX) and _run_of(name) not in claimed:
+        if name.startswith(NS_PREFIX) and _run_of(name) not in claimed and ours(_run_of(name)):
             subprocess.run(["ip", "link", "del", name], capture_output=True)
             removed.append(f"interface {name}")
     return removed
-
-

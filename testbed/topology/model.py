@@ -36,6 +36,11 @@ def unique_run_id(prefix: str) -> str:
     """A run id no other process picks: a letter, this process's id and a counter, base 36
     (pids fit in 5 digits; the counter wraps after 1,296 runs of one process)."""
     return f"{prefix[0]}{base36(os.getpid())}{base36(next(_sessions) % 1296, 2)}"
+
+
+def made_by(run_id: str, pid: int) -> bool:
+    """Whether `run_id` is one unique_run_id gave out in process `pid`."""
+    return len(run_id) > 3 and run_id[1:-2] == base36(pid)
 ROLE_PATTERN = r"^[a-z][a-z0-9]{0,9}$"
 
 

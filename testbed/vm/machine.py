@@ -155,12 +155,15 @@ def probe_accel(image: Image) -> str:
     return result
 
 
-def stop_all(everything: bool = False) -> list[int]:
+def stop_all(everything: bool = False, owner: int | None = None) -> list[int]:
     """Kill the VMs this tool started whose owner is gone (with `everything`: every one that
-    still runs, also those kept up for a run), and drop their files (testbed clean)."""
+    still runs, also those kept up for a run; with `owner`: only those that process started),
+    and drop their files (testbed clean)."""
     killed = []
     for pidfile in sorted(STATE_DIR.glob("qemu-*.pid")) if STATE_DIR.exists() else []:
         record = read_record(pidfile)
+        if owner is not None and record.get("owner") != owner:
+            continue
         running = alive(record.get("pid"), record.get("started"))
         owned = record.get("owner") is not None
         if running and not everything and (not owned or alive(record["owner"], record.get("owner_started"))):

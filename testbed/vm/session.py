@@ -14,6 +14,7 @@ import os
 import shutil
 import signal
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -136,7 +137,10 @@ class VMSession:
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
-def sessions() -> list[str]:
-    """Runs that live in a testbed VM (and whose VM is still running)."""
+def sessions(vms: Collection[int] | None = None) -> list[str]:
+    """Runs that live in a testbed VM (and whose VM is still running); the records of those
+    whose VM is gone are dropped (with `vms`: only records of those QEMU processes are read)."""
     names = sorted(p.stem for p in RUNS_DIR.glob("*.json")) if RUNS_DIR.exists() else []
+    if vms is not None:
+        names = [run for run in names if read_record(_record(run)).get("pid") in vms]
     return [run for run in names if VMSession.find(run)]

@@ -1,6 +1,7 @@
-"""kill -9 at 20 points across up, apply, run, calls and vm run: then `testbed clean` (and,
+"""kill -9 at 20 points across up, apply, run, calls and vm run: then `testbed clean --pid
+PID` (only what the killed process made: another run's leftovers stay for their owner) and,
 for a run that had finished coming up and so is kept up on purpose, `testbed clean --run
-ID`) leaves nothing of it: no namespace, link, state file, pid file, VM, and the root
+ID`, leave nothing of it: no namespace, link, state file, pid file, VM, and the root
 namespace's nft tables and qdiscs as they were."""
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ def test_kill_9_then_clean_leaves_nothing(tmp_path: Path, name: str, args, delay
     time.sleep(delay)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    cleaned = run_cli("clean")
+    cleaned = run_cli("clean", "--pid", str(proc.pid))
     assert cleaned.returncode == 0, cleaned.stderr
     if state_path(run).exists():
         assert TopologyState.load(run).owner is None, "a run whose process is gone must be a leftover"

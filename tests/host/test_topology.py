@@ -106,7 +106,7 @@ def test_clean_removes_a_run_killed_while_coming_up() -> None:
     proc.wait()
     assert _namespaces(f"tb-{run}-"), "the run had started making namespaces"
     finished = TopologyState.load(run).owner is None  # killed after `up` completed: a kept-up run
-    result = _cli("clean", *(["--run", run] if finished else []))
+    result = _cli("clean", *(["--run", run] if finished else ["--pid", str(proc.pid)]))
     assert "clean:" in result.stdout
     assert _namespaces(f"tb-{run}-") == []
     assert not state_path(run).exists()

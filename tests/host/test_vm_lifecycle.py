@@ -101,6 +101,6 @@ def test_clean_stops_a_vm_orphaned_by_kill_9() -> None:
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert vms_of(proc.pid), "QEMU outlives a killed parent: only clean can stop it"
-    result = run_cli("clean")
+    result = run_cli("clean", "--pid", str(proc.pid))
     assert "VM process" in result.stdout
     assert vms_of(proc.pid) == []

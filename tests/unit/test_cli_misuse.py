@@ -21,6 +21,7 @@ AS_ROOT = [
     ("matrix", "clean", "--parallel", "0"),
     ("calls", "--stun", "--reflector"),
     ("clean", "--run", "a", "--all"),
+    ("clean", "--pid", "42", "--all"),
     ("plan", "clean", "--netns", "a;b"),
     ("vm", "run", "--timeout", "inf", "--", "true"),
 ]

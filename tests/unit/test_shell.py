@@ -104,7 +104,7 @@ def test_every_workload_type_declares_its_metrics_with_units_and_meanings() -> N
 def test_voip_reports_exactly_the_metrics_it_declares() -> None:
     from testbed.measure.call import stream_metrics
     from testbed.measure.emodel import CODECS
-    from testbed.scenario.speech import SCORES
+    from testbed.report.speech import ROW_METRICS as SCORES
     from testbed.scenario.workloads.voip import summarise
     from tests.unit.test_measure import _synthetic  # a generated trace
 

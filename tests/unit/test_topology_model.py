@@ -1,10 +1,18 @@
-"""Topology addresses: defaults, hosts with their own address, and what is refused."""
+"""Topology addresses: defaults, hosts with their own address, and what is refused; run ids
+and whose run `testbed clean --pid` takes a run for."""
 
 from __future__ import annotations
 
+import itertools
+import re
+from unittest.mock import patch
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from testbed.topology import model
 from testbed.topology.model import HostSpec, TopologySpec, plan_addresses
 
 
@@ -44,3 +52,25 @@ def test_bad_host_addresses_are_refused(address: str, message: str) -> None:
 def test_overlapping_hosts_are_refused() -> None:
     with pytest.raises(ValidationError, match="overlap"):
         TopologySpec(outside=["a=198.19.1.9/24", "b"])  # b's default is 198.19.1.2/24
+
+
+@given(pid=st.integers(1, 36**5 - 1), other=st.integers(1, 36**5 - 1), counter=st.integers(0, 1295))
+def test_a_run_id_names_the_process_that_gave_it_out(pid: int, other: int, counter: int) -> None:
+    with patch("os.getpid", return_value=pid), patch.object(model, "_sessions", itertools.count(counter)):
+        run_id = model.unique_run_id("session")
+    assert re.fullmatch(model.RUN_ID_PATTERN, run_id)
+    assert model.made_by(run_id, pid)
+    assert model.made_by(run_id, other) == (other == pid)
+
+
+def test_clean_pid_judges_by_the_recorded_owner_first(tmp_path, monkeypatch) -> None:
+    from testbed.topology import cleanup
+
+    monkeypatch.setattr(model, "STATE_DIR", tmp_path)
+    given_out_by_7 = f"s{model.base36(7)}00"
+    assert cleanup.created_by(given_out_by_7, 7)  # no state file: the id says who made it
+    state = plan_addresses(TopologySpec(), given_out_by_7)
+    state.owner = 9  # e.g. a run id passed with --run to another process
+    state.save()
+    assert cleanup.created_by(given_out_by_7, 9) and not cleanup.created_by(given_out_by_7, 7)
+    assert not cleanup.created_by("main", 7)
