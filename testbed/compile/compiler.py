@@ -7,10 +7,13 @@ Layout of what it builds, per censor egress interface:
         class 1:2    unmatched traffic (the profile's `default`)   leaf 2:
         class 1:10   first traffic class                          leaf 10:
         class 1:11   second traffic class ...                     leaf 11:
+      class 1:3   traffic that does not cross the border          leaf 3:
 
-and one nftables table whose forward chain sends each packet to the chain of its
-direction, where classes are tried in order: the first match drops, rejects, polices
-or sets `meta priority` to its htb class and accepts.
+and one nftables table whose forward chain sends each packet that crosses the border
+(inside to outside, or back) to the chain of its direction, where classes are tried in
+order: the first match drops, rejects, polices or sets `meta priority` to its htb class
+and accepts. Traffic between two hosts of one side (a callee and its TURN server, both
+abroad) never passes a real censor: it goes untouched to class 1:3, off the base link.
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ from testbed.profile.yamlpos import dotted, line_of
 
 LINE_RATE_BPS = 10_000_000_000  # what an unshaped class may use: faster than any veth test
 DEFAULT_MINOR = 2  # htb class 1:2 holds unmatched traffic
+ONE_SIDE_MINOR = 3  # htb class 1:3: between hosts of one side, not across the border
 FIRST_CLASS_MINOR = 0x10  # the profile's classes are 1:10, 1:11, ...
 MIN_CLASS_RATE_BPS = 8_000  # htb's guaranteed share has a floor; below 1 kB/s it rounds to 0
 TBF_LATENCY_NS = 50_000_000  # tbf needs a latency (or limit); 50 ms, as tc-tbf(8)'s examples
@@ -134,6 +138,9 @@ def _interface_plan(profile: Profile, direction: Direction, device: str) -> Inte
         burst = action.shape.burst if action.shape and action.shape.burst else default_burst_bytes(ceil)
         classes.append(HtbClass(classid(minor), classid(1), rate, ceil, burst, label))
         leaves.append(_leaf(minor, action, base_delay))
+    classes.append(HtbClass(classid(ONE_SIDE_MINOR), "1:", LINE_RATE_BPS, LINE_RATE_BPS,
+                            default_burst_bytes(LINE_RATE_BPS), "not across the border"))
+    leaves.append(PfifoLeaf(classid(ONE_SIDE_MINOR), f"{ONE_SIDE_MINOR:x}:"))
     return InterfacePlan(device, direction, DEFAULT_MINOR, tuple(classes), tuple(leaves))
 
 
@@ -326,9 +333,15 @@ def _nft_plan(loaded: LoadedProfile, target: Target) -> NftPlan:
             chains_rules[direction].extend(
                 _class_rules(cls.name, minor, action, dnf, direction, sets, flags))
         chains_rules[direction].extend(_default_rules(profile.default.for_direction(direction)))
+    inside, outside = target.downlink_devices, target.uplink_devices
+    one_side = f"meta priority set {classid(ONE_SIDE_MINOR)}"
     chains = [
-        NftChain("forward", "forward", 0, tuple(
-            NftRule(f"oifname {_names(target.devices(d))} jump {d}") for d in DIRECTIONS)),
+        NftChain("forward", "forward", 0, (
+            NftRule(f"iifname {_names(inside)} oifname {_names(outside)} jump uplink"),
+            NftRule(f"iifname {_names(outside)} oifname {_names(inside)} jump downlink"),
+            *(NftRule(f"iifname {_names(side)} oifname {_names(side)} {one_side}",
+                      f"between hosts {where}: no border crossed")
+              for side, where in ((outside, "abroad"), (inside, "inside"))))),
     ]
     for direction in DIRECTIONS:
         chains.append(NftChain(direction, "", 0,

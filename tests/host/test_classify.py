@@ -1,15 +1,20 @@
-"""nft classification on real packets: payload offsets, conntrack byte counters, reject, residual."""
+"""nft classification on real packets: payload offsets, conntrack byte counters, reject, residual,
+and traffic between two hosts of one side left alone."""
 
 from __future__ import annotations
 
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 
 from testbed.kernel import netns
+from testbed.scenario.session import Experiment
+from testbed.topology.model import TopologySpec
 
 from .conftest import apply_profile, profile_dict
 from .helpers import class_packets, send_udp, tcp_download
@@ -119,3 +124,22 @@ def test_stun_framed_calls_are_blocked_while_chat_is_delivered(topo, tmp_path) -
                for m in metrics)
     chat = run_chat(topo.endpoint("caller"), topo.endpoint("callee"), count=20, interval_s=0.05)
     assert chat.delivery_ratio == 1.0
+
+
+def test_traffic_between_two_hosts_abroad_crosses_no_border() -> None:
+    """A callee and its TURN server both sit outside: the profile holds only for traffic that
+    crosses the censor from one side to the other, as on a real border."""
+    with Experiment(TopologySpec(outside=["callee", "turn"]), label="h") as session:
+        state = session.state
+        with tempfile.TemporaryDirectory() as tmp:
+            apply_profile(state, profile_dict("stun-drop", classes=[{
+                "name": "stun", "match": {"protocol": "udp", "dst_port": 3478}, "uplink": {"drop": True}}]),
+                Path(tmp))
+        censor, turn_ip = state.censor.netns, state.nodes["turn"].address()
+        turn_link = next(i.name for i in state.censor.interfaces if i.peer_node == "turn")
+        before = class_packets(censor, turn_link)
+        send_udp(state.nodes["caller"].netns, turn_ip, 3478, 100, stun=True)  # across: dropped
+        send_udp(state.nodes["callee"].netns, turn_ip, 3478, 200, stun=True)  # abroad: untouched
+        after = class_packets(censor, turn_link)
+        assert after["1:3"] - before["1:3"] == 200
+        assert after["1:2"] - before["1:2"] < 5 and after["1:10"] == before["1:10"]  # (IPv6 housekeeping)

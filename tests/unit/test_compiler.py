@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from testbed.compile.compiler import Target, compile_profile
+from testbed.compile.compiler import LINE_RATE_BPS, Target, compile_profile
 from testbed.compile.match import compile_match, render_conj
 from testbed.compile.render import netem_args, shell_script
 from testbed.profile.loader import catalog, load_profile
@@ -39,8 +39,8 @@ def test_every_class_has_an_htb_class_and_leaf_per_interface() -> None:
     profile = load_profile(DATA / "profiles" / "everything.yaml").profile
     for item in plan.interfaces:
         assert [c.classid for c in item.classes] == ["1:1", "1:2"] + [
-            f"1:{0x10 + i:x}" for i in range(len(profile.classes))]
-        assert len(item.leaves) == len(profile.classes) + 1
+            f"1:{0x10 + i:x}" for i in range(len(profile.classes))] + ["1:3"]
+        assert [leaf.parent for leaf in item.leaves] == [c.classid for c in item.classes[1:]]
         assert item.default_minor == 2
 
 
@@ -50,8 +50,18 @@ def test_directions_use_their_own_devices_and_chains() -> None:
         ("o0", "uplink"), ("o1", "uplink"), ("i0", "downlink")]
     forward = plan.nft.chains[0]
     assert [r.text for r in forward.rules] == [
-        'oifname { "o0", "o1" } jump uplink', 'oifname "i0" jump downlink']
+        'iifname "i0" oifname { "o0", "o1" } jump uplink', 'iifname { "o0", "o1" } oifname "i0" jump downlink',
+        'iifname { "o0", "o1" } oifname { "o0", "o1" } meta priority set 1:3',  # both abroad: untouched
+        'iifname "i0" oifname "i0" meta priority set 1:3']
     assert plan.nft.table == "tbl"
+
+
+def test_traffic_between_hosts_of_one_side_skips_the_profile_and_the_base_link() -> None:
+    plan = _plan(target=Target(("o0", "o1"), ("i0",), "t"))
+    for item in plan.interfaces:
+        one_side = next(c for c in item.classes if c.classid == "1:3")
+        assert (one_side.parent, one_side.rate_bps) == ("1:", LINE_RATE_BPS)
+        assert next(leaf for leaf in item.leaves if leaf.parent == "1:3").kind == "pfifo"
 
 
 def test_link_delay_adds_to_class_delay_and_rate_bounds_classes() -> None:
@@ -61,7 +71,7 @@ def test_link_delay_adds_to_class_delay_and_rate_bounds_classes() -> None:
     assert stun.netem is not None and stun.netem.delay_ns == 32_000_000
     default = next(leaf for leaf in up.leaves if leaf.parent == "1:2")
     assert default.kind == "netem" and default.netem.delay_ns == 2_000_000
-    assert all(c.ceil_bps <= 100_000_000 for c in up.classes)
+    assert all(c.ceil_bps <= 100_000_000 for c in up.classes if c.classid == "1:1" or c.parent == "1:1")
     shaped = next(c for c in up.classes if c.label == "shaped")
     assert (shaped.rate_bps, shaped.ceil_bps, shaped.burst_bytes) == (1_000_000, 2_000_000, 4096)
 

@@ -15,6 +15,7 @@ tc class replace dev out0 parent 1:1 classid 1:17 htb rate 8333kbit ceil 100mbit
 tc class replace dev out0 parent 1:1 classid 1:18 htb rate 1mbit ceil 2mbit burst 4096b cburst 4096b
 tc class replace dev out0 parent 1:1 classid 1:19 htb rate 512kbit ceil 512kbit burst 1664b cburst 1664b
 tc class replace dev out0 parent 1:1 classid 1:1a htb rate 8333kbit ceil 100mbit burst 14100b cburst 14100b
+tc class replace dev out0 parent 1: classid 1:3 htb rate 10gbit ceil 10gbit burst 1251600b cburst 1251600b
 tc qdisc replace dev out0 parent 1:2 handle 2: netem limit 1000 delay 2ms
 tc qdisc replace dev out0 parent 1:10 handle 10: netem limit 5000 delay 32ms 10ms 25% distribution normal loss random 5% 20% corrupt 0.1% reorder 10% 50% gap 5 rate 2mbit 14 48 5
 tc qdisc replace dev out0 parent 1:11 handle 11: netem limit 1000 delay 22ms loss state 2% 60% 1% 90% 0.5% ecn
@@ -27,6 +28,7 @@ tc qdisc replace dev out0 parent 1:17 handle 17: netem limit 1000 delay 2ms
 tc qdisc replace dev out0 parent 1:18 handle 18: netem limit 1000 delay 2ms
 tc qdisc replace dev out0 parent 1:19 handle 19: netem limit 1000 delay 2ms
 tc qdisc replace dev out0 parent 1:1a handle 1a: netem limit 1000 delay 2ms
+tc qdisc replace dev out0 parent 1:3 handle 3: pfifo limit 1000
 # downlink on in0
 tc qdisc replace dev in0 root handle 1: htb default 2
 tc class replace dev in0 parent 1: classid 1:1 htb rate 100mbit ceil 100mbit burst 14100b cburst 14100b
@@ -42,6 +44,7 @@ tc class replace dev in0 parent 1:1 classid 1:17 htb rate 8333kbit ceil 100mbit 
 tc class replace dev in0 parent 1:1 classid 1:18 htb rate 1mbit ceil 2mbit burst 4096b cburst 4096b
 tc class replace dev in0 parent 1:1 classid 1:19 htb rate 512kbit ceil 512kbit burst 1664b cburst 1664b
 tc class replace dev in0 parent 1:1 classid 1:1a htb rate 8333kbit ceil 100mbit burst 14100b cburst 14100b
+tc class replace dev in0 parent 1: classid 1:3 htb rate 10gbit ceil 10gbit burst 1251600b cburst 1251600b
 tc qdisc replace dev in0 parent 1:2 handle 2: netem limit 1000 delay 2ms
 tc qdisc replace dev in0 parent 1:10 handle 10: netem limit 5000 delay 32ms 10ms 25% distribution normal loss random 5% 20% corrupt 0.1% reorder 10% 50% gap 5 rate 2mbit 14 48 5
 tc qdisc replace dev in0 parent 1:11 handle 11: netem limit 1000 delay 22ms slot 5ms 15ms packets 8 bytes 12000
@@ -54,12 +57,13 @@ tc qdisc replace dev in0 parent 1:17 handle 17: netem limit 1000 delay 2ms
 tc qdisc replace dev in0 parent 1:18 handle 18: netem limit 1000 delay 2ms
 tc qdisc replace dev in0 parent 1:19 handle 19: netem limit 1000 delay 2ms
 tc qdisc replace dev in0 parent 1:1a handle 1a: netem limit 1000 delay 2ms
+tc qdisc replace dev in0 parent 1:3 handle 3: pfifo limit 1000
 # classification (nftables, loaded atomically)
 nft -f - <<'EOF'
 table inet testbed
 delete table inet testbed
 table inet testbed {
-	comment "testbed plan 627ff064969eafd0"
+	comment "testbed plan 3d37fff5137bb09c"
 	set dc_v4 {
 		type ipv4_addr
 		flags interval
@@ -145,8 +149,10 @@ table inet testbed {
 	}
 	chain forward {
 		type filter hook forward priority 0; policy accept;
-		oifname "out0" jump uplink
-		oifname "in0" jump downlink
+		iifname "in0" oifname "out0" jump uplink
+		iifname "out0" oifname "in0" jump downlink
+		iifname "out0" oifname "out0" meta priority set 1:3 comment "between hosts abroad: no border crossed"
+		iifname "in0" oifname "in0" meta priority set 1:3 comment "between hosts inside: no border crossed"
 	}
 	chain uplink {
 		meta l4proto { tcp, udp } ip saddr . ip daddr . meta l4proto . th dport @res_wireguard_up_v4 drop comment "wireguard: residual block"

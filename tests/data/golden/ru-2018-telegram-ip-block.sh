@@ -4,21 +4,25 @@ tc qdisc replace dev out0 root handle 1: htb default 2
 tc class replace dev out0 parent 1: classid 1:1 htb rate 10gbit ceil 10gbit burst 1251600b cburst 1251600b
 tc class replace dev out0 parent 1:1 classid 1:2 htb rate 5gbit ceil 10gbit burst 1251600b cburst 1251600b
 tc class replace dev out0 parent 1:1 classid 1:10 htb rate 5gbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev out0 parent 1: classid 1:3 htb rate 10gbit ceil 10gbit burst 1251600b cburst 1251600b
 tc qdisc replace dev out0 parent 1:2 handle 2: pfifo limit 1000
 tc qdisc replace dev out0 parent 1:10 handle 10: pfifo limit 1000
+tc qdisc replace dev out0 parent 1:3 handle 3: pfifo limit 1000
 # downlink on in0
 tc qdisc replace dev in0 root handle 1: htb default 2
 tc class replace dev in0 parent 1: classid 1:1 htb rate 10gbit ceil 10gbit burst 1251600b cburst 1251600b
 tc class replace dev in0 parent 1:1 classid 1:2 htb rate 5gbit ceil 10gbit burst 1251600b cburst 1251600b
 tc class replace dev in0 parent 1:1 classid 1:10 htb rate 5gbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev in0 parent 1: classid 1:3 htb rate 10gbit ceil 10gbit burst 1251600b cburst 1251600b
 tc qdisc replace dev in0 parent 1:2 handle 2: pfifo limit 1000
 tc qdisc replace dev in0 parent 1:10 handle 10: pfifo limit 1000
+tc qdisc replace dev in0 parent 1:3 handle 3: pfifo limit 1000
 # classification (nftables, loaded atomically)
 nft -f - <<'EOF'
 table inet testbed
 delete table inet testbed
 table inet testbed {
-	comment "testbed plan d358009b77b5d69a"
+	comment "testbed plan 31be0c140917464e"
 	set registry_v4 {
 		type ipv4_addr
 		flags interval
@@ -10032,8 +10036,10 @@ table inet testbed {
 	}
 	chain forward {
 		type filter hook forward priority 0; policy accept;
-		oifname "out0" jump uplink
-		oifname "in0" jump downlink
+		iifname "in0" oifname "out0" jump uplink
+		iifname "out0" oifname "in0" jump downlink
+		iifname "out0" oifname "out0" meta priority set 1:3 comment "between hosts abroad: no border crossed"
+		iifname "in0" oifname "in0" meta priority set 1:3 comment "between hosts inside: no border crossed"
 	}
 	chain uplink {
 		ip daddr @registry_v4 drop comment "registry"

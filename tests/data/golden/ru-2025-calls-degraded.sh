@@ -7,11 +7,13 @@ tc class replace dev out0 parent 1:1 classid 1:10 htb rate 2gbit ceil 10gbit bur
 tc class replace dev out0 parent 1:1 classid 1:11 htb rate 2gbit ceil 10gbit burst 1251600b cburst 1251600b
 tc class replace dev out0 parent 1:1 classid 1:12 htb rate 2gbit ceil 10gbit burst 1251600b cburst 1251600b
 tc class replace dev out0 parent 1:1 classid 1:13 htb rate 2gbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev out0 parent 1: classid 1:3 htb rate 10gbit ceil 10gbit burst 1251600b cburst 1251600b
 tc qdisc replace dev out0 parent 1:2 handle 2: pfifo limit 1000
 tc qdisc replace dev out0 parent 1:10 handle 10: netem limit 1000 delay 40ms 30ms distribution paretonormal loss gemodel 8% 35% 80% 1%
 tc qdisc replace dev out0 parent 1:11 handle 11: netem limit 1000 delay 40ms 30ms distribution paretonormal loss gemodel 8% 35% 80% 1%
 tc qdisc replace dev out0 parent 1:12 handle 12: netem limit 1000 delay 40ms 30ms distribution paretonormal loss gemodel 8% 35% 80% 1%
 tc qdisc replace dev out0 parent 1:13 handle 13: netem limit 1000 delay 40ms 30ms distribution paretonormal loss gemodel 8% 35% 80% 1%
+tc qdisc replace dev out0 parent 1:3 handle 3: pfifo limit 1000
 # downlink on in0
 tc qdisc replace dev in0 root handle 1: htb default 2
 tc class replace dev in0 parent 1: classid 1:1 htb rate 10gbit ceil 10gbit burst 1251600b cburst 1251600b
@@ -20,17 +22,19 @@ tc class replace dev in0 parent 1:1 classid 1:10 htb rate 2gbit ceil 10gbit burs
 tc class replace dev in0 parent 1:1 classid 1:11 htb rate 2gbit ceil 10gbit burst 1251600b cburst 1251600b
 tc class replace dev in0 parent 1:1 classid 1:12 htb rate 2gbit ceil 10gbit burst 1251600b cburst 1251600b
 tc class replace dev in0 parent 1:1 classid 1:13 htb rate 2gbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev in0 parent 1: classid 1:3 htb rate 10gbit ceil 10gbit burst 1251600b cburst 1251600b
 tc qdisc replace dev in0 parent 1:2 handle 2: pfifo limit 1000
 tc qdisc replace dev in0 parent 1:10 handle 10: netem limit 1000 delay 40ms 30ms distribution paretonormal loss gemodel 8% 35% 80% 1%
 tc qdisc replace dev in0 parent 1:11 handle 11: netem limit 1000 delay 40ms 30ms distribution paretonormal loss gemodel 8% 35% 80% 1%
 tc qdisc replace dev in0 parent 1:12 handle 12: netem limit 1000 delay 40ms 30ms distribution paretonormal loss gemodel 8% 35% 80% 1%
 tc qdisc replace dev in0 parent 1:13 handle 13: netem limit 1000 delay 40ms 30ms distribution paretonormal loss gemodel 8% 35% 80% 1%
+tc qdisc replace dev in0 parent 1:3 handle 3: pfifo limit 1000
 # classification (nftables, loaded atomically)
 nft -f - <<'EOF'
 table inet testbed
 delete table inet testbed
 table inet testbed {
-	comment "testbed plan 2d1b1c6742b6a376"
+	comment "testbed plan 382f43ef242365b2"
 	set telegram_v4 {
 		type ipv4_addr
 		flags interval
@@ -44,8 +48,10 @@ table inet testbed {
 	}
 	chain forward {
 		type filter hook forward priority 0; policy accept;
-		oifname "out0" jump uplink
-		oifname "in0" jump downlink
+		iifname "in0" oifname "out0" jump uplink
+		iifname "out0" oifname "in0" jump downlink
+		iifname "out0" oifname "out0" meta priority set 1:3 comment "between hosts abroad: no border crossed"
+		iifname "in0" oifname "in0" meta priority set 1:3 comment "between hosts inside: no border crossed"
 	}
 	chain uplink {
 		meta l4proto udp @ih,32,32 0x2112a442 meta priority set 1:10 accept comment "stun"
