@@ -14,6 +14,7 @@ from pathlib import Path
 
 from testbed.compile.compiler import compile_profile
 from testbed.profile.loader import catalog, load_profile
+from testbed.report.rows import check_word
 from testbed.scenario.loader import load_scenario, signature_path
 from testbed.scenario.runner import run_scenario
 
@@ -32,11 +33,11 @@ def run_signature(name: str, results: Path) -> None:
     """Run it here; in the VM, expectations on the calls' audio stay pending (the audio is
     scored on the host: tests/host/test_vm_speech.py runs those signatures from there)."""
     result = run_scenario(load_scenario(signature_path(name)), results)
-    word = {True: "ok", False: "FAIL"}
-    table = "\n".join(f"  {c.phase}: {c.check}  measured {c.value}  {'pending' if c.pending else word[c.passed]}"
-                      for c in result.checks)
+    words = [check_word(c.__dict__) for c in result.checks]
+    table = "\n".join(f"  {c.phase}: {c.check}  measured {c.value}  {word}"
+                      for c, word in zip(result.checks, words, strict=True))
     errors = [f"  {r['phase']}/{r['workload']}: {r['error']}" for r in result.metrics if "error" in r]
-    held = result.complete and not errors and all(c.passed or c.pending for c in result.checks)
+    held = result.complete and not errors and "FAIL" not in words
     out = os.environ.get("TESTBED_SIGNATURES_OUT")
     if out:
         Path(out).mkdir(parents=True, exist_ok=True)

@@ -49,9 +49,8 @@ def compare(before: Path, after: Path, everything: bool, as_json: bool) -> None:
                   title=f"A = {before.name}, B = {after.name}")
     else:
         out.line(f"no metric changed (at 3 significant digits) between {before.name} and {after.name}")
-    word = {True: "pass", False: "FAIL", None: "-"}
     for f in flipped:
-        out.line(f"expectation {f['check']} in {f['phase']}: {word[f['before']]} -> {word[f['after']]}")
+        out.line(f"expectation {f['check']} in {f['phase']}: {f['before'] or '-'} -> {f['after'] or '-'}")
 
 
 @click.command(short_help="Score a run's call audio left pending.")
@@ -94,7 +93,7 @@ def listen(directory: Path, phase: str | None, workload: str | None, call: int |
 
     from testbed.errors import InputError, ProgramMissing
     from testbed.report.render import load
-    from testbed.report.speech import entries
+    from testbed.report.speech import entries, read_audio
 
     load(directory)  # a results directory, or exit 2 saying what it is not
     chosen = [e for e in entries(directory)
@@ -116,7 +115,7 @@ def listen(directory: Path, phase: str | None, workload: str | None, call: int |
             stem = f"rep{e['repetition']}-{e['phase']}-{e['workload']}-call{e['call']}-{e['direction']}"
             pair = []
             for label, source in (("said", e["reference"]), ("heard", e["audio"])):
-                samples, rate = soundfile.read(str(directory / source), dtype="int16")
+                samples, rate = read_audio(directory / source, "int16")
                 path = target / f"{stem}-{label}.wav"
                 soundfile.write(str(path), samples, rate, subtype="PCM_16")
                 pair.append(path)
@@ -124,8 +123,9 @@ def listen(directory: Path, phase: str | None, workload: str | None, call: int |
             out.line(f"{stem}: {pair[0]} (said), {pair[1]} (heard); {scores}")
             for path in pair if player else ():
                 subprocess.run([*player, str(path)], check=False)
-    except PermissionError as exc:
-        raise InputError.single(f"cannot write {exc.filename}: choose a directory with --out") from None
+    except (OSError, RuntimeError) as exc:  # soundfile's write errors are RuntimeErrors
+        where = getattr(exc, "filename", None) or target
+        raise InputError.single(f"cannot write {where}: {exc}; choose a directory with --out") from None
 
 
 COMMANDS = [report, compare, score, listen]

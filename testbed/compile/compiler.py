@@ -335,18 +335,13 @@ def _nft_plan(loaded: LoadedProfile, target: Target) -> NftPlan:
         chains_rules[direction].extend(_default_rules(profile.default.for_direction(direction)))
     inside, outside = target.downlink_devices, target.uplink_devices
     one_side = f"meta priority set {classid(ONE_SIDE_MINOR)}"
-    chains = [
-        NftChain("forward", "forward", 0, (
-            NftRule(f"iifname {_names(inside)} oifname {_names(outside)} jump uplink"),
-            NftRule(f"iifname {_names(outside)} oifname {_names(inside)} jump downlink"),
-            *(NftRule(f"iifname {_names(side)} oifname {_names(side)} {one_side}",
-                      f"between hosts {where}: no border crossed")
-              for side, where in ((outside, "abroad"), (inside, "inside"))))),
-    ]
-    for direction in DIRECTIONS:
-        chains.append(NftChain(direction, "", 0,
-                               tuple(residual_checks[direction] + chains_rules[direction])))
-    return NftPlan(target.table, "inet", tuple(sets), tuple(chains))
+    forward = NftChain("forward", "forward", 0, (
+        NftRule(f"iifname {_names(inside)} oifname {_names(outside)} jump uplink"),
+        NftRule(f"iifname {_names(outside)} oifname {_names(inside)} jump downlink"),
+        *(NftRule(f"iifname {_names(side)} oifname {_names(side)} {one_side}", f"between hosts {where}: no "
+                  "border crossed") for side, where in ((outside, "abroad"), (inside, "inside")))))
+    chains = [NftChain(d, "", 0, tuple(residual_checks[d] + chains_rules[d])) for d in DIRECTIONS]
+    return NftPlan(target.table, "inet", tuple(sets), (forward, *chains))
 
 
 def _residual_sets_and_checks(name: str, action: Action, direction: Direction, dnf: DNF,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from testbed.report.render import load
-from testbed.report.rows import means
+from testbed.report.rows import check_word, means
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,7 @@ def compare(before: Path, after: Path, everything: bool = False) -> list[Change]
     return changes if everything else [c for c in changes if c.changed]
 
 
-def verdicts(directory: Path) -> dict[tuple[str, str], bool]:
+def verdicts(directory: Path) -> dict[tuple[str, str], str]:
+    """Each expectation's result: pass, pending or FAIL."""
     info, _ = load(directory)
-    return {(c["phase"], c["check"]): c["passed"] for c in info.get("checks", [])}
+    return {(c["phase"], c["check"]): check_word(c) for c in info.get("checks", [])}

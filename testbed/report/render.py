@@ -12,7 +12,7 @@ from pathlib import Path
 from testbed.errors import InputError
 from testbed.report import plots
 from testbed.report.results import VERDICTS, verdict
-from testbed.report.rows import ROW_KEYS
+from testbed.report.rows import ROW_KEYS, check_word
 from testbed.report.speech import section_html
 
 
@@ -33,15 +33,27 @@ MOS_LEGEND = ("MOS runs from 1 (bad) to 5 (excellent); the E-model tops out at 4
               "below 2.6: nearly all (ITU-T G.107 Annex B).")
 
 
+RUN_KEYS = ("scenario", "title", "started", "kernel", "definition")  # what every run.json holds
+
+
 def load(directory: Path) -> tuple[dict, list[dict]]:
+    """A results directory's run.json and metrics.json, or a ReportError saying what is wrong."""
     try:
         info = json.loads((directory / "run.json").read_text())
         rows = json.loads((directory / "metrics.json").read_text())
     except FileNotFoundError as exc:
         raise ReportError(f"{directory} is not a results directory ({Path(exc.filename).name} is missing)") \
             from None
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ReportError(f"{directory}: cannot read its results: {exc}") from None
+    definition = info.get("definition") if isinstance(info, dict) else None
+    if not (isinstance(definition, dict) and info.keys() >= set(RUN_KEYS)
+            and all(isinstance(definition.get(k), list) for k in ("phases", "workloads"))):
+        raise ReportError(f"{directory / 'run.json'}: not a run's record (an object with "
+                          f"{', '.join(RUN_KEYS)}, the definition with its phases and workloads)")
+    if not isinstance(rows, list) or not all(isinstance(r, dict) and r.keys() >= set(ROW_KEYS) for r in rows):
+        raise ReportError(f"{directory / 'metrics.json'}: not a run's figures (a list of rows with "
+                          f"{', '.join(ROW_KEYS)})")
     return info, rows
 
 
@@ -61,8 +73,8 @@ def _cell(value: object) -> str:
 
 def _check_row(check: dict) -> str:
     measured = "n/a" if check["value"] is None else f"{check['value']:.3g}"
-    css, word = (("ok", "pass") if check["passed"] else ("", "pending") if check.get("pending")
-                 else ("bad", "FAIL"))
+    word = check_word(check)
+    css = {"pass": "ok", "pending": "", "FAIL": "bad"}[word]
     return (f"<tr><td>{html.escape(check['phase'])}</td><td><code>{html.escape(check['check'])}</code></td>"
             f'<td class="n">{measured}</td><td class={css}>{word}</td></tr>')
 

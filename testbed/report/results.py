@@ -16,7 +16,7 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-from testbed.report.rows import ROW_KEYS, errors
+from testbed.report.rows import ROW_KEYS, check_word, errors
 
 VERDICTS = {"pass": "PASS", "fail": "FAIL", "error": "ERROR", "incomplete": "INCOMPLETE",
             "pending": "PENDING"}
@@ -34,7 +34,7 @@ def verdict(info: dict) -> str:
     if info.get("errors"):
         return "error"
     checks = info.get("checks", [])
-    if not all(c["passed"] or c.get("pending") for c in checks):
+    if any(check_word(c) == "FAIL" for c in checks):
         return "fail"
     return "pending" if info.get("speech_pending") else "pass"
 
@@ -117,8 +117,7 @@ def summary_markdown(info: dict, rows: list[dict]) -> str:
         lines += ["| phase | expectation | measured | result |", "|---|---|---|---|"]
         for c in checks:
             value = "n/a" if c["value"] is None else f"{c['value']:.3g}"
-            word = "pass" if c["passed"] else "pending" if c.get("pending") else "FAIL"
-            lines.append(f"| {c['phase']} | `{c['check']}` | {value} | {word} |")
+            lines.append(f"| {c['phase']} | `{c['check']}` | {value} | {check_word(c)} |")
         lines.append("")
     lines += ["| repetition | phase | workload | metrics |", "|---|---|---|---|"]
     for row in rows:

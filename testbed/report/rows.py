@@ -14,6 +14,12 @@ from collections.abc import Iterable
 ROW_KEYS = ("repetition", "phase", "workload", "type")  # what identifies a row; the rest is figures
 
 
+def check_word(check: dict) -> str:
+    """An expectation's result (a check of run.json, or CheckResult.__dict__): pass, pending
+    (its metric is the calls' audio, not scored yet) or FAIL."""
+    return "pass" if check["passed"] else "pending" if check.get("pending") else "FAIL"
+
+
 def is_figure(key: str, value: object) -> bool:
     return (key not in ROW_KEYS and not isinstance(value, bool) and isinstance(value, float | int)
             and math.isfinite(value))

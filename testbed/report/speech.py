@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from testbed.errors import InputError
 from testbed.speech.scores import NAMES as SCORES
 
 ROW_METRICS = (*SCORES, "heard")  # what the scoring stage adds to a phase's row
@@ -30,12 +31,33 @@ SCALES = ("PESQ: MOS-LQO, 1 (bad) to 4.5 narrowband or 4.6 wideband; ViSQOL: MOS
           "windows one clip long.")
 
 
+ENTRY_KEYS = {"repetition", "phase", "workload", "call", "direction", "audio", "reference", "scores", "heard"}
+
+
 def entries(directory: Path) -> list[dict]:
+    """The scored call directions of a results directory (speech.json; none when it has none),
+    or exit 2 naming the file when it is not what the scoring stage writes."""
     path = directory / "speech.json"
-    try:
-        return json.loads(path.read_text()) if path.exists() else []
-    except (OSError, json.JSONDecodeError):
+    if not path.exists():
         return []
+    try:
+        found = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError.single(f"cannot read the scored calls: {exc}", str(path)) from None
+    if not isinstance(found, list) or not all(isinstance(e, dict) and e.keys() >= ENTRY_KEYS for e in found):
+        raise InputError.single("not the scored calls the scoring stage writes (a list of entries with "
+                                + ", ".join(sorted(ENTRY_KEYS)) + ")", str(path))
+    return found
+
+
+def read_audio(path: Path, dtype: str = "float32") -> tuple[np.ndarray, int]:
+    """A scored call's FLAC, or exit 2 naming it (missing, truncated, not audio)."""
+    import soundfile
+
+    try:
+        return soundfile.read(str(path), dtype=dtype)
+    except (OSError, RuntimeError) as exc:  # soundfile's errors are RuntimeErrors
+        raise InputError.single(f"cannot read the call's audio: {exc}", str(path)) from None
 
 
 def _mean(values: list[float]) -> float:
@@ -56,13 +78,6 @@ def phase_scores(directory: Path) -> list[dict]:
         groups.setdefault((entry["phase"], entry["workload"]), []).append(entry)
     return [{"phase": phase, "workload": workload, **mean_scores(group)}
             for (phase, workload), group in groups.items()]
-
-
-def _read(path: Path) -> tuple[np.ndarray, int]:
-    import soundfile
-
-    samples, rate = soundfile.read(str(path), dtype="float32")
-    return samples, rate
 
 
 def spectrograms(reference: np.ndarray, received: np.ndarray, rate: int, fates: str, frame_ms: float,
@@ -130,8 +145,8 @@ def section_html(directory: Path) -> str:
     parts = [f"<h2>Listen</h2><p>{html.escape(SCALES)}</p><table><tr><th>phase</th><th>workload</th>"
              + "".join(f"<th>{k}</th>" for k in ROW_METRICS) + f"</tr>{rows}</table>"]
     for entry in found:
-        received, rate = _read(directory / entry["audio"])
-        reference, _ = _read(directory / entry["reference"])
+        received, rate = read_audio(directory / entry["audio"])
+        reference, _ = read_audio(directory / entry["reference"])
         title = (f"repetition {entry['repetition']}, {entry['phase']}, {entry['workload']}, "
                  f"call {entry['call']} {entry['direction']} ({entry['codec']}, {entry['source']})")
         picture = base64.b64encode(spectrograms(reference, received, rate, entry["fates"], entry["frame_ms"],

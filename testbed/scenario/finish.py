@@ -17,7 +17,7 @@ from testbed.report import results
 from testbed.report.render import load
 from testbed.scenario import speech
 from testbed.scenario.checks import check
-from testbed.scenario.model import Expectation
+from testbed.scenario.model import Expectation, Output
 from testbed.scenario.runner import ScenarioResult
 
 Progress = Callable[[str], None]
@@ -31,6 +31,13 @@ def expectations_of(info: dict, file: str = "run.json") -> list[Expectation]:
         raise InputError.single(f"does not hold the scenario's expectations ({exc})", file) from None
 
 
+def _output_of(info: dict, file: str) -> Output:
+    try:
+        return Output.model_validate(info["definition"].get("output", {}))
+    except ValueError as exc:
+        raise InputError.single(f"does not hold the scenario's output settings ({exc})", file) from None
+
+
 def finish(work: Path, expectations: Iterable[Expectation] | None = None, progress: Progress = lambda _: None,
            render: bool | None = None) -> ScenarioResult:
     info, rows = load(work)
@@ -40,11 +47,12 @@ def finish(work: Path, expectations: Iterable[Expectation] | None = None, progre
     if expectations is None:
         expectations = expectations_of(info, str(work / "run.json"))
     checks = check(expectations, rows)
-    if not info.get("definition", {}).get("output", {}).get("traces", True):
+    output = _output_of(info, str(work / "run.json"))
+    if not output.traces:
         speech.drop_inputs(work)  # kept only to be scored: `output: {traces: false}` asked for none
     info.update(speech_pending=False, checks=[c.__dict__ for c in checks])
     results.write(work, info, rows)
-    plots = info.get("definition", {}).get("output", {}).get("plots", True) if render is None else render
+    plots = output.plots if render is None else render
     if plots and rows:
         from testbed.report.render import render as render_report
 

@@ -146,6 +146,8 @@ def load_scenario(path: str | Path) -> LoadedScenario:
             hint = (f" (did you mean {' or '.join(map(repr, close))}?)" if close
                     else f"; known: {', '.join(known)}")
             problem(("expect", index, "check"), f"{types[workload]} has no metric {metric!r}{hint}")
+        elif workload in by_name and (reason := by_name[workload].unmeasured(metric)):
+            problem(("expect", index, "check"), f"{workload}.{metric} is never measured: {reason}")
     if problems:
         raise InputError(_as_written(problems, spelled))
     return LoadedScenario(scenario, source, profiles, tuple(warnings), lines)

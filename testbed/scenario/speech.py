@@ -20,6 +20,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,9 +29,9 @@ import numpy as np
 
 from testbed.errors import InputError
 from testbed.measure.trace import load_traces
+from testbed.report.speech import entries as speech_entries
 from testbed.report.speech import mean_scores
 from testbed.speech import media as media_files
-from testbed.speech.playout import FATE_NAMES
 from testbed.speech.presets import PRESETS, AudioPreset
 from testbed.speech.reference import VOICES
 
@@ -107,9 +108,20 @@ def _write_flac(path: Path, samples: np.ndarray, rate: int) -> None:
     os.replace(tmp, path)
 
 
-def _speech_json(directory: Path) -> list[dict]:
-    path = directory / "speech.json"
-    return json.loads(path.read_text()) if path.exists() else []
+NOTE_KEYS = {"repetition", "phase", "workload", "frames", "traces", "calls"}
+
+
+def _note(path: Path) -> dict:
+    """A pending note, or exit 2 naming it (half-written, or not a note)."""
+    try:
+        note = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError.single(f"cannot read the note of calls to score: {exc}", str(path)) from None
+    calls = note.get("calls") if isinstance(note, dict) else None
+    if not (isinstance(calls, list) and note.keys() >= NOTE_KEYS
+            and all(isinstance(c, dict) and c.keys() >= {"call", "uplink", "downlink"} for c in calls)):
+        raise InputError.single(f"not a note of calls to score ({', '.join(sorted(NOTE_KEYS))})", str(path))
+    return note
 
 
 def _save_speech_json(directory: Path, entries: list[dict]) -> None:
@@ -138,12 +150,16 @@ def score_pending(directory: Path, rows: list[dict], progress: Progress = lambda
     `persist` saves the rows after each note, before the note is removed: scoring stopped
     part-way loses nothing, and `testbed score` goes on with the notes left."""
     ran = {(r.get("repetition"), r.get("phase")): k for k, r in reversed(list(enumerate(rows)))}
-    notes = sorted(pending(directory), key=lambda n: _run_order(n, ran))  # in the order the phases ran
-    entries = _speech_json(directory)
-    todo = sum(2 * len(json.loads(n.read_text())["calls"]) for n in notes)
+    notes = {path: _note(path) for path in pending(directory)}
+    def ran_at(path: Path) -> tuple[int, str]:
+        return ran.get((notes[path]["repetition"], notes[path]["phase"]), len(ran)), path.name
+
+    order = sorted(notes, key=ran_at)
+    entries = speech_entries(directory)
+    todo = sum(2 * len(note["calls"]) for note in notes.values())
     done = 0
-    for note_path in notes:
-        note = json.loads(note_path.read_text())
+    for note_path in order:  # in the order the phases ran
+        note = notes[note_path]
         traces = {t.key: t for t in _read(load_traces, directory / "traces" / note["traces"], "traces")}
         stem = note_path.name.removesuffix(PENDING)
         scored = []
@@ -183,13 +199,8 @@ def _read(reader: Callable, path: Path, what: str):
     """A results file read by `reader`, or exit 2 naming it (missing, truncated, another format)."""
     try:
         return reader(path)
-    except (OSError, ValueError, KeyError, EOFError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as exc:
         raise InputError.single(f"cannot read the call's {what}: {exc}", str(path)) from None
-
-
-def _run_order(note: Path, ran: dict) -> tuple[int, str]:
-    data = json.loads(note.read_text())
-    return ran.get((data["repetition"], data["phase"]), len(ran)), note.name
 
 
 def _key(entry: dict) -> tuple:
@@ -201,7 +212,3 @@ def _update_row(rows: list[dict], note: dict, scored: list[dict]) -> None:
         if (row.get("repetition"), row.get("phase"), row.get("workload")) == (
                 note["repetition"], note["phase"], note["workload"]) and "error" not in row:
             row.update(mean_scores(scored))
-
-
-def fate_names() -> dict[str, str]:
-    return dict(zip(FATE_LETTERS, FATE_NAMES, strict=True))

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from testbed.errors import InputError, ProgramMissing
+from testbed.errors import InputError, Problem, ProgramMissing
 from testbed.speech.level import active_level_dbov, normalise
 
 CACHE = Path(os.environ.get("TESTBED_CACHE", "/var/cache/testbed")) / "speech"
@@ -144,12 +144,20 @@ def voice_speech(name: str, rate: int) -> np.ndarray:
     return _cached(f"{name}-{rate}-{key}", make)
 
 
+class BadRecording(InputError):
+    """A recording refused (exit 2); `reason` says why, without the file's name."""
+
+    def __init__(self, where: str, path: Path, reason: str) -> None:
+        super().__init__([Problem(str(path), None, "", f"{where}: {path}: {reason}")])
+        self.reason = reason
+
+
 def read_wav(path: Path, where: str = "speech") -> tuple[np.ndarray, int]:
-    """A user's recording, checked: float samples and their rate. InputError (exit 2) says why not."""
+    """A user's recording, checked: float samples and their rate. BadRecording says why not."""
     import soundfile
 
-    def refuse(why: str) -> InputError:
-        return InputError.single(f"{where}: {path}: {why}", str(path))
+    def refuse(why: str) -> BadRecording:
+        return BadRecording(where, path, why)
 
     if not path.is_file():
         raise refuse("no such file" if not path.exists() else "not a regular file")

@@ -35,8 +35,6 @@ from testbed.speech.level import active_level_dbov
 
 NAMES = ("pesq", "visqol", "dnsmos", "plcmos", "stoi")
 FLOOR = {"pesq": 1.0, "visqol": 1.0, "dnsmos": 1.0, "plcmos": 1.0, "stoi": 0.0}
-SCALE = {"pesq": "MOS-LQO 1-4.6", "visqol": "MOS-LQO 1-5", "dnsmos": "MOS 1-5", "plcmos": "MOS 1-5",
-         "stoi": "0-1"}
 MODEL_RATE = 16000  # ViSQOL speech mode, DNSMOS and PLCMOS run at 16 kHz
 PLCMOS_SEED = 20231231
 SILENT_DBOV = -70.0

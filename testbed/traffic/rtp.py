@@ -19,6 +19,8 @@ import os
 import struct
 from dataclasses import dataclass
 
+from testbed.speech.presets import PRESETS
+
 RTP_HEADER = struct.Struct("!BBHII")
 RTP_V2_EXTENSION = 0x90  # V=2, X=1, no CSRC
 ONE_BYTE_PROFILE = 0xBEDE  # RFC 8285 section 4.2
@@ -36,7 +38,7 @@ REFLECTOR_MARK = b"\xff" * 12  # after a 16-byte peer tag (RESEARCH.md section 2
 REFLECTOR_HEADER = 16 + len(REFLECTOR_MARK)
 FRAMINGS = ("rtp", "stun", "reflector")
 DYNAMIC_PT = 111
-SAMPLE_RATE = {"g711": 8000, "g711-noplc": 8000, "g729": 8000, "opus-webrtc": 48000, "opus-telegram": 48000}
+SAMPLE_RATE = {name: preset.rate for name, preset in PRESETS.items()}  # RTP clock (Opus: 48 kHz, RFC 7587)
 PAYLOAD_TYPE = {"g711": 0, "g711-noplc": 0, "g729": 18}
 
 

@@ -45,5 +45,7 @@ def test_the_headline_scenario_is_heard_phase_by_phase(tmp_path) -> None:
 def test_signatures_that_listen_hold(profile: str, tmp_path) -> None:
     info, _, speech = _run(profile, tmp_path)
     assert all(c["passed"] for c in info["checks"])
+    heard = [c for c in info["checks"] if c["check"].split(".")[1].split()[0] in ("pesq", "visqol", "heard")]
+    assert heard and all(c["value"] is not None for c in heard), "the audio's expectations were checked"
     if profile.endswith("blocked"):
         assert speech and all(e["silent"] and e["heard"] == 0 for e in speech)

@@ -8,13 +8,16 @@ import pytest
 from testbed.report.compare import compare, verdicts
 from testbed.report.render import ReportError
 
+RUN = {"scenario": "s", "title": "S", "started": "20261123T000000Z", "kernel": "6.1",
+       "definition": {"phases": [{"name": "restricted"}], "workloads": []}}
+
 
 def _results(directory: Path, mos: list[float], passed: bool) -> Path:
     directory.mkdir()
     rows = [{"repetition": i, "phase": "restricted", "workload": "voip", "type": "voip", "mos_cq": m}
             for i, m in enumerate(mos)]
     (directory / "metrics.json").write_text(json.dumps(rows))
-    (directory / "run.json").write_text(json.dumps({"checks": [
+    (directory / "run.json").write_text(json.dumps({**RUN, "checks": [
         {"phase": "restricted", "check": "voip.mos_cq < 2.5", "value": sum(mos) / len(mos), "passed": passed}]}))
     return directory
 

@@ -101,6 +101,8 @@ def measured(argv: list[str], cwd: Path) -> tuple[int, str, float, int]:
     finally:
         guard.cancel()
     proc.returncode = os.waitstatus_to_exitcode(status)
+    assert (cwd / "peak.txt").exists(), (f"`testbed {' '.join(argv[3:])}` ended without reporting (exit "
+                                         f"{proc.returncode}: killed after {HANG_S} s, or crashed)")
     peak = int((cwd / "peak.txt").read_text())
     return proc.returncode, (cwd / "stderr.txt").read_text(), usage.ru_utime + usage.ru_stime, peak
 

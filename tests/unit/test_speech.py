@@ -60,9 +60,10 @@ def test_mu_law_code_points_follow_g191() -> None:
     assert g711.encode(np.array([0, 32767, -32768], np.int16)) == bytes([0xFF, 0x80, 0x00])
     codes = bytes(c for c in range(256) if c != 0x7F)  # 0x7F and 0xFF both decode to 0
     assert g711.encode(g711.decode(codes)) == codes
-    # expansion is odd-symmetric and monotonic over each half
+    # expansion is odd-symmetric (code c and c ^ 0x80 are one magnitude, two signs) and monotonic
     positive = g711.decode(bytes(range(0xFF, 0x7F, -1))).astype(int)
-    assert np.all(np.diff(positive) > 0)
+    negative = g711.decode(bytes(range(0x7F, -1, -1))).astype(int)
+    assert np.all(np.diff(positive) > 0) and np.array_equal(negative, -positive)
 
 
 def test_p56_level_of_a_dither_below_every_threshold_is_silence() -> None:
@@ -337,3 +338,12 @@ def test_a_missing_scorer_names_the_extra_that_brings_it(monkeypatch) -> None:
     monkeypatch.setattr(builtins, "__import__", without_pesq)
     with pytest.raises(ModuleMissing, match=r"pip install -e '\.\[speech\]'"):
         scores.pesq(np.zeros(8000), np.zeros(8000), 8000)
+
+
+def test_the_call_model_and_the_audio_presets_describe_the_same_codecs() -> None:
+    """Calls are paced by the E-model's codec table and framed by the audio presets: one set
+    of codecs, one frame length each."""
+    from testbed.measure.emodel import CODECS
+
+    assert set(CODECS) == set(PRESETS)
+    assert all(CODECS[name].frame_ms == preset.frame_ms for name, preset in PRESETS.items())

@@ -100,6 +100,10 @@ class WorkloadSpec(Strict):
         """Field -> the host it names, for the loader to check against the topology."""
         return {field: getattr(self, field) for field in self.NODE_FIELDS}
 
+    def unmeasured(self, metric: str) -> str | None:
+        """Why this workload, as configured, never measures one of its metrics (None: it does)."""
+        return None
+
     def input_files(self) -> list[Path]:
         """Files this workload reads (to copy into the testbed VM with the scenario)."""
         return []

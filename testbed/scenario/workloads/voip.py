@@ -17,6 +17,7 @@ from testbed.measure.call import StreamMetrics, stream_metrics
 from testbed.measure.emodel import CODECS
 from testbed.measure.trace import StreamTrace, save_traces
 from testbed.profile.types import FieldError
+from testbed.report.speech import ROW_METRICS
 from testbed.scenario import speech
 from testbed.scenario.workloads.base import Metric, Metrics, PhaseContext, TwoNodes
 from testbed.speech.presets import PRESETS
@@ -81,8 +82,7 @@ class Voip(TwoNodes):
     @classmethod
     def _speech_sources(cls, value: list[str], info: ValidationInfo) -> list[str]:
         """Voices by name; WAV files resolved against the scenario's directory and checked now."""
-        from testbed.errors import InputError
-        from testbed.speech.reference import read_wav
+        from testbed.speech.reference import BadRecording, read_wav
 
         base = Path((info.context or {}).get("base", "."))
         out = []
@@ -95,8 +95,8 @@ class Voip(TwoNodes):
                 raise FieldError((k,), f"{item!r} is neither a voice ({', '.join(VOICES)}) nor a WAV file")
             try:
                 read_wav(path.resolve(), where=f"speech[{k}]")
-            except InputError as exc:
-                raise FieldError((k,), exc.problems[0].message.split(": ", 2)[-1]) from None
+            except BadRecording as exc:
+                raise FieldError((k,), exc.reason) from None
             out.append(str(path.resolve()))
         return out
 
@@ -119,6 +119,17 @@ class Voip(TwoNodes):
     def audible(self) -> bool:
         """The calls carry real speech (a codec with an encoder, and speech to say)."""
         return bool(self.speech) and PRESETS[self.codec].codec != "model"
+
+    def unmeasured(self, metric: str) -> str | None:
+        if metric not in ROW_METRICS:
+            return None
+        if PRESETS[self.codec].codec == "model":
+            return f"{self.codec} is a model-only codec (no free encoder): its calls carry no speech to score"
+        if not self.speech:
+            return "speech: none sends no speech to score"
+        if not self.scored_calls:
+            return "scored_calls: 0 scores no call"
+        return None
 
     def prepare(self, directory: Path, progress: Callable[[str], None]) -> None:
         if self.audible:
