@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import json
 from html.parser import HTMLParser
+from pathlib import Path
 
+import numpy as np
 import pytest
 
+from testbed.measure.trace import load_traces
 from tests.cli import run_cli
 
 
@@ -26,6 +29,20 @@ def _run(target: str, tmp_path) -> tuple[dict, list[dict], list[dict]]:
             json.loads((directory / "speech.json").read_text()))
 
 
+def _late_but_on_schedule(directory: Path, entry: dict) -> list[int]:
+    """Frames played as late although their packet came within one frame of its schedule."""
+    (trace,) = [t for t in load_traces(directory / "traces" / f"rep{entry['repetition']}-{entry['phase']}-"
+                                                                f"{entry['workload']}.npz")
+                if t.key == f"call{entry['call']}-{entry['direction']}"]
+    frame_ns = int(entry["frame_ms"] * 1e6)
+    origin = int(np.min(trace.sent["send_ns"] - trace.sent["frame"] * frame_ns))  # the on-time sends
+    frame_of = dict(zip(trace.sent["seq"].tolist(), trace.sent["frame"].tolist(), strict=True))
+    behind = {frame_of[seq]: recv - (origin + frame_of[seq] * frame_ns)
+              for seq, recv in zip(trace.received["seq"].tolist(), trace.received["recv_ns"].tolist(),
+                                   strict=True)}
+    return [frame for frame, fate in enumerate(entry["fates"]) if fate == "t" and behind[frame] < frame_ns]
+
+
 def test_the_headline_scenario_is_heard_phase_by_phase(tmp_path) -> None:
     info, rows, speech = _run("ru-2025-calls", tmp_path)
     by = {(r["phase"], r["workload"]): r for r in rows}
@@ -35,8 +52,12 @@ def test_the_headline_scenario_is_heard_phase_by_phase(tmp_path) -> None:
     assert [e["phase"] for e in speech] == ["baseline"] * 4 + ["restricted"] * 4 + ["lifted"] * 4
     restricted = [e for e in speech if e["phase"] == "restricted"]
     assert all(e["counts"]["lost"] + e["counts"]["late"] > 0 for e in restricted)
-    assert all(e["counts"]["lost"] == e["counts"]["late"] == 0 for e in speech if e["phase"] != "restricted")
     (directory,) = [d for d in tmp_path.iterdir() if d.is_dir()]
+    clean = [e for e in speech if e["phase"] != "restricted"]
+    assert all(e["counts"]["lost"] == 0 for e in clean)
+    # a busy machine may stall the emulated sender or receiver for tens of milliseconds; the
+    # playout must discard nothing else (a packet on schedule is played, not dropped as late)
+    assert [f for e in clean for f in _late_but_on_schedule(directory, e)] == []
     page = (directory / "report.html").read_text()
     assert page.count("<audio") == 24  # said and heard, for every scored direction of the three phases
 
