@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 CACHE=${TESTBED_CACHE:-/var/cache/testbed}
 APT_PACKAGES=(iproute2 nftables iperf3 ethtool iputils-ping tcpdump mininet procps python3-venv
-              espeak-ng libopus0 libsndfile1)
+              espeak-ng libopus0 libsndfile1 coturn)
 # Only on the host: the calls' audio is decoded and scored here (G.711 concealment from
 # spandsp; PESQ builds from source), and tshark reads captures in the tests.
 HOST_PACKAGES=(libspandsp2 tshark gcc python3-dev)
@@ -40,6 +40,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}" >&2
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# coturn's package starts a server on 3478 in the root namespace on systemd hosts: the
+# testbed runs its own, per run, inside a topology node
+if [ -d /run/systemd/system ]; then
+  systemctl disable --now coturn >/dev/null 2>&1 || true
 fi
 
 PYTHON=${PYTHON:-python3}

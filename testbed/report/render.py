@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 from testbed.errors import InputError
-from testbed.report import plots
+from testbed.report import plots, webrtc
 from testbed.report.results import VERDICTS, verdict
 from testbed.report.rows import ROW_KEYS, check_word
 from testbed.report.speech import section_html
@@ -123,6 +123,7 @@ kernel {html.escape(info['kernel'])}{' (testbed VM)' if info.get('in_vm') else '
 {_img(timeline, "MOS-CQ, loss and jitter per second; dashed lines mark phase boundaries")}
 {_img(cdf, "One-way delay of call packets, per phase (log scale)")}
 {section_html(directory)}
+{webrtc.section_html(directory, info)}
 <h2>All metrics</h2>
 {metric_tables(info, rows)}
 <p>Files: run.json, metrics.json, metrics.csv, summary.md, traces/ (per packet, numpy .npz), speech.json and

@@ -16,6 +16,7 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
+from testbed.report import webrtc
 from testbed.report.rows import ROW_KEYS, check_word, errors
 
 VERDICTS = {"pass": "PASS", "fail": "FAIL", "error": "ERROR", "incomplete": "INCOMPLETE",
@@ -87,7 +88,7 @@ def write(directory: Path, info: dict, rows: list[dict]) -> None:
         writer.writeheader()
         writer.writerows(rows)
     os.replace(tmp, directory / "metrics.csv")
-    _write_atomically(directory / "summary.md", summary_markdown(info, rows))
+    _write_atomically(directory / "summary.md", summary_markdown(info, rows, directory))
 
 
 def _unit(info: dict, kind: str, metric: str) -> str:
@@ -98,7 +99,8 @@ def _shown(value: object) -> str:
     return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
-def summary_markdown(info: dict, rows: list[dict]) -> str:
+def summary_markdown(info: dict, rows: list[dict], directory: Path | None = None) -> str:
+    """summary.md; with the results `directory`, also the WebRTC calls call by call."""
     lines = [f"# {info['scenario']}: {info['title']}", ""]
     state = verdict(info)
     if state == "incomplete":
@@ -119,6 +121,8 @@ def summary_markdown(info: dict, rows: list[dict]) -> str:
             value = "n/a" if c["value"] is None else f"{c['value']:.3g}"
             lines.append(f"| {c['phase']} | `{c['check']}` | {value} | {check_word(c)} |")
         lines.append("")
+    if directory is not None and "definition" in info:
+        lines += webrtc.summary_lines(directory, info)
     lines += ["| repetition | phase | workload | metrics |", "|---|---|---|---|"]
     for row in rows:
         shown = ", ".join(f"{k} {_shown(v)}{(' ' + u) if (u := _unit(info, row['type'], k)) else ''}"

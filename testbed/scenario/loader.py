@@ -120,6 +120,17 @@ def load_scenario(path: str | Path) -> LoadedScenario:
             if host not in hosts:
                 known = ", ".join(sorted(hosts))
                 problem(("workloads", index, key), f"no host {host!r} in the topology ({known})")
+    for phase_name in names:
+        bound: dict[tuple[str, str], str] = {}
+        for index, workload in enumerate(scenario.workloads):
+            if phase_name not in (workload.phases or names):
+                continue
+            for key, service in workload.services().items():
+                if service in bound:
+                    host, what = service
+                    problem(("workloads", index, key), f"{host!r} already runs {what} for workload "
+                            f"{bound[service]!r} in phase {phase_name!r}: give another host or phase")
+                bound.setdefault(service, workload.name)
     for index, workload in enumerate(scenario.workloads):
         for k, phase_name in enumerate(workload.phases or []):
             if phase_name not in names:

@@ -18,7 +18,7 @@ from testbed.measure.trace import StreamTrace
 from testbed.speech import scores
 from testbed.speech.level import active_samples
 from testbed.speech.media import Media
-from testbed.speech.playout import FEC, PLAYED, Playout, replay
+from testbed.speech.playout import DTX, FEC, PLAYED, Playout, replay
 from testbed.speech.reference import resample
 from testbed.speech.render import render
 
@@ -44,6 +44,7 @@ def hear(trace: StreamTrace, media: Media, frames: int) -> Heard:
     ref = media.reference_for(frames)
     n = media.preset.frame_samples
     speech = active_samples(ref / 32768, media.preset.rate)[: frames * n].reshape(-1, n).any(axis=1)
+    speech &= playout.fates != DTX  # what the encoder left unsent it judged silence: not speech to hear
     decoded = np.isin(playout.fates, (PLAYED, FEC))
     heard = float(np.count_nonzero(decoded & speech) / np.count_nonzero(speech)) if speech.any() else 0.0
     return Heard(playout, audio, ref, media.preset.rate, heard)

@@ -38,6 +38,7 @@ REFLECTOR_MARK = b"\xff" * 12  # after a 16-byte peer tag (RESEARCH.md section 2
 REFLECTOR_HEADER = 16 + len(REFLECTOR_MARK)
 FRAMINGS = ("rtp", "stun", "reflector")
 DYNAMIC_PT = 111
+MARKER_BIT = 0x80  # the top bit of the byte that holds the payload type
 SAMPLE_RATE = {name: preset.rate for name, preset in PRESETS.items()}  # RTP clock (Opus: 48 kHz, RFC 7587)
 PAYLOAD_TYPE = {"g711": 0, "g711-noplc": 0, "g729": 18}
 
@@ -65,12 +66,13 @@ def zeros(payload_bytes: int) -> bytes:
 
 
 def build(codec: str, payload: bytes, frame_ms: float, ssrc: int, seq: int, send_ns: int,
-          framing: str = "rtp", frame: int | None = None) -> bytes:
-    """One packet: `seq` counts packets sent, `frame` the frame it carries (default `seq`)."""
+          framing: str = "rtp", frame: int | None = None, marker: bool = False) -> bytes:
+    """One packet: `seq` counts packets sent, `frame` the frame it carries (default `seq`);
+    `marker`: the first packet of a talkspurt (RFC 3551 section 4.1: after silence DTX left unsent)."""
     samples = int(SAMPLE_RATE[codec] * frame_ms / 1000)
     timestamp = ((seq if frame is None else frame) * samples) & 0xFFFFFFFF
-    header = RTP_HEADER.pack(RTP_V2_EXTENSION, PAYLOAD_TYPE.get(codec, DYNAMIC_PT), seq & 0xFFFF, timestamp,
-                             ssrc)
+    payload_type = PAYLOAD_TYPE.get(codec, DYNAMIC_PT) | (MARKER_BIT if marker else 0)
+    header = RTP_HEADER.pack(RTP_V2_EXTENSION, payload_type, seq & 0xFFFF, timestamp, ssrc)
     extension = EXTENSION.pack(ONE_BYTE_PROFILE, EXTENSION_WORDS, EXTENSION_ELEMENT, MARK.pack(seq, send_ns))
     packet = header + extension + payload
     if framing == "stun":

@@ -105,6 +105,7 @@ def send(sock: socket.socket, config: dict, payloads: list[Callable[[int], bytes
     talk = [_talk_pattern(frames, config["frame_ms"], rng) if config["dtx"] and not speaks[call] else None
             for call in range(calls)]
     seqs = [0] * calls
+    last_sent = [-2] * calls  # the frame each call sent last: a gap before this one starts a talkspurt
     ssrcs = [rtp.ssrc_for(call, downlink) for call in range(calls)]
     offsets = [call * frame_ns // calls for call in range(calls)]
     start = config["start_ns"]
@@ -124,7 +125,8 @@ def send(sock: socket.socket, config: dict, payloads: list[Callable[[int], bytes
             while (now := time.time_ns()) < deadline:
                 pass
             packet = rtp.build(config["codec"], payload, config["frame_ms"], ssrcs[call], seqs[call], now,
-                               config["framing"], frame)
+                               config["framing"], frame, marker=last_sent[call] != frame - 1)
+            last_sent[call] = frame
             sock.sendto(packet, peer)
             sent.append((ssrcs[call], seqs[call], now, len(packet), frame))
             lateness.append(now - deadline)

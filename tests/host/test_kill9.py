@@ -1,8 +1,9 @@
-"""kill -9 at 20 points across up, apply, run, calls and vm run: then `testbed clean --pid
-PID` (only what the killed process made: another run's leftovers stay for their owner) and,
-for a run that had finished coming up and so is kept up on purpose, `testbed clean --run
-ID`, leave nothing of it: no namespace, link, state file, pid file, VM, and the root
-namespace's nft tables and qdiscs as they were."""
+"""kill -9 at 23 points across up, apply, run, calls, vm run and a webrtc run: then
+`testbed clean --pid PID` (only what the killed process made: another run's leftovers stay
+for their owner) and, for a run that had finished coming up and so is kept up on purpose,
+`testbed clean --run ID`, leave nothing of it: no namespace, link, state file, pid file, VM,
+WebRTC peer, signalling server or coturn, and the root namespace's nft tables and qdiscs as
+they were."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from .conftest import new_run_id
 from .test_vm_lifecycle import vms_of
 
 HOST_SCENARIO = ROOT / "tests" / "data" / "scenarios" / "host.yaml"
+WEBRTC_SCENARIO = ROOT / "tests" / "data" / "scenarios" / "webrtc-kill.yaml"
 # (command, its arguments, seconds after its start at which it is killed): 4 points each
 POINTS = [
     ("up", lambda run, out: ["up", "--run", run], (0.05, 0.2, 0.5, 1.5)),
@@ -29,6 +31,7 @@ POINTS = [
     ("run", lambda run, out: ["run", str(HOST_SCENARIO), "--allow-commands", "--results", out], (0.5, 2.0, 4.0, 7.0)),
     ("calls", lambda run, out: ["calls", "--seconds", "3", "--results", out], (0.3, 1.0, 2.5, 4.5)),
     ("vm-run", lambda run, out: ["vm", "run", "--", "sleep", "60"], (1.0, 4.0, 8.0, 14.0)),
+    ("webrtc", lambda run, out: ["run", str(WEBRTC_SCENARIO), "--where", "local", "--results", out], (1.5, 3.0, 5.0)),
 ]
 CASES = [(name, args, delay) for name, args, delays in POINTS for delay in delays]
 
@@ -51,6 +54,10 @@ def leftovers(run: str, pid: int) -> list[str]:
               if p.stem == run or (p.stem[1:-2] == base36(pid) and p.stem[0] in "sctmx")]
     found += [f"pid file of VM {vm}" for vm in vms_of(pid)]
     found += [f"VM run record {p.name}" for p in (STATE_DIR / "vm-runs").glob(f"{run}.*")]
+    # a webrtc workload's peers, signalling server and coturn name their run in their files
+    programs = subprocess.run(["pgrep", "-af", "testbed-webrtc-"], capture_output=True, text=True).stdout
+    found += [f"process {line}" for line in programs.splitlines()
+              if any(f"testbed-webrtc-{letter}{base36(pid)}" in line for letter in "sctmx")]
     return found
 
 

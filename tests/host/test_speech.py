@@ -88,7 +88,7 @@ def test_wireshark_reads_the_header_extension(tmp_path) -> None:
             capture.send_signal(signal.SIGINT)  # tshark finishes the file and exits
             capture.wait(timeout=30)
     fields = ["rtp.version", "rtp.ext", "rtp.ext.profile", "rtp.ext.rfc5285.id", "rtp.ext.rfc5285.len",
-              "rtp.ext.rfc5285.data", "rtp.seq", "rtp.timestamp", "rtp.payload"]
+              "rtp.ext.rfc5285.data", "rtp.seq", "rtp.timestamp", "rtp.marker", "rtp.payload"]
     out = subprocess.run(["tshark", "-r", str(pcap), "-d", "udp.port==40000,rtp", "-T", "fields",
                           *(x for f in fields for x in ("-e", f)), "-E", "separator=;"],
                          capture_output=True, text=True, check=True).stdout
@@ -104,3 +104,5 @@ def test_wireshark_reads_the_header_extension(tmp_path) -> None:
         assert seq & 0xFFFF == int(row["rtp.seq"])
         frame = int(row["rtp.timestamp"]) // 960  # 20 ms at 48 kHz
         assert bytes.fromhex(row["rtp.payload"].replace(":", "")) == payloads[frame % len(payloads)]
+        # RFC 3551: the marker bit on a talkspurt's first packet (here, a stream's first), on no other
+        assert (row["rtp.marker"] in ("1", "True")) == (int(row["rtp.seq"]) == 0), row

@@ -40,6 +40,12 @@ def test_rtp_timestamp_advances_by_samples_per_frame() -> None:
     assert int.from_bytes(after_a_pause[4:8], "big") == 9 * 160 and after_a_pause[2:4] == b"\x00\x02"
 
 
+def test_the_marker_bit_flags_a_talkspurts_first_packet_and_keeps_the_payload_type() -> None:
+    start = rtp.build("opus-webrtc", b"\x01", 20, 1, 2, 0, frame=9, marker=True)
+    assert start[1] == 0x80 | rtp.DYNAMIC_PT and rtp.build("g711", b"\x01", 20, 1, 3, 0)[1] == 0
+    assert rtp.parse(start) is not None
+
+
 def test_foreign_packets_are_ignored() -> None:
     assert rtp.parse(b"hello") is None
     assert rtp.parse(bytes(40)) is None  # version 0

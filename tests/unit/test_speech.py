@@ -190,6 +190,16 @@ def test_clean_g711_plays_the_encoded_speech_exactly(clips) -> None:
     assert heard.heard == 1.0
 
 
+def test_a_clean_call_with_dtx_is_heard_whole() -> None:
+    """Frames DTX leaves unsent are the encoder's silence, not speech the network lost: Opus
+    judges some frames silent that P.56 counts active, and those must not count as unheard."""
+    clip = media.encode(PRESETS["opus-webrtc"], "ru-m", dtx=True)
+    frames = 3 * clip.frames  # the clip loops through the call
+    sent = np.array([k for k in range(frames) if clip.payloads[k % clip.frames]])
+    heard = assess.hear(trace(frames, 20, sent_frames=sent), clip, frames)
+    assert 0 < len(sent) < frames and heard.heard == 1.0  # was 0.962
+
+
 def test_nothing_received_is_silence_at_the_bottom_of_every_scale(clips) -> None:
     clip = clips["opus-webrtc"]
     heard = assess.score(assess.hear(trace(clip.frames, 20, np.ones(clip.frames, bool)), clip, clip.frames), clip)

@@ -100,6 +100,11 @@ class WorkloadSpec(Strict):
         """Field -> the host it names, for the loader to check against the topology."""
         return {field: getattr(self, field) for field in self.NODE_FIELDS}
 
+    def services(self) -> dict[str, tuple[str, str]]:
+        """Servers this workload starts for a phase: field -> (host, what it binds there).
+        Two workloads of one phase may not bind the same thing on the same host."""
+        return {}
+
     def unmeasured(self, metric: str) -> str | None:
         """Why this workload, as configured, never measures one of its metrics (None: it does)."""
         return None

@@ -60,8 +60,8 @@ class Voip(TwoNodes):
         Metric("dnsmos", "MOS 1-5", "DNSMOS P.835 overall quality of the received audio (no reference)"),
         Metric("plcmos", "MOS 1-5", "PLCMOS v2: how well the loss was concealed (no reference)"),
         Metric("stoi", "0-1", "STOI: short-time objective intelligibility of the received audio"),
-        Metric("heard", "0-1", "share of the speech's frames decoded from packets (played or FEC-recovered); "
-               "0: silence"),
+        Metric("heard", "0-1", "share of the speech's frames decoded from packets (played or FEC-recovered; "
+               "frames DTX left unsent do not count); 0: silence"),
     )
 
     @field_validator("codec")

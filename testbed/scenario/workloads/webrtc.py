@@ -1,0 +1,135 @@
+"""`webrtc`: real WebRTC calls (aiortc) between two hosts, set up as apps set them up: offer
+and answer through a signalling server on its own host (over TCP, the messaging path), ICE
+candidates from the hosts themselves and, per `ice`, from a STUN or TURN server (Debian's
+coturn, on its own host: UDP and TCP 3478, TLS 443). Whether a call connects under a
+censor, how long it takes, which candidate pair carries it (direct, or relayed and how), and
+what its RTP statistics say are the figures. aiortc's jitter buffer is not a realistic
+playout model (aiortc issue #543): the callee's recording is what aiortc played."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import tempfile
+from pathlib import Path
+from typing import ClassVar, Literal
+
+import numpy as np
+from pydantic import Field, model_validator
+
+from testbed.measure.webrtc import summarise
+from testbed.profile.types import Duration, FieldError
+from testbed.scenario.workloads.base import Metric, Metrics, PhaseContext, TwoNodes
+from testbed.speech.reference import DEFAULT_VOICES, VOICES
+from testbed.traffic.turn import STUN_PORT, TLS_PORT
+from testbed.traffic.webrtc import SIGNALLING_PORT, TRANSCRIPT, IceServer, run_webrtc
+
+RATES = {"pcmu": 8000, "opus": 48000}  # what the peers' audio tracks carry
+
+
+class Webrtc(TwoNodes):
+    type: Literal["webrtc"]
+    name: str = "webrtc"
+    ice: Literal["none", "stun", "turn-udp", "turn-tcp", "turn-tls"] = Field(
+        "none", description="where candidates come from besides the hosts: none, a STUN server, or a TURN "
+                            "server reached over udp, tcp or tls (443)")
+    policy: Literal["all", "relay"] = Field("all", description="ICE transport policy: all candidates, or "
+                                                                "relay only (needs a TURN server)")
+    calls: int = Field(1, ge=1, le=20, description="calls at once")
+    codec: Literal["pcmu", "opus"] = Field("pcmu", description="pcmu (G.711 mu-law) or opus (aiortc's "
+                                                                "encoder: about 1.5x the CPU)")
+    connect_timeout: Duration("100ms") = Field(10_000_000_000, description="a call not connected by then "
+                                                                          "counts as failed")
+    signalling: str = Field("sig", description="the host of the signalling server (offer and answer, TCP)")
+    signalling_port: int = Field(SIGNALLING_PORT, ge=1, le=65535, description="its TCP port")
+    turn: str = Field("turn", description="the host of the STUN/TURN server (coturn), when `ice` is not none")
+    speech: list[str] = Field(list(DEFAULT_VOICES), description="what the calls say, in turn: built-in "
+                              "voices (en-f, en-m, ru-f, ru-m); none: a 440 Hz tone")
+
+    NODE_FIELDS: ClassVar[tuple[str, ...]] = ("client", "server", "signalling", "turn")
+    METRICS: ClassVar[tuple[Metric, ...]] = (
+        Metric("connected", "0-1", "share of calls whose ICE completed on both sides before connect_timeout"),
+        Metric("setup_time", "ms", "offer to ICE completed, mean over the connected calls"),
+        Metric("pair_host", "0-1", "share of connected calls carried directly (host candidates)"),
+        Metric("pair_srflx", "0-1", "share carried through server-reflexive (NAT) candidates"),
+        Metric("pair_relay", "0-1", "share relayed by the TURN server"),
+        Metric("relay_tcp", "0-1", "share of relayed calls whose leg to the TURN server is TCP or TLS"),
+        Metric("ice_restarts", "count", "calls dialled again after failing (aiortc has no ICE restart)"),
+        Metric("rtt", "ms", "round-trip time from RTCP receiver reports (getStats), mean"),
+        Metric("jitter", "ms", "RFC 3550 interarrival jitter of the received audio (getStats), mean"),
+        Metric("loss", "%", "packets lost of those sent, per received stream, mean"),
+        Metric("kbit", "kbit/s", "received bit rate (transport bytes), mean per direction"),
+        Metric("stalled", "0-1", "share of connected directions whose audio stopped for 3 s or more"),
+    )
+
+    @model_validator(mode="after")
+    def _relay_needs_turn(self) -> Webrtc:
+        if self.policy == "relay" and not self.ice.startswith("turn"):
+            raise FieldError("policy", f"relay only needs a TURN server: set ice to turn-udp, turn-tcp or "
+                                       f"turn-tls (ice is {self.ice})")
+        for k, source in enumerate(self.speech):
+            if source not in VOICES:
+                raise FieldError(("speech", k), f"{source!r} is not a voice ({', '.join(VOICES)})")
+        return self
+
+    def nodes(self) -> dict[str, str]:
+        used = super().nodes()
+        if self.ice == "none":
+            del used["turn"]
+        return used
+
+    def services(self) -> dict[str, tuple[str, str]]:
+        bound = {"signalling_port": (self.signalling, f"TCP port {self.signalling_port}")}
+        if self.ice != "none":
+            bound["turn"] = (self.turn, f"the STUN/TURN ports {STUN_PORT} and {TLS_PORT}")
+        return bound
+
+    def _audio(self, directory: Path) -> list[Path | None]:
+        from testbed.speech.reference import speech
+
+        out: list[Path | None] = []
+        for call in range(self.calls):
+            if not self.speech:
+                out.append(None)
+                continue
+            path = directory / f"speech{call}.npy"
+            np.save(path, speech(self.speech[call % len(self.speech)], RATES[self.codec]))
+            out.append(path)
+        return out
+
+    def run_phase(self, ctx: PhaseContext) -> Metrics:
+        from testbed.traffic.turn import serving_turn
+
+        client, server, relay = (ctx.endpoint(n) for n in (self.client, self.server, self.signalling))
+        peers = [node.address(4) for node in (client, server)]
+        # the run id in the path of every program's files: `testbed clean --pid` tests can tell them
+        with tempfile.TemporaryDirectory(prefix=f"testbed-webrtc-{ctx.session.run_id}-") as tmp, \
+                contextlib.ExitStack() as stack:
+            ice_servers, cafile = [], None
+            if self.ice != "none":
+                turn = stack.enter_context(serving_turn(ctx.endpoint(self.turn), peers, Path(tmp) / "turn",
+                                                        ctx.artefact(self.name, "-turn.log")))
+                credentials = (None, None) if self.ice == "stun" else (turn.user, turn.password)
+                ice_servers, cafile = [IceServer(turn.url(self.ice), *credentials)], turn.cafile
+            work = Path(tmp)
+            run = run_webrtc(client, server, relay, ice_servers, work, self.policy, self.calls, ctx.seconds,
+                             self.codec, self.connect_timeout / 1e9, cafile, self._audio(work),
+                             self.signalling_port)
+            if ctx.keep_traces:
+                if (work / TRANSCRIPT).exists():
+                    shutil.copy(work / TRANSCRIPT, ctx.artefact(self.name, "-signalling.log"))
+                ctx.artefact(self.name, ".json").write_text(json.dumps(
+                    {"ice": self.ice, "policy": self.policy, "caller": run.caller, "callee": run.callee}))
+                for recording in run.recordings:
+                    _save_flac(ctx.artefact(self.name, f"-call{recording['call']}-heard.flac"),
+                               np.load(recording["path"]), recording["rate"])
+        transport = {"turn-udp": "udp", "turn-tcp": "tcp", "turn-tls": "tls"}.get(self.ice)
+        return summarise(run.caller, run.callee, transport)
+
+
+def _save_flac(path: Path, samples: np.ndarray, rate: int) -> None:
+    import soundfile
+
+    soundfile.write(str(path), samples, rate, format="FLAC", subtype="PCM_16")
+

@@ -1,0 +1,309 @@
+"""One side of N WebRTC calls (aiortc), run inside a topology node:
+
+    python3 -m testbed.traffic.webrtc_peer CONFIG.json OUT.json
+
+It connects to the signalling server, prints "ready", then reads the common start time (ns,
+on the realtime clock) from standard input. The caller offers every call, the callee answers;
+ICE gathers from the node's one IPv4 address and the configured STUN or TURN server. Each
+side sends its audio (a looped int16 recording at the codec's rate, or a tone) for the
+phase's seconds, samples getStats once a second, and notes every state change; the callee
+records what it plays, each frame at its RTP time (a lost frame is silence, as aiortc plays
+it: it has no concealment). Writes per call what it saw to OUT.json.
+
+aiortc facts this relies on (1.16, pinned): no "connected" ICE state (ICE is up when
+iceConnectionState is "completed"), no ICE restart, and the nominated pair only in aioice's
+internals; an ICE check gives up after 63.5 s, so the call keeps its own connect deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+FRAME_S = 0.02
+CLOCK = {"pcmu": 8000, "opus": 48000}  # RTP clock rates (RFC 3551, RFC 7587)
+MIME = {"pcmu": "audio/PCMU", "opus": "audio/opus"}
+STATS_EVERY_S = 1.0
+SIGNALLING_DEADLINE_S = 15.0  # the signalling server and this peer start at the same time
+
+
+def _monotonic_ms(since_ns: int) -> float:
+    return round((time.time_ns() - since_ns) / 1e6, 1)
+
+
+def _audio_track(samples: np.ndarray | None, rate: int):
+    from aiortc import MediaStreamTrack
+    from av import AudioFrame
+
+    class Speech(MediaStreamTrack):
+        """The recording looped (or a 440 Hz tone), 20 ms frames paced on the wall clock."""
+
+        kind = "audio"
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.size = int(rate * FRAME_S)
+            self.pcm = samples if samples is not None else (
+                8000 * np.sin(2 * np.pi * 440 * np.arange(rate) / rate)).astype(np.int16)
+            self.index = 0
+            self.started: float | None = None
+
+        async def recv(self):
+            if self.started is None:
+                self.started = time.monotonic()
+            else:
+                await asyncio.sleep(max(0.0, self.started + self.index * FRAME_S - time.monotonic()))
+            at = (self.index * self.size) % len(self.pcm)
+            chunk = np.resize(np.roll(self.pcm, -at)[: self.size], self.size)
+            frame = AudioFrame.from_ndarray(chunk.reshape(1, -1), format="s16", layout="mono")
+            frame.sample_rate, frame.pts = rate, self.index * self.size
+            frame.time_base = fractions.Fraction(1, rate)
+            self.index += 1
+            return frame
+
+    return Speech()
+
+
+class Recorder:
+    """What the callee plays, each frame at its RTP time: gaps stay silent."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.rate: int | None = None
+        self.samples: np.ndarray | None = None
+        self.frames = 0
+
+    def add(self, frame) -> None:
+        pcm = frame.to_ndarray()
+        if pcm.ndim == 2 and frame.layout.name != "mono":
+            pcm = pcm.reshape(-1, len(frame.layout.channels))[:, 0]  # packed stereo: the left channel
+        pcm = pcm.reshape(-1).astype(np.int16)
+        if self.samples is None:
+            self.rate = frame.sample_rate
+            self.samples = np.zeros(int(self.seconds * self.rate), np.int16)
+        start = int(frame.pts * frame.time_base * self.rate)
+        end = min(start + pcm.size, self.samples.size)
+        if 0 <= start < end:
+            self.samples[start:end] = pcm[: end - start]
+            self.frames += 1
+
+
+class Call:
+    def __init__(self, index: int, origin_ns: int) -> None:
+        self.index = index
+        self.origin_ns = origin_ns
+        self.pc = None
+        self.offered_ns: int | None = None
+        self.setup_ms: float | None = None
+        self.failed = False
+        self.timeline: list[tuple[float, str, str]] = []
+        self.stats: list[list[float]] = []
+        self.recorder: Recorder | None = None
+        self.selected: dict | None = None
+
+    def note(self, kind: str, state: str) -> None:
+        self.timeline.append((_monotonic_ms(self.origin_ns), kind, state))
+        if kind == "ice" and state == "completed" and self.setup_ms is None and self.offered_ns is not None:
+            self.setup_ms = round((time.time_ns() - self.offered_ns) / 1e6, 1)
+            self.selected = self.pair()  # read now: closing the connection forgets it
+        if kind == "ice" and state == "failed":
+            self.failed = True
+
+    def pair(self) -> dict | None:
+        """The nominated candidate pair (aioice internals, guarded: None when not found)."""
+        try:
+            transport = self.pc.getTransceivers()[0].sender.transport.transport
+            nominated = transport._connection._nominated.get(1)
+        except (AttributeError, IndexError, TypeError):
+            return None
+        if nominated is None:
+            return None
+        local, remote = nominated.local_candidate, nominated.remote_candidate
+        return {"local": local.type, "remote": remote.type, "transport": local.transport,
+                "local_address": f"{local.host}:{local.port}",
+                "remote_address": f"{remote.host}:{remote.port}"}
+
+    def report(self) -> dict:
+        return {"call": self.index, "connected": self.setup_ms is not None and not self.failed,
+                "setup_ms": self.setup_ms, "timeline": self.timeline, "pair": self.selected,
+                "stats": self.stats, "redials": 0,
+                "frames_played": self.recorder.frames if self.recorder else None}
+
+
+async def _sample_stats(call: Call, clock: int) -> None:
+    from aiortc.mediastreams import MediaStreamError
+
+    try:
+        report = await call.pc.getStats()
+    except (MediaStreamError, AttributeError, KeyError):  # closing under our feet
+        return
+    def first(kind: str):
+        return next((s for s in report.values() if s.type == kind), None)
+
+    inbound, remote, transport = first("inbound-rtp"), first("remote-inbound-rtp"), first("transport")
+    rtt = getattr(remote, "roundTripTime", None)
+    call.stats.append([
+        _monotonic_ms(call.origin_ns),
+        None if rtt is None else round(rtt * 1000, 2),
+        None if inbound is None else round(inbound.jitter / clock * 1000, 2),  # RTP units -> ms
+        None if inbound is None else inbound.packetsLost,
+        None if inbound is None else inbound.packetsReceived,
+        getattr(transport, "bytesReceived", None),
+        getattr(transport, "bytesSent", None),
+    ])
+
+
+class Peer:
+    def __init__(self, config: dict) -> None:
+        self.config = config
+        self.role = config["role"]
+        self.codec = config["codec"]
+        self.clock = CLOCK[self.codec]
+        self.origin_ns = time.time_ns()
+        self.calls = [Call(k, self.origin_ns) for k in range(config["calls"])]
+        audio = config.get("audio")
+        self.samples = [np.load(path) if path else None for path in (audio or [None] * config["calls"])]
+        self.writer: asyncio.StreamWriter | None = None
+
+    def _new_connection(self, call: Call):
+        from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCRtpSender
+        from aiortc.rtcconfiguration import RTCIceTransportPolicy
+
+        servers = [RTCIceServer(s["urls"], s.get("username"), s.get("credential"))
+                   for s in self.config["ice_servers"]]
+        relay_only = self.config["policy"] == "relay"
+        policy = RTCIceTransportPolicy.RELAY if relay_only else RTCIceTransportPolicy.ALL
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=servers, iceTransportPolicy=policy))
+        pc.on("iceconnectionstatechange", lambda: call.note("ice", pc.iceConnectionState))
+        pc.on("connectionstatechange", lambda: call.note("connection", pc.connectionState))
+        pc.on("icegatheringstatechange", lambda: call.note("gathering", pc.iceGatheringState))
+        rate = self.clock if self.codec == "opus" else 8000
+        transceiver = pc.addTransceiver(_audio_track(self.samples[call.index], rate), direction="sendrecv")
+        transceiver.setCodecPreferences([c for c in RTCRtpSender.getCapabilities("audio").codecs
+                                         if c.mimeType == MIME[self.codec]])
+        if self.role == "callee":
+            call.recorder = Recorder(self.config["seconds"])
+            pc.on("track", lambda track: asyncio.ensure_future(self._record(track, call.recorder)))
+        call.pc = pc
+        return pc
+
+    @staticmethod
+    async def _record(track, recorder: Recorder) -> None:
+        from aiortc.mediastreams import MediaStreamError
+
+        while True:
+            try:
+                recorder.add(await track.recv())
+            except MediaStreamError:
+                return
+
+    def _send(self, message: dict) -> None:
+        assert self.writer is not None
+        self.writer.write(json.dumps(message, separators=(",", ":")).encode() + b"\n")
+
+    async def _offer(self, call: Call) -> None:
+        pc = self._new_connection(call)
+        call.offered_ns = time.time_ns()
+        call.note("offer", "created")
+        await pc.setLocalDescription(await pc.createOffer())  # gathers every candidate (no trickle)
+        self._send({"call": call.index, "offer": pc.localDescription.sdp})
+
+    async def _answer(self, call: Call, sdp: str) -> None:
+        from aiortc import RTCSessionDescription
+
+        pc = self._new_connection(call)
+        call.offered_ns = time.time_ns()
+        call.note("offer", "received")
+        await pc.setRemoteDescription(RTCSessionDescription(sdp, "offer"))
+        await pc.setLocalDescription(await pc.createAnswer())
+        self._send({"call": call.index, "answer": pc.localDescription.sdp})
+
+    async def _listen(self, reader: asyncio.StreamReader) -> None:
+        from aiortc import RTCSessionDescription
+
+        while line := await reader.readline():
+            message = json.loads(line)
+            call = self.calls[message["call"]]
+            if "offer" in message and self.role == "callee":
+                await self._answer(call, message["offer"])
+            elif "answer" in message and self.role == "caller" and call.pc is not None:
+                call.note("answer", "received")
+                await call.pc.setRemoteDescription(RTCSessionDescription(message["answer"], "answer"))
+
+    async def _connect_signalling(self) -> asyncio.StreamReader:
+        host, port = self.config["signalling"]
+        deadline = time.monotonic() + SIGNALLING_DEADLINE_S
+        while True:
+            try:
+                reader, self.writer = await asyncio.open_connection(host, port, limit=1 << 20)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.1)
+        self._send({"hello": self.role})
+        return reader
+
+    async def run(self) -> list[dict]:
+        reader = await self._connect_signalling()
+        print("ready", flush=True)
+        loop = asyncio.get_running_loop()
+        start_ns = int(await loop.run_in_executor(None, sys.stdin.readline))
+        await asyncio.sleep(max(0.0, (start_ns - time.time_ns()) / 1e9))
+        listener = asyncio.ensure_future(self._listen(reader))
+        end = time.monotonic() + self.config["seconds"]
+        if self.role == "caller":
+            for call in self.calls:
+                await self._offer(call)
+        while time.monotonic() < end:
+            await asyncio.sleep(min(STATS_EVERY_S, max(0.0, end - time.monotonic())))
+            for call in self.calls:
+                if call.pc is not None and call.setup_ms is not None and not call.failed:
+                    await _sample_stats(call, self.clock)
+            for call in self.calls:  # the workload's connect deadline: aioice would wait 63.5 s
+                if (call.setup_ms is None and not call.failed and call.offered_ns is not None
+                        and time.time_ns() - call.offered_ns > self.config["connect_timeout"] * 1e9):
+                    call.note("deadline", "not connected")
+                    call.failed = True
+        listener.cancel()
+        for call in self.calls:
+            if call.pc is not None:
+                await call.pc.close()
+        return [call.report() for call in self.calls]
+
+
+def _bind_to(address: str) -> None:
+    """Gather candidates from the node's one IPv4 address only: aioice would add every
+    address of every interface (the node's IPv6 too, which an IPv4 profile would miss)."""
+    import aioice.ice
+
+    aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: [address]
+
+
+def main(argv: list[str]) -> int:
+    config = json.loads(Path(argv[0]).read_text())
+    if config.get("cafile"):
+        os.environ["SSL_CERT_FILE"] = config["cafile"]  # TURN over TLS: the run's own certificate
+    _bind_to(config["address"])
+    peer = Peer(config)
+    calls = asyncio.run(peer.run())
+    recordings = []
+    for call in peer.calls:
+        recorder = call.recorder
+        if recorder is not None and recorder.samples is not None and config.get("record"):
+            path = Path(config["record"]) / f"call{call.index}.npy"
+            np.save(path, recorder.samples)
+            recordings.append({"call": call.index, "path": str(path), "rate": recorder.rate})
+    Path(argv[1]).write_text(json.dumps({"role": config["role"], "calls": calls, "recordings": recordings}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,52 @@
+"""Real WebRTC calls (aiortc peers, a signalling server, Debian's coturn) across the censor on
+the host kernel: every ICE mode on a clean path, and ru-2025-calls-blocked, under which only
+TURN over TLS on 443 connects (scenarios/webrtc-turn-fallback.yaml)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import soundfile
+
+from testbed.speech.level import active_level_dbov
+from tests.cli import ROOT, run_cli
+
+MODES = ROOT / "tests" / "data" / "scenarios" / "webrtc-modes.yaml"
+
+
+def _run(target: str, results: Path) -> tuple[Path, dict, dict[tuple[str, str], dict]]:
+    result = run_cli("run", target, "--results", str(results), "--where", "local", timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    (directory,) = results.iterdir()
+    rows = json.loads((directory / "metrics.json").read_text())
+    return directory, json.loads((directory / "run.json").read_text()), {
+        (r["phase"], r["workload"]): r for r in rows}
+
+
+def test_every_ice_mode_connects_on_a_clean_path(tmp_path) -> None:
+    directory, info, rows = _run(str(MODES), tmp_path)
+    assert info["passed"] and len(info["checks"]) == 9
+    for phase, name in (("none", "none"), ("stun", "stun"), ("turn-udp", "udp"), ("turn-tcp", "tcp"),
+                        ("turn-tls", "tls")):
+        row = rows[(phase, name)]
+        assert row["connected"] == 1 and row["loss"] == 0 and row["stalled"] == 0, row
+        assert 70 < row["kbit"] < 100, row  # G.711 (or Opus) at 50 packets a second, with headers
+        assert 0 < row["setup_time"] < 5000 and row["rtt"] < 50, row
+    for name in ("udp", "tcp", "tls"):
+        log = directory / "traces" / f"rep1-turn-{name}-{name}-turn.log"
+        assert log.exists() and "session" in log.read_text(), log
+    samples, rate = soundfile.read(str(directory / "traces" / "rep1-none-none-call0-heard.flac"))
+    level, _ = active_level_dbov(samples, rate)
+    assert rate == 8000 and abs(len(samples) / rate - 4) < 0.1 and level > -40  # the callee heard speech
+    trace = json.loads((directory / "traces" / "rep1-none-none.json").read_text())
+    states = [state for _, kind, state in trace["caller"][0]["timeline"] if kind == "ice"]
+    assert states[:2] == ["checking", "completed"], states
+
+
+def test_under_the_call_block_only_turn_over_tls_connects(tmp_path) -> None:
+    _, info, rows = _run("webrtc-turn-fallback", tmp_path)
+    assert info["passed"], info["checks"]
+    assert rows[("direct", "direct")]["connected"] == 0 and rows[("turn-udp", "udp")]["connected"] == 0
+    rescued = rows[("turn-tls", "tls")]
+    assert rescued["connected"] == 1 and rescued["pair_relay"] == 1 and rescued["relay_tcp"] == 1
