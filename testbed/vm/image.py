@@ -138,9 +138,9 @@ def build(progress: Progress = lambda _: None, force: bool = False) -> Image:
     site = rootfs / "opt" / "testbed" / "site"
     wheels = [r for r in python_requirements() if not _source_only(r)]
     _run(["python3", "-m", "pip", "install", "--quiet", "--target", str(site), "--python-version", "3.11",
-          "--implementation", "cp", "--platform", "manylinux2014_x86_64",
-          # bookworm's glibc 2.36: av >= 15 and pylibsrtp 1.0 (aiortc) ship manylinux_2_28 wheels only
-          "--platform", "manylinux_2_28_x86_64", "--only-binary=:all:", *wheels],
+          # manylinux2014 only: newer manylinux_2_28 wheels (numpy's among them) use instructions
+          # QEMU's emulated CPU lacks (Illegal instruction under TCG); aiortc then gets av 14, pylibsrtp 0.12
+          "--implementation", "cp", "--platform", "manylinux2014_x86_64", "--only-binary=:all:", *wheels],
          log, "pip install")
     _run(["python3", "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(site),
           *(r for r in python_requirements() if _source_only(r))], log, "pip install (pure Python sources)")
