@@ -13,6 +13,7 @@ import statistics
 from collections.abc import Sequence
 
 NAN = math.nan
+RELAY_TRANSPORT = {"turn-udp": "udp", "turn-tcp": "tcp", "turn-tls": "tls"}  # ICE mode -> the leg to TURN
 STALL_S = 3.0  # a connected call whose received packet count stays flat this long has stalled
 # the columns of a stats sample (webrtc_peer._sample_stats)
 T_MS, RTT_MS, JITTER_MS, LOST, RECEIVED, BYTES_IN, BYTES_OUT = range(7)

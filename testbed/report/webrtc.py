@@ -10,8 +10,8 @@ import json
 from pathlib import Path
 
 from testbed.errors import InputError
+from testbed.measure.webrtc import RELAY_TRANSPORT
 
-RELAY_TRANSPORT = {"turn-udp": "udp", "turn-tcp": "tcp", "turn-tls": "tls"}
 CAVEAT = ("The audio is what aiortc played: no loss concealment, and a jitter buffer that is not a "
           "realistic playout model (aiortc issue #543).")
 

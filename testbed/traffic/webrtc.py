@@ -13,10 +13,11 @@ from pathlib import Path
 from testbed.errors import WorkloadFailed
 from testbed.kernel import netns
 from testbed.kernel.netns import Endpoint
+from testbed.traffic.webrtc_peer import CLOCK
 
 ICE_MODES = ("none", "stun", "turn-udp", "turn-tcp", "turn-tls")
 POLICIES = ("all", "relay")
-CODECS = ("pcmu", "opus")
+CODECS = tuple(CLOCK)
 SIGNALLING_PORT = 8443
 START_DELAY_S = 0.3  # after both peers are ready: time for the start message to arrive
 STOP_GRACE_S = 30.0  # beyond the call: closing, writing recordings (a TCG VM is slow)

@@ -184,8 +184,9 @@ class Peer:
         pc.on("iceconnectionstatechange", lambda: call.note("ice", pc.iceConnectionState))
         pc.on("connectionstatechange", lambda: call.note("connection", pc.connectionState))
         pc.on("icegatheringstatechange", lambda: call.note("gathering", pc.iceGatheringState))
-        rate = self.clock if self.codec == "opus" else 8000
-        transceiver = pc.addTransceiver(_audio_track(self.samples[call.index], rate), direction="sendrecv")
+        # the track carries audio at the codec's RTP clock (the workload's recordings are made at it)
+        track = _audio_track(self.samples[call.index], self.clock)
+        transceiver = pc.addTransceiver(track, direction="sendrecv")
         transceiver.setCodecPreferences([c for c in RTCRtpSender.getCapabilities("audio").codecs
                                          if c.mimeType == MIME[self.codec]])
         if self.role == "callee":

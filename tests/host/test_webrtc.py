@@ -31,7 +31,10 @@ def test_every_ice_mode_connects_on_a_clean_path(tmp_path) -> None:
                         ("turn-tls", "tls")):
         row = rows[(phase, name)]
         assert row["connected"] == 1 and row["loss"] == 0 and row["stalled"] == 0, row
-        assert 70 < row["kbit"] < 100, row  # G.711 (or Opus) at 50 packets a second, with headers
+        # G.711: 160 B a packet plus RTP, SRTP and UDP/IP headers (about 50 B), 50 a second: 84 kbit/s;
+        # aiortc's Opus (the tls phase) is VBR up to 96 kbit/s of payload
+        low, high = (70, 100) if name != "tls" else (20, 120)
+        assert low < row["kbit"] < high, row
         assert 0 < row["setup_time"] < 5000 and row["rtt"] < 50, row
     for name in ("udp", "tcp", "tls"):
         log = directory / "traces" / f"rep1-turn-{name}-{name}-turn.log"

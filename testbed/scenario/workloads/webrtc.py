@@ -18,14 +18,13 @@ from typing import ClassVar, Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from testbed.measure.webrtc import summarise
+from testbed.measure.webrtc import RELAY_TRANSPORT, summarise
 from testbed.profile.types import Duration, FieldError
 from testbed.scenario.workloads.base import Metric, Metrics, PhaseContext, TwoNodes
 from testbed.speech.reference import DEFAULT_VOICES, VOICES
 from testbed.traffic.turn import STUN_PORT, TLS_PORT
 from testbed.traffic.webrtc import SIGNALLING_PORT, TRANSCRIPT, IceServer, run_webrtc
-
-RATES = {"pcmu": 8000, "opus": 48000}  # what the peers' audio tracks carry
+from testbed.traffic.webrtc_peer import CLOCK
 
 
 class Webrtc(TwoNodes):
@@ -94,7 +93,7 @@ class Webrtc(TwoNodes):
                 out.append(None)
                 continue
             path = directory / f"speech{call}.npy"
-            np.save(path, speech(self.speech[call % len(self.speech)], RATES[self.codec]))
+            np.save(path, speech(self.speech[call % len(self.speech)], CLOCK[self.codec]))
             out.append(path)
         return out
 
@@ -124,8 +123,7 @@ class Webrtc(TwoNodes):
                 for recording in run.recordings:
                     _save_flac(ctx.artefact(self.name, f"-call{recording['call']}-heard.flac"),
                                np.load(recording["path"]), recording["rate"])
-        transport = {"turn-udp": "udp", "turn-tcp": "tcp", "turn-tls": "tls"}.get(self.ice)
-        return summarise(run.caller, run.callee, transport)
+        return summarise(run.caller, run.callee, RELAY_TRANSPORT.get(self.ice))
 
 
 def _save_flac(path: Path, samples: np.ndarray, rate: int) -> None:
