@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from testbed.errors import InputError
+from testbed.report.webrtc import CAVEAT as AIORTC_CAVEAT
 from testbed.speech.scores import NAMES as SCORES
 
 ROW_METRICS = (*SCORES, "heard")  # what the scoring stage adds to a phase's row
@@ -151,7 +152,8 @@ def section_html(directory: Path) -> str:
                  f"call {entry['call']} {entry['direction']} ({entry['codec']}, {entry['source']})")
         picture = base64.b64encode(spectrograms(reference, received, rate, entry["fates"], entry["frame_ms"],
                                             title)).decode()
-        parts.append(f"<h3>{html.escape(title)}</h3><p>said {_audio(directory / entry['reference'])} "
+        caveat = f"<p>{html.escape(AIORTC_CAVEAT)}</p>" if entry.get("stack") == "aiortc" else ""
+        parts.append(f"<h3>{html.escape(title)}</h3>{caveat}<p>said {_audio(directory / entry['reference'])} "
                      f"heard {_audio(directory / entry['audio'])}</p>{_score_cells(entry)}"
                      f'<figure><img alt="{html.escape(title)}" '
                      f'src="data:image/jpeg;base64,{picture}"></figure>')

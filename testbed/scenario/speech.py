@@ -85,7 +85,7 @@ def leave_pending(ctx: PhaseContext, workload: Voip, traces: Path,
 def drop_inputs(directory: Path) -> None:
     """Remove the traces and media that were kept only for scoring."""
     folder = directory / "traces"
-    for path in folder.glob("*.npz"):
+    for path in [*folder.glob("*.npz"), *folder.glob("*-heard.flac")]:  # voip's traces, webrtc's recordings
         path.unlink()
     with contextlib.suppress(OSError):
         folder.rmdir()  # unless something else is in it
@@ -108,7 +108,10 @@ def _write_flac(path: Path, samples: np.ndarray, rate: int) -> None:
     os.replace(tmp, path)
 
 
-NOTE_KEYS = {"repetition", "phase", "workload", "frames", "traces", "calls"}
+NOTE_KEYS = {"repetition", "phase", "workload", "calls"}
+CALL_KEYS = {"voip": {"call", "uplink", "downlink"},
+             "webrtc": {"call", "recording", "source", "codec", "played"}}
+KIND_KEYS = {"voip": {"frames", "traces"}, "webrtc": set()}
 
 
 def _note(path: Path) -> dict:
@@ -117,9 +120,10 @@ def _note(path: Path) -> dict:
         note = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError.single(f"cannot read the note of calls to score: {exc}", str(path)) from None
+    kind = note.get("kind", "voip") if isinstance(note, dict) else None
     calls = note.get("calls") if isinstance(note, dict) else None
-    if not (isinstance(calls, list) and note.keys() >= NOTE_KEYS
-            and all(isinstance(c, dict) and c.keys() >= {"call", "uplink", "downlink"} for c in calls)):
+    if not (kind in CALL_KEYS and isinstance(calls, list) and note.keys() >= NOTE_KEYS | KIND_KEYS[kind]
+            and all(isinstance(c, dict) and c.keys() >= CALL_KEYS[kind] for c in calls)):
         raise InputError.single(f"not a note of calls to score ({', '.join(sorted(NOTE_KEYS))})", str(path))
     return note
 
@@ -144,6 +148,75 @@ def score_direction(trace, media, frames: int, audio_path: Path) -> dict:
             "heard": heard.heard, "silent": heard.silent, "scores": heard.scores, "windows": heard.windows}
 
 
+def _reference_flac(directory: Path, name: str, samples: np.ndarray, rate: int, scored_rate: int) -> Path:
+    """audio/reference-NAME.flac (what was said, at the scoring rate), written once per run."""
+    from testbed.speech.reference import resample, to_int16
+
+    reference = Path("audio") / f"reference-{name}.flac"
+    if not (directory / reference).exists():
+        said = to_int16(resample(samples / 32768, rate, scored_rate))
+        _write_flac(directory / reference, said, scored_rate)
+    return reference
+
+
+def _score_voip(directory: Path, note: dict, stem: str, step: Callable[[str], None]) -> list[dict]:
+    traces = {t.key: t for t in _read(load_traces, directory / "traces" / note["traces"], "traces")}
+    scored = []
+    for call in note["calls"]:
+        for direction in ("uplink", "downlink"):
+            step(f"call {call['call']} {direction}")
+            media = _read(media_files.load, directory / "traces" / call[direction], "media")
+            if f"call{call['call']}-{direction}" not in traces:
+                raise InputError.single(f"no trace of call {call['call']} {direction}",
+                                        str(directory / "traces" / note["traces"]))
+            audio = Path("audio") / f"{stem}-call{call['call']}-{direction}.flac"
+            entry = score_direction(traces[f"call{call['call']}-{direction}"], media, note["frames"],
+                                    directory / audio)
+            said = Path(call[direction]).stem.removeprefix("media-")
+            reference = _reference_flac(directory, said, media.reference, media.preset.rate,
+                                        media.preset.scored_rate)
+            entry.update(call=call["call"], direction=direction, audio=str(audio), reference=str(reference))
+            scored.append(entry)
+    return scored
+
+
+def _score_webrtc(directory: Path, note: dict, stem: str, step: Callable[[str], None]) -> list[dict]:
+    """The callees' recordings (what aiortc played of the caller's speech), lined up and scored."""
+    from testbed.report.speech import read_audio
+    from testbed.speech import recording
+    from testbed.speech.presets import PRESETS
+    from testbed.speech.reference import resample, speech, to_int16
+
+    scored = []
+    for call in note["calls"]:
+        step(f"call {call['call']} uplink")
+        samples, rate = read_audio(directory / "traces" / call["recording"], dtype="int16")
+        preset = PRESETS[WEBRTC_PRESET[call["codec"]]]
+        scored_rate = preset.scored_rate
+        played = np.frombuffer(call["played"].encode(), np.uint8) == ord("p")
+        said = speech(call["source"], rate)  # what the caller looped, at the rate it was recorded
+        found = recording.assess(samples, played, said, rate, rate // 50, scored_rate)  # 20 ms frames
+        audio = Path("audio") / f"{stem}-call{call['call']}-uplink.flac"
+        _write_flac(directory / audio, to_int16(resample(samples / 32768, rate, scored_rate)), scored_rate)
+        # what was said over the same time as the recording (the caller's loop from where it started)
+        reference = audio.with_name(f"{stem}-call{call['call']}-said.flac")
+        said_there = to_int16(resample(found.reference / 32768, rate, scored_rate))
+        _write_flac(directory / reference, said_there, scored_rate)
+        scored.append({"source": _label(call["source"]), "codec": call["codec"], "rate": scored_rate,
+                       "frame_ms": preset.frame_ms, "frames": int(played.size),
+                       "counts": {"played": int(played.sum()), "lost": int((~played).sum())},
+                       "fates": call["played"], "heard": found.heard, "silent": found.silent,
+                       "scores": found.scores, "windows": found.windows, "call": call["call"],
+                       "direction": "uplink", "audio": str(audio), "reference": str(reference),
+                       "start": found.start, "stack": "aiortc"})
+    return scored
+
+
+SCORERS = {"voip": _score_voip, "webrtc": _score_webrtc}
+DIRECTIONS = {"voip": 2, "webrtc": 1}  # call directions scored per call
+WEBRTC_PRESET = {"pcmu": "g711-noplc", "opus": "opus-webrtc"}  # aiortc has no loss concealment
+
+
 def score_pending(directory: Path, rows: list[dict], progress: Progress = lambda _: None,
                   persist: Callable[[list[dict]], None] = lambda _: None) -> int:
     """Score every pending note in `directory`, updating `rows` in place; how many directions.
@@ -154,40 +227,23 @@ def score_pending(directory: Path, rows: list[dict], progress: Progress = lambda
     def ran_at(path: Path) -> tuple[int, str]:
         return ran.get((notes[path]["repetition"], notes[path]["phase"]), len(ran)), path.name
 
-    order = sorted(notes, key=ran_at)
     entries = speech_entries(directory)
-    todo = sum(2 * len(note["calls"]) for note in notes.values())
+    todo = sum(DIRECTIONS[note.get("kind", "voip")] * len(note["calls"]) for note in notes.values())
     done = 0
-    for note_path in order:  # in the order the phases ran
+    for note_path in sorted(notes, key=ran_at):  # in the order the phases ran
         note = notes[note_path]
-        traces = {t.key: t for t in _read(load_traces, directory / "traces" / note["traces"], "traces")}
-        stem = note_path.name.removesuffix(PENDING)
-        scored = []
-        for call in note["calls"]:
-            for direction in ("uplink", "downlink"):
-                done += 1
-                progress(f"  scoring speech {done}/{todo}: {note['phase']} {note['workload']} call "
-                         f"{call['call']} {direction}")
-                media = _read(media_files.load, directory / "traces" / call[direction], "media")
-                if f"call{call['call']}-{direction}" not in traces:
-                    raise InputError.single(f"no trace of call {call['call']} {direction}",
-                                            str(directory / "traces" / note["traces"]))
-                audio = Path("audio") / f"{stem}-call{call['call']}-{direction}.flac"
-                entry = score_direction(traces[f"call{call['call']}-{direction}"], media, note["frames"],
-                                        directory / audio)
-                said = Path(call[direction]).stem.removeprefix("media-")
-                reference = Path("audio") / f"reference-{said}.flac"
-                if not (directory / reference).exists():
-                    from testbed.speech.reference import resample, to_int16
 
-                    rate = media.preset.scored_rate
-                    _write_flac(directory / reference,
-                                to_int16(resample(media.reference / 32768, media.preset.rate, rate)), rate)
-                entry.update(repetition=note["repetition"], phase=note["phase"], workload=note["workload"],
-                             call=call["call"], direction=direction, audio=str(audio),
-                             reference=str(reference))
-                entries = [e for e in entries if _key(e) != _key(entry)] + [entry]
-                scored.append(entry)
+        def step(what: str, note: dict = note) -> None:
+            nonlocal done
+            done += 1
+            progress(f"  scoring speech {done}/{todo}: {note['phase']} {note['workload']} {what}")
+
+        scorer = SCORERS[note.get("kind", "voip")]
+        scored = scorer(directory, note, note_path.name.removesuffix(PENDING), step)
+        for entry in scored:
+            entry.update(repetition=note["repetition"], phase=note["phase"], workload=note["workload"])
+        keys = {_key(e) for e in scored}
+        entries = [e for e in entries if _key(e) not in keys] + scored
         _update_row(rows, note, scored)
         _save_speech_json(directory, entries)
         persist(rows)

@@ -58,10 +58,23 @@ def windows(total: int, clip: int, rate: int) -> list[tuple[int, int]]:
     return spans
 
 
-def _mean(values: list[float]) -> float:
+def window_mean(values: list[float]) -> float:
     """The mean of the windows a scorer could score (NaN: none)."""
     finite = [v for v in values if not math.isnan(v)]
     return float(np.mean(finite)) if finite else math.nan
+
+
+Windows = list[dict[str, float]]
+
+
+def score_windows(ref: np.ndarray, deg: np.ndarray, rate: int, clip: int,
+                  which: tuple[str, ...] = scores.NAMES) -> tuple[dict[str, float], Windows, bool]:
+    """`deg` against `ref` (float, lined up, at `rate`) over `clip`-long windows: the scores'
+    means, each window's scores, and whether every window was silent."""
+    results = [scores.score(ref[a:b], deg[a:b], rate, which) for a, b in windows(len(ref), clip, rate)]
+    found = [r.as_dict() for r in results]
+    return {name: window_mean([w[name] for w in found]) for name in scores.NAMES}, found, \
+        all(r.silent for r in results)
 
 
 def score(heard: Heard, media: Media, which: tuple[str, ...] = scores.NAMES) -> Heard:
@@ -70,8 +83,5 @@ def score(heard: Heard, media: Media, which: tuple[str, ...] = scores.NAMES) -> 
     ref = resample(heard.reference / 32768, heard.rate, rate)
     deg = resample(heard.audio / 32768, heard.rate, rate)
     clip = media.frames * media.preset.frame_samples * rate // heard.rate
-    results = [scores.score(ref[a:b], deg[a:b], rate, which) for a, b in windows(len(ref), clip, rate)]
-    heard.windows = [r.as_dict() for r in results]
-    heard.silent = all(r.silent for r in results)
-    heard.scores = {name: _mean([w[name] for w in heard.windows]) for name in scores.NAMES}
+    heard.scores, heard.windows, heard.silent = score_windows(ref, deg, rate, clip, which)
     return heard

@@ -72,13 +72,30 @@ def _audio_track(samples: np.ndarray | None, rate: int):
 
 
 class Recorder:
-    """What the callee plays, each frame at its RTP time: gaps stay silent."""
+    """What the callee plays, each frame at its RTP time from the first packet received (aiortc
+    counts from there): gaps stay silent, and `played` flags each 20 ms frame that was played."""
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
         self.rate: int | None = None
         self.samples: np.ndarray | None = None
+        self.played = np.zeros(round(seconds / FRAME_S), bool)
         self.frames = 0
+        self.first_at: float | None = None  # monotonic time of the first frame
+
+    def finish(self, end: float) -> None:
+        """Keep what was recorded while the call was up (`end`: when it was hung up, monotonic).
+        A silent tail shorter than a stall is the hang-up's packets in flight, not damage: cut."""
+        from testbed.measure.webrtc import STALL_S
+
+        if self.samples is None or self.first_at is None:
+            return
+        frames = min(self.played.size, max(0, int((end - self.first_at) / FRAME_S)))
+        last = int(np.flatnonzero(self.played[:frames])[-1]) if self.played[:frames].any() else -1
+        if (frames - 1 - last) * FRAME_S < STALL_S:
+            frames = last + 1
+        self.played = self.played[:frames]
+        self.samples = self.samples[: frames * int(self.rate * FRAME_S)]
 
     def add(self, frame) -> None:
         pcm = frame.to_ndarray()
@@ -86,12 +103,15 @@ class Recorder:
             pcm = pcm.reshape(-1, len(frame.layout.channels))[:, 0]  # packed stereo: the left channel
         pcm = pcm.reshape(-1).astype(np.int16)
         if self.samples is None:
+            self.first_at = time.monotonic()
             self.rate = frame.sample_rate
             self.samples = np.zeros(int(self.seconds * self.rate), np.int16)
         start = int(frame.pts * frame.time_base * self.rate)
         end = min(start + pcm.size, self.samples.size)
         if 0 <= start < end:
             self.samples[start:end] = pcm[: end - start]
+            size = int(self.rate * FRAME_S)
+            self.played[start // size: -(-end // size)] = True
             self.frames += 1
 
 
@@ -275,6 +295,8 @@ class Peer:
                     call.failed = True
         listener.cancel()
         for call in self.calls:
+            if call.recorder is not None:
+                call.recorder.finish(end)
             if call.pc is not None:
                 await call.pc.close()
         return [call.report() for call in self.calls]
@@ -299,8 +321,8 @@ def main(argv: list[str]) -> int:
     for call in peer.calls:
         recorder = call.recorder
         if recorder is not None and recorder.samples is not None and config.get("record"):
-            path = Path(config["record"]) / f"call{call.index}.npy"
-            np.save(path, recorder.samples)
+            path = Path(config["record"]) / f"call{call.index}.npz"
+            np.savez(path, samples=recorder.samples, played=recorder.played)
             recordings.append({"call": call.index, "path": str(path), "rate": recorder.rate})
     Path(argv[1]).write_text(json.dumps({"role": config["role"], "calls": calls, "recordings": recordings}))
     return 0

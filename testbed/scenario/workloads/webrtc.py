@@ -20,11 +20,14 @@ from pydantic import Field, model_validator
 
 from testbed.measure.webrtc import RELAY_TRANSPORT, summarise
 from testbed.profile.types import Duration, FieldError
+from testbed.report.speech import ROW_METRICS
+from testbed.scenario.speech import PENDING
 from testbed.scenario.workloads.base import Metric, Metrics, PhaseContext, TwoNodes
+from testbed.scenario.workloads.voip import Voip
 from testbed.speech.reference import DEFAULT_VOICES, VOICES
 from testbed.traffic.turn import STUN_PORT, TLS_PORT
 from testbed.traffic.webrtc import SIGNALLING_PORT, TRANSCRIPT, IceServer, run_webrtc
-from testbed.traffic.webrtc_peer import CLOCK
+from testbed.traffic.webrtc_peer import CLOCK, FRAME_S
 
 
 class Webrtc(TwoNodes):
@@ -45,6 +48,8 @@ class Webrtc(TwoNodes):
     turn: str = Field("turn", description="the host of the STUN/TURN server (coturn), when `ice` is not none")
     speech: list[str] = Field(list(DEFAULT_VOICES), description="what the calls say, in turn: built-in "
                               "voices (en-f, en-m, ru-f, ru-m); none: a 440 Hz tone")
+    scored_calls: int = Field(1, ge=0, le=20, description="calls per phase whose recording (what the callee "
+                              "played) is lined up with what was said and scored")
 
     NODE_FIELDS: ClassVar[tuple[str, ...]] = ("client", "server", "signalling", "turn")
     METRICS: ClassVar[tuple[Metric, ...]] = (
@@ -60,6 +65,7 @@ class Webrtc(TwoNodes):
         Metric("loss", "%", "packets lost of those sent, per received stream, mean"),
         Metric("kbit", "kbit/s", "received bit rate (transport bytes), mean per direction"),
         Metric("stalled", "0-1", "share of connected directions whose audio stopped for 3 s or more"),
+        *(m for m in Voip.METRICS if m.name in ROW_METRICS),  # the recordings' speech scores
     )
 
     @model_validator(mode="after")
@@ -71,6 +77,15 @@ class Webrtc(TwoNodes):
             if source not in VOICES:
                 raise FieldError(("speech", k), f"{source!r} is not a voice ({', '.join(VOICES)})")
         return self
+
+    def unmeasured(self, metric: str) -> str | None:
+        if metric not in ROW_METRICS:
+            return None
+        if not self.speech:
+            return "speech: none sends a tone, not speech to score"
+        if not self.scored_calls:
+            return "scored_calls: 0 scores no call"
+        return None
 
     def nodes(self) -> dict[str, str]:
         used = super().nodes()
@@ -120,14 +135,35 @@ class Webrtc(TwoNodes):
                     shutil.copy(work / TRANSCRIPT, ctx.artefact(self.name, "-signalling.log"))
                 ctx.artefact(self.name, ".json").write_text(json.dumps(
                     {"ice": self.ice, "policy": self.policy, "caller": run.caller, "callee": run.callee}))
-                for recording in run.recordings:
-                    _save_flac(ctx.artefact(self.name, f"-call{recording['call']}-heard.flac"),
-                               np.load(recording["path"]), recording["rate"])
+            scored = self._keep_recordings(ctx, run.recordings)
+            if scored:
+                note = {"kind": "webrtc", "repetition": ctx.repetition, "phase": ctx.phase,
+                        "workload": self.name, "calls": scored}
+                ctx.artefact(self.name, PENDING).write_text(json.dumps(note, indent=1))
         return summarise(run.caller, run.callee, RELAY_TRANSPORT.get(self.ice))
 
+    def _keep_recordings(self, ctx: PhaseContext, recordings: list[dict]) -> list[dict]:
+        """The callees' recordings as FLAC in traces/ (all of them when traces are kept, else
+        those to score); the scoring stage's entries for the first `scored_calls` calls. A call
+        that never played a frame was heard as silence for the whole phase."""
+        import soundfile
 
-def _save_flac(path: Path, samples: np.ndarray, rate: int) -> None:
-    import soundfile
-
-    soundfile.write(str(path), samples, rate, format="FLAC", subtype="PCM_16")
-
+        by_call = {r["call"]: r for r in recordings}
+        scored = []
+        for call in range(self.calls):
+            score = bool(self.speech) and call < self.scored_calls
+            if not (ctx.keep_traces or score):
+                continue
+            if call in by_call:
+                with np.load(by_call[call]["path"]) as saved:
+                    samples, played, rate = saved["samples"], saved["played"], by_call[call]["rate"]
+            else:
+                rate, frames = CLOCK[self.codec], round(ctx.seconds / FRAME_S)
+                samples, played = np.zeros(frames * int(rate * FRAME_S), np.int16), np.zeros(frames, bool)
+            path = ctx.artefact(self.name, f"-call{call}-heard.flac")
+            soundfile.write(str(path), samples, rate, "PCM_16", format="FLAC")
+            if score:
+                scored.append({"call": call, "recording": path.name, "codec": self.codec,
+                               "source": self.speech[call % len(self.speech)],
+                               "played": "".join("p" if p else "l" for p in played.tolist())})
+        return scored
