@@ -189,6 +189,9 @@ def _score_webrtc(directory: Path, note: dict, stem: str, step: Callable[[str], 
 
     scored = []
     for call in note["calls"]:
+        if call["codec"] not in WEBRTC_PRESET or call["source"] not in VOICES:
+            raise InputError.single(f"call {call['call']}: not a codec ({call['codec']!r}) and voice "
+                                    f"({call['source']!r}) the webrtc workload sends", note["path"])
         step(f"call {call['call']} uplink")
         samples, rate = read_audio(directory / "traces" / call["recording"], dtype="int16")
         preset = PRESETS[WEBRTC_PRESET[call["codec"]]]
@@ -223,7 +226,7 @@ def score_pending(directory: Path, rows: list[dict], progress: Progress = lambda
     `persist` saves the rows after each note, before the note is removed: scoring stopped
     part-way loses nothing, and `testbed score` goes on with the notes left."""
     ran = {(r.get("repetition"), r.get("phase")): k for k, r in reversed(list(enumerate(rows)))}
-    notes = {path: _note(path) for path in pending(directory)}
+    notes = {path: {**_note(path), "path": str(path)} for path in pending(directory)}
     def ran_at(path: Path) -> tuple[int, str]:
         return ran.get((notes[path]["repetition"], notes[path]["phase"]), len(ran)), path.name
 

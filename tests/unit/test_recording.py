@@ -125,3 +125,18 @@ def test_a_webrtc_note_missing_its_fields_is_refused_naming_it(tmp_path) -> None
     with pytest.raises(InputError, match="not a note of calls to score") as caught:
         speech.score_pending(tmp_path, [])
     assert str(path) in str(caught.value)
+
+
+def test_a_webrtc_note_naming_an_unknown_voice_is_refused_naming_it(tmp_path) -> None:
+    import json
+
+    from testbed.errors import InputError
+    from testbed.scenario import speech
+
+    (tmp_path / "traces").mkdir()
+    path = tmp_path / "traces" / f"rep1-p-w{speech.PENDING}"
+    path.write_text(json.dumps({"kind": "webrtc", "repetition": 1, "phase": "p", "workload": "w", "calls": [
+        {"call": 0, "recording": "x.flac", "codec": "pcmu", "source": "nobody", "played": "p"}]}))
+    with pytest.raises(InputError, match="nobody") as caught:
+        speech.score_pending(tmp_path, [])
+    assert str(path) in str(caught.value)
