@@ -148,7 +148,7 @@ def probe_accel(image: Image) -> str:
 
     try:
         result = "kvm" if run(["true"], accel="kvm", timeout=KVM_PROBE_TIMEOUT_S, quiet=True) == 0 else "tcg"
-    except VMError:
+    except EnvironmentFailure:  # KVM hangs the guest on some hosts and stops it at once on others
         result = "tcg"
     verdict.parent.mkdir(parents=True, exist_ok=True)
     verdict.write_text(result)

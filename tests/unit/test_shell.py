@@ -163,3 +163,21 @@ def test_no_module_is_over_400_lines() -> None:
     long = {str(p.relative_to(ROOT)): n for p in (ROOT / "testbed").rglob("*.py")
             if (n := len(p.read_text().splitlines())) > 400}
     assert long == {}
+
+
+@pytest.mark.parametrize("failure", ["hangs", "stops"])
+def test_kvm_that_fails_in_any_way_falls_back_to_tcg(failure: str, monkeypatch, tmp_path) -> None:
+    """KVM hangs a stock guest on some hosts (the probe times out: VMError) and stops it at
+    once on others (the guest's command is lost: CommandLost); both mean TCG, remembered."""
+    from testbed.vm import commands, machine, qemu
+
+    def broken_kvm(*args, **kwargs) -> int:
+        raise (machine.VMError("did not finish") if failure == "hangs" else commands.CommandLost("stopped"))
+
+    monkeypatch.setattr(qemu, "run", broken_kvm)
+    monkeypatch.setattr(machine, "CACHE", tmp_path)
+    monkeypatch.delenv("TESTBED_VM_ACCEL", raising=False)
+    monkeypatch.setattr(machine.os, "access", lambda path, mode: True)
+    image = type("FakeImage", (), {"directory": tmp_path / "f00d"})()
+    assert machine.probe_accel(image) == "tcg"
+    assert [p.read_text() for p in tmp_path.glob("kvm-*")] == ["tcg"]
