@@ -5,8 +5,10 @@
 For each codec preset, a call direction of SECONDS with 5 % random loss is replayed through
 the jitter buffer and the real decoder, then scored by each scorer. Prints the best of
 REPEAT runs of every stage (after one warm-up: model loading and JIT compilation happen
-once per process) and the whole as a multiple of real time. The speech models run on one
-thread each (testbed/speech/scores.py); taskset keeps everything else on one core too.
+once per process) and the whole as a multiple of real time. Time is CPU time of the whole
+process (every thread), so a busy machine does not inflate it and no second core can hide
+in it. The speech models run on one thread each (testbed/speech/scores.py); taskset keeps
+everything else on one core too.
 """
 
 from __future__ import annotations
@@ -28,9 +30,9 @@ def _best(function, repeat: int) -> tuple[float, object]:
     function()  # warm-up
     best, value = float("inf"), None
     for _ in range(repeat):
-        started = time.perf_counter()
+        started = time.process_time()
         value = function()
-        best = min(best, time.perf_counter() - started)
+        best = min(best, time.process_time() - started)
     return best, value
 
 
