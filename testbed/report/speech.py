@@ -22,6 +22,7 @@ from testbed.report.webrtc import CAVEAT as AIORTC_CAVEAT
 from testbed.speech.scores import NAMES as SCORES
 
 ROW_METRICS = (*SCORES, "heard")  # what the scoring stage adds to a phase's row
+EMBEDDED = 4  # call directions per repetition, phase and workload that report.html plays
 
 FATE_COLOURS = {"p": None, "f": "#2a9d2a", "l": "#d62728", "t": "#ff7f0e", "d": "#bbbbbb"}
 FATE_LABELS = {"f": "recovered by FEC", "l": "lost (concealed)", "t": "late (concealed)",
@@ -134,18 +135,29 @@ def _score_cells(entry: dict) -> str:
             f"<p>frames: {counts}</p>")
 
 
+def _cell(value: float) -> str:
+    return "-" if math.isnan(value) else f"{value:.2f}"  # NaN: a score not asked for, or unscorable
+
+
 def section_html(directory: Path) -> str:
-    """The report's "Listen" section ("" when no call was scored)."""
+    """The report's "Listen" section ("" when no call was scored): players and spectrograms
+    for the first EMBEDDED call directions of each repetition, phase and workload (each costs
+    about 0.5 MB of the page); the rest are named, with the command that writes them out."""
     found = entries(directory)
     if not found:
         return ""
     rows = "".join(
         f"<tr><td>{html.escape(r['phase'])}</td><td>{html.escape(r['workload'])}</td>"
-        + "".join(f'<td class="n">{r[k]:.2f}</td>' for k in ROW_METRICS) + "</tr>"
+        + "".join(f'<td class="n">{_cell(r[k])}</td>' for k in ROW_METRICS) + "</tr>"
         for r in phase_scores(directory))
     parts = [f"<h2>Listen</h2><p>{html.escape(SCALES)}</p><table><tr><th>phase</th><th>workload</th>"
              + "".join(f"<th>{k}</th>" for k in ROW_METRICS) + f"</tr>{rows}</table>"]
+    groups: dict[tuple, int] = {}
     for entry in found:
+        group = (entry["repetition"], entry["phase"], entry["workload"])
+        groups[group] = groups.get(group, 0) + 1
+        if groups[group] > EMBEDDED:
+            continue
         received, rate = read_audio(directory / entry["audio"])
         reference, _ = read_audio(directory / entry["reference"])
         title = (f"repetition {entry['repetition']}, {entry['phase']}, {entry['workload']}, "
@@ -157,4 +169,10 @@ def section_html(directory: Path) -> str:
                      f"heard {_audio(directory / entry['audio'])}</p>{_score_cells(entry)}"
                      f'<figure><img alt="{html.escape(title)}" '
                      f'src="data:image/jpeg;base64,{picture}"></figure>')
+    for (repetition, phase, workload), count in groups.items():
+        if count > EMBEDDED:
+            parts.append(f"<p>{count - EMBEDDED} more scored call directions of repetition {repetition}, "
+                         f"{html.escape(phase)}, {html.escape(workload)} are in audio/ and speech.json: "
+                         f"<code>testbed listen RESULTS --phase {html.escape(phase)} --workload "
+                         f"{html.escape(workload)}</code> writes them as WAV files.</p>")
     return "\n".join(parts)

@@ -34,6 +34,7 @@ from testbed.report.speech import mean_scores
 from testbed.speech import media as media_files
 from testbed.speech.presets import PRESETS, AudioPreset
 from testbed.speech.reference import VOICES
+from testbed.speech.scores import NAMES as SCORE_NAMES
 
 if TYPE_CHECKING:
     from testbed.scenario.workloads.base import PhaseContext
@@ -78,7 +79,7 @@ def leave_pending(ctx: PhaseContext, workload: Voip, traces: Path,
     calls = [{"call": c, "uplink": up.name, "downlink": down.name}
              for c, (up, down) in enumerate(media[: workload.scored_calls]) if up and down]
     note = {"repetition": ctx.repetition, "phase": ctx.phase, "workload": workload.name,
-            "traces": traces.name, "frames": frames, "calls": calls}
+            "traces": traces.name, "frames": frames, "calls": calls, "scores": workload.scores}
     ctx.artefact(workload.name, PENDING).write_text(json.dumps(note, indent=1))
 
 
@@ -125,6 +126,10 @@ def _note(path: Path) -> dict:
     if not (kind in CALL_KEYS and isinstance(calls, list) and note.keys() >= NOTE_KEYS | KIND_KEYS[kind]
             and all(isinstance(c, dict) and c.keys() >= CALL_KEYS[kind] for c in calls)):
         raise InputError.single(f"not a note of calls to score ({', '.join(sorted(NOTE_KEYS))})", str(path))
+    which = note.setdefault("scores", list(SCORE_NAMES))  # notes written before `scores` ask for all
+    if not (isinstance(which, list) and which and set(which) <= set(SCORE_NAMES)):
+        raise InputError.single(f"scores: {which!r} is not a list of speech scores "
+                                f"({', '.join(SCORE_NAMES)})", str(path))
     return note
 
 
@@ -134,12 +139,14 @@ def _save_speech_json(directory: Path, entries: list[dict]) -> None:
     os.replace(tmp, directory / "speech.json")
 
 
-def score_direction(trace, media, frames: int, audio_path: Path) -> dict:
-    """One call direction: heard, scored, its audio written; its speech.json entry."""
+def score_direction(trace, media, frames: int, audio_path: Path,
+                    which: tuple[str, ...] = SCORE_NAMES) -> dict:
+    """One call direction: heard, scored (the scores `which`), its audio written; its
+    speech.json entry."""
     from testbed.speech import assess
     from testbed.speech.reference import resample, to_int16
 
-    heard = assess.score(assess.hear(trace, media, frames), media)
+    heard = assess.score(assess.hear(trace, media, frames), media, which)
     rate = media.preset.scored_rate
     _write_flac(audio_path, to_int16(resample(heard.audio / 32768, heard.rate, rate)), rate)
     return {"source": _label(media.source), "codec": media.preset.name, "rate": rate,
@@ -171,7 +178,7 @@ def _score_voip(directory: Path, note: dict, stem: str, step: Callable[[str], No
                                         str(directory / "traces" / note["traces"]))
             audio = Path("audio") / f"{stem}-call{call['call']}-{direction}.flac"
             entry = score_direction(traces[f"call{call['call']}-{direction}"], media, note["frames"],
-                                    directory / audio)
+                                    directory / audio, tuple(note["scores"]))
             said = Path(call[direction]).stem.removeprefix("media-")
             reference = _reference_flac(directory, said, media.reference, media.preset.rate,
                                         media.preset.scored_rate)
@@ -198,7 +205,8 @@ def _score_webrtc(directory: Path, note: dict, stem: str, step: Callable[[str], 
         scored_rate = preset.scored_rate
         played = np.frombuffer(call["played"].encode(), np.uint8) == ord("p")
         said = speech(call["source"], rate)  # what the caller looped, at the rate it was recorded
-        found = recording.assess(samples, played, said, rate, rate // 50, scored_rate)  # 20 ms frames
+        found = recording.assess(samples, played, said, rate, rate // 50, scored_rate,  # 20 ms frames
+                                 tuple(note["scores"]))
         audio = Path("audio") / f"{stem}-call{call['call']}-uplink.flac"
         _write_flac(directory / audio, to_int16(resample(samples / 32768, rate, scored_rate)), scored_rate)
         # what was said over the same time as the recording (the caller's loop from where it started)

@@ -11,6 +11,7 @@ recording is then scored window by window as the voip workload's audio is
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -66,7 +67,8 @@ def assess(recording: np.ndarray, played: np.ndarray, reference: np.ndarray, rat
     looped by the sender), scored at `scored_rate` over clip-long windows."""
     if not recording.any():  # nothing played: the bottom of every scale (as scores.score gives silence)
         return Recorded(reference_from(reference, 0, recording.size), 0, 0.0,
-                        {name: scores.FLOOR[name] for name in scores.NAMES}, [], True)
+                        {name: scores.FLOOR[name] if name in which else math.nan for name in scores.NAMES},
+                        [], True)
     start = align(recording, reference, rate)
     said = reference_from(reference, start, recording.size)
     frames = min(played.size, said.size // frame_samples)

@@ -161,7 +161,7 @@ def score(reference: np.ndarray, degraded: np.ndarray, rate: int,
     if rate not in (8000, MODEL_RATE):
         raise ValueError(f"scores run at 8000 or 16000 Hz, not {rate}")
     if silent(degraded, rate):
-        return Scores(**{name: FLOOR[name] for name in NAMES}, silent=True)
+        return Scores(**{name: FLOOR[name] if name in which else math.nan for name in NAMES}, silent=True)
     from testbed.speech.reference import resample
 
     wide_ref, wide_deg = resample(reference, rate, MODEL_RATE), resample(degraded, rate, MODEL_RATE)

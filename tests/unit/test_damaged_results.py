@@ -56,6 +56,16 @@ def test_a_half_written_note_of_calls_to_score_is_named(tmp_path) -> None:
     _refused(run_cli("score", str(directory)), "not a note of calls to score")
 
 
+@pytest.mark.parametrize("asked", [["polqa"], [], "pesq"], ids=["unknown", "empty", "not-a-list"])
+def test_a_note_asking_for_scores_that_do_not_exist_is_named(tmp_path, asked) -> None:
+    directory = _results(tmp_path)
+    (directory / "traces").mkdir()
+    note = {"repetition": 1, "phase": "restricted", "workload": "voip", "frames": 10, "traces": "t.npz",
+            "calls": [{"call": 0, "uplink": "m.npz", "downlink": "m.npz"}], "scores": asked}
+    (directory / "traces" / "rep1-restricted-voip.speech.json").write_text(json.dumps(note))
+    _refused(run_cli("score", str(directory)), "rep1-restricted-voip.speech.json", "not a list of speech scores")
+
+
 def test_a_truncated_trace_is_named(tmp_path) -> None:
     directory = _results(tmp_path)
     (directory / "traces").mkdir()

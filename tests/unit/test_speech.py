@@ -207,6 +207,20 @@ def test_nothing_received_is_silence_at_the_bottom_of_every_scale(clips) -> None
     assert heard.scores == scores.FLOOR
 
 
+def test_only_the_scores_asked_for_are_computed(clips) -> None:
+    clip, asked = clips["opus-webrtc"], ("pesq", "stoi")
+    lost = spread_losses(clip.frames, clip.frames // 10, 2, SEEDS[0])
+    call = trace(clip.frames, clip.preset.frame_ms, lost)
+    every = assess.score(assess.hear(call, clip, clip.frames), clip).scores
+    some = assess.score(assess.hear(call, clip, clip.frames), clip, asked).scores
+    assert {k: some[k] for k in asked} == {k: every[k] for k in asked}
+    assert all(math.isnan(some[k]) for k in scores.NAMES if k not in asked)
+    silence = trace(clip.frames, 20, np.ones(clip.frames, bool))
+    silent = assess.score(assess.hear(silence, clip, clip.frames), clip, asked)
+    assert silent.silent and {k: v for k, v in silent.scores.items() if not math.isnan(v)} == \
+        {k: scores.FLOOR[k] for k in asked}
+
+
 # --- scores over controlled loss -----------------------------------------------------------
 
 def _scores(clip: media.Media, loss: float, burst: int) -> dict[str, float]:

@@ -19,13 +19,14 @@ from testbed.measure.trace import StreamTrace, save_traces
 from testbed.profile.types import FieldError
 from testbed.report.speech import ROW_METRICS
 from testbed.scenario import speech
+from testbed.scenario.workloads._scored import ScoresSpeech
 from testbed.scenario.workloads.base import Metric, Metrics, PhaseContext, TwoNodes
 from testbed.speech.presets import PRESETS
 from testbed.speech.reference import DEFAULT_VOICES, VOICES
 from testbed.traffic.calls import run_calls
 
 
-class Voip(TwoNodes):
+class Voip(TwoNodes, ScoresSpeech):
     type: Literal["voip"]
     name: str = "voip"
     codec: str = Field("g711", description="g711, g711-noplc, g729, opus-webrtc or opus-telegram")
@@ -129,7 +130,7 @@ class Voip(TwoNodes):
             return "speech: none sends no speech to score"
         if not self.scored_calls:
             return "scored_calls: 0 scores no call"
-        return None
+        return self.unscored(metric)
 
     def prepare(self, directory: Path, progress: Callable[[str], None]) -> None:
         if self.audible:

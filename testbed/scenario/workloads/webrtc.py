@@ -22,6 +22,7 @@ from testbed.measure.webrtc import RELAY_TRANSPORT, summarise
 from testbed.profile.types import Duration, FieldError
 from testbed.report.speech import ROW_METRICS
 from testbed.scenario.speech import PENDING
+from testbed.scenario.workloads._scored import ScoresSpeech
 from testbed.scenario.workloads.base import Metric, Metrics, PhaseContext, TwoNodes
 from testbed.scenario.workloads.voip import Voip
 from testbed.speech.reference import DEFAULT_VOICES, VOICES
@@ -30,7 +31,7 @@ from testbed.traffic.webrtc import SIGNALLING_PORT, TRANSCRIPT, IceServer, run_w
 from testbed.traffic.webrtc_peer import CLOCK, FRAME_S
 
 
-class Webrtc(TwoNodes):
+class Webrtc(TwoNodes, ScoresSpeech):
     type: Literal["webrtc"]
     name: str = "webrtc"
     ice: Literal["none", "stun", "turn-udp", "turn-tcp", "turn-tls"] = Field(
@@ -85,7 +86,7 @@ class Webrtc(TwoNodes):
             return "speech: none sends a tone, not speech to score"
         if not self.scored_calls:
             return "scored_calls: 0 scores no call"
-        return None
+        return self.unscored(metric)
 
     def nodes(self) -> dict[str, str]:
         used = super().nodes()
@@ -138,7 +139,7 @@ class Webrtc(TwoNodes):
             scored = self._keep_recordings(ctx, run.recordings)
             if scored:
                 note = {"kind": "webrtc", "repetition": ctx.repetition, "phase": ctx.phase,
-                        "workload": self.name, "calls": scored}
+                        "workload": self.name, "calls": scored, "scores": self.scores}
                 ctx.artefact(self.name, PENDING).write_text(json.dumps(note, indent=1))
         return summarise(run.caller, run.callee, RELAY_TRANSPORT.get(self.ice))
 
