@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import math
 from pathlib import Path
 
 from testbed.errors import InputError
@@ -67,7 +68,7 @@ def _img(path: Path | None, alt: str) -> str:
 
 def _cell(value: object) -> str:
     if isinstance(value, float):
-        return f'<td class="n">{value:.3g}</td>'
+        return f'<td class="n">{"n/a" if math.isnan(value) else f"{value:.3g}"}</td>'  # NaN: not measured
     return f"<td>{html.escape(str(value))}</td>"
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 from datetime import UTC, datetime
 from pathlib import Path
@@ -96,7 +97,9 @@ def _unit(info: dict, kind: str, metric: str) -> str:
 
 
 def _shown(value: object) -> str:
-    return f"{value:.3g}" if isinstance(value, float) else str(value)
+    if isinstance(value, float):
+        return "n/a" if math.isnan(value) else f"{value:.3g}"  # NaN: not measured (as in the terminal)
+    return str(value)
 
 
 def summary_markdown(info: dict, rows: list[dict], directory: Path | None = None) -> str:

@@ -70,7 +70,8 @@ def _mean(values: list[float]) -> float:
 def mean_scores(scored: list[dict]) -> dict[str, float]:
     """Each score's and `heard`'s mean over scored call directions (entries of speech.json);
     a score no direction has (not asked for, or unscorable) is NaN."""
-    return {k: _mean([e["heard"] if k == "heard" else e["scores"][k] for e in scored]) for k in ROW_METRICS}
+    return {k: _mean([e["heard"] if k == "heard" else e["scores"].get(k, math.nan) for e in scored])
+            for k in ROW_METRICS}
 
 
 def phase_scores(directory: Path) -> list[dict]:
@@ -129,7 +130,7 @@ def _audio(path: Path) -> str:
 
 def _score_cells(entry: dict) -> str:
     cells = "".join(f"<td>{k}</td><td class=n>{entry['scores'][k]:.2f}</td>" for k in SCORES
-                    if not math.isnan(entry["scores"][k]))
+                    if not math.isnan(entry["scores"].get(k, math.nan)))
     counts = ", ".join(f"{v} {k}" for k, v in entry["counts"].items() if v)
     return (f"<table><tr>{cells}<td>heard</td><td class=n>{entry['heard']:.2f}</td></tr></table>"
             f"<p>frames: {counts}</p>")

@@ -42,7 +42,7 @@ def finish(work: Path, expectations: Iterable[Expectation] | None = None, progre
            render: bool | None = None) -> ScenarioResult:
     info, rows = load(work)
     if speech.pending(work):
-        progress("scoring the calls' audio (decode, PESQ, ViSQOL, DNSMOS, PLCMOS, STOI)")
+        progress("scoring the calls' audio (the speech scores each workload asked for)")
         speech.score_pending(work, rows, progress, persist=lambda saved: results.write(work, info, saved))
     if expectations is None:
         expectations = expectations_of(info, str(work / "run.json"))

@@ -113,6 +113,7 @@ NOTE_KEYS = {"repetition", "phase", "workload", "calls"}
 CALL_KEYS = {"voip": {"call", "uplink", "downlink"},
              "webrtc": {"call", "recording", "source", "codec", "played"}}
 KIND_KEYS = {"voip": {"frames", "traces"}, "webrtc": set()}
+NOTE_TYPES = {"repetition": int, "frames": int, "calls": list}  # the other keys hold text
 
 
 def _note(path: Path) -> dict:
@@ -123,13 +124,21 @@ def _note(path: Path) -> dict:
         raise InputError.single(f"cannot read the note of calls to score: {exc}", str(path)) from None
     kind = note.get("kind", "voip") if isinstance(note, dict) else None
     calls = note.get("calls") if isinstance(note, dict) else None
-    if not (kind in CALL_KEYS and isinstance(calls, list) and note.keys() >= NOTE_KEYS | KIND_KEYS[kind]
-            and all(isinstance(c, dict) and c.keys() >= CALL_KEYS[kind] for c in calls)):
-        raise InputError.single(f"not a note of calls to score ({', '.join(sorted(NOTE_KEYS))})", str(path))
+    if not (isinstance(kind, str) and kind in CALL_KEYS and isinstance(calls, list)
+            and note.keys() >= NOTE_KEYS | KIND_KEYS[kind]
+            and all(isinstance(note[k], NOTE_TYPES.get(k, str)) for k in NOTE_KEYS | KIND_KEYS[kind])
+            and all(isinstance(c, dict) and c.keys() >= CALL_KEYS[kind] and isinstance(c["call"], int)
+                    and all(isinstance(c[k], str) for k in CALL_KEYS[kind] - {"call"}) for c in calls)):
+        known = kind if isinstance(kind, str) and kind in CALL_KEYS else "voip"
+        needed = ", ".join(sorted(NOTE_KEYS | KIND_KEYS[known]))
+        raise InputError.single(f"not a note of calls to score ({needed}, and per call "
+                                f"{', '.join(sorted(CALL_KEYS[known]))})", str(path))
     which = note.setdefault("scores", list(SCORE_NAMES))  # notes written before `scores` ask for all
-    if not (isinstance(which, list) and which and set(which) <= set(SCORE_NAMES)):
+    if not (isinstance(which, list) and which and all(w in SCORE_NAMES for w in which if isinstance(w, str))
+            and all(isinstance(w, str) for w in which)):
         raise InputError.single(f"scores: {which!r} is not a list of speech scores "
                                 f"({', '.join(SCORE_NAMES)})", str(path))
+    note["kind"] = kind
     return note
 
 
@@ -239,7 +248,7 @@ def score_pending(directory: Path, rows: list[dict], progress: Progress = lambda
         return ran.get((notes[path]["repetition"], notes[path]["phase"]), len(ran)), path.name
 
     entries = speech_entries(directory)
-    todo = sum(DIRECTIONS[note.get("kind", "voip")] * len(note["calls"]) for note in notes.values())
+    todo = sum(DIRECTIONS[note["kind"]] * len(note["calls"]) for note in notes.values())
     done = 0
     for note_path in sorted(notes, key=ran_at):  # in the order the phases ran
         note = notes[note_path]
@@ -249,10 +258,10 @@ def score_pending(directory: Path, rows: list[dict], progress: Progress = lambda
             done += 1
             progress(f"  scoring speech {done}/{todo}: {note['phase']} {note['workload']} {what}")
 
-        scorer = SCORERS[note.get("kind", "voip")]
-        scored = scorer(directory, note, note_path.name.removesuffix(PENDING), step)
-        for entry in scored:
-            entry.update(repetition=note["repetition"], phase=note["phase"], workload=note["workload"])
+        scored = SCORERS[note["kind"]](directory, note, note_path.name.removesuffix(PENDING), step)
+        for entry in scored:  # the scores not asked for are left out, not NaN
+            entry.update(repetition=note["repetition"], phase=note["phase"], workload=note["workload"],
+                         scores={k: v for k, v in entry["scores"].items() if k in note["scores"]})
         keys = {_key(e) for e in scored}
         entries = [e for e in entries if _key(e) not in keys] + scored
         _update_row(rows, note, scored)
@@ -278,4 +287,4 @@ def _update_row(rows: list[dict], note: dict, scored: list[dict]) -> None:
     for row in rows:
         if (row.get("repetition"), row.get("phase"), row.get("workload")) == (
                 note["repetition"], note["phase"], note["workload"]) and "error" not in row:
-            row.update(mean_scores(scored))
+            row.update({k: v for k, v in mean_scores(scored).items() if k == "heard" or k in note["scores"]})

@@ -57,6 +57,7 @@ class SplitPlcmos:
             output.type.tensor_type.ClearField("shape")
         self.encoder = session(encoder.SerializeToString())
         self.head = session(head.SerializeToString())
+        self.head_ops = {node.op_type for node in head.graph.node}  # what runs once per rater
 
     def mos(self, features: np.ndarray, raters: np.ndarray) -> float:
         """The mean over `raters` (one 64-value embedding a row) of the score of `features`
@@ -103,12 +104,27 @@ def visqol_voice_activity(signal, start_sample: int, total_samples: int, frame_l
     return vad.get_vad_results()
 
 
-def speed_up_visqol() -> None:
+VISQOL_VERSION = "3.8.0"  # the visqol-python whose VadPatchCreator._get_voice_activity this replaces
+
+
+def _voice_activity(self, signal, start_sample: int, total_samples: int, frame_len: int) -> list[float]:
+    return visqol_voice_activity(signal, start_sample, total_samples, frame_len)
+
+
+def speed_up_visqol() -> bool:
     """Swap in the array conversion, keeping the library's method beside it as
-    `_library_get_voice_activity` (idempotent). visqol-python is pinned to the version whose
-    method this replaces."""
+    `_library_get_voice_activity` (idempotent); only in the version it was compared with
+    (another keeps its own loop). Whether the faster one is in place."""
+    from importlib.metadata import PackageNotFoundError, version
+
     from visqol.patch_creator import VadPatchCreator
 
+    try:
+        if version("visqol-python") != VISQOL_VERSION:
+            return False
+    except PackageNotFoundError:
+        return False
     if "_library_get_voice_activity" not in VadPatchCreator.__dict__:
         VadPatchCreator._library_get_voice_activity = VadPatchCreator._get_voice_activity
-        VadPatchCreator._get_voice_activity = lambda self, *args: visqol_voice_activity(*args)
+        VadPatchCreator._get_voice_activity = _voice_activity
+    return True

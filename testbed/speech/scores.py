@@ -164,12 +164,13 @@ def score(reference: np.ndarray, degraded: np.ndarray, rate: int,
         return Scores(**{name: FLOOR[name] if name in which else math.nan for name in NAMES}, silent=True)
     from testbed.speech.reference import resample
 
-    wide_ref, wide_deg = resample(reference, rate, MODEL_RATE), resample(degraded, rate, MODEL_RATE)
+    wide_ref = functools.cache(lambda: resample(reference, rate, MODEL_RATE))  # only if a model asks
+    wide_deg = functools.cache(lambda: resample(degraded, rate, MODEL_RATE))
     scorers: dict[str, Callable[[], float]] = {
         "pesq": lambda: pesq(reference, degraded, rate),
-        "visqol": lambda: visqol(wide_ref, wide_deg),
-        "dnsmos": lambda: dnsmos(wide_deg),
-        "plcmos": lambda: plcmos(wide_deg),
+        "visqol": lambda: visqol(wide_ref(), wide_deg()),
+        "dnsmos": lambda: dnsmos(wide_deg()),
+        "plcmos": lambda: plcmos(wide_deg()),
         "stoi": lambda: stoi(reference, degraded, rate),
     }
     return Scores(**{name: scorers[name]() if name in which else math.nan for name in NAMES})

@@ -8,9 +8,15 @@ import re
 import shlex
 import subprocess
 
+import pytest
+
 from tests.cli import ROOT
 
 from .conftest import new_run_id
+
+# the whole test's guard: its slowest command may take 600 s (a TCG VM on a busy machine),
+# which pytest-timeout's default of 300 s would cut short
+pytestmark = pytest.mark.timeout(660)
 
 
 def tour() -> list[str]:

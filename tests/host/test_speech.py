@@ -25,6 +25,10 @@ from testbed.traffic import rtp
 from testbed.traffic.calls import run_calls
 from tests.cli import run_cli
 
+# the whole test's guard: its slowest command may take 600 s (a TCG VM on a busy machine),
+# which pytest-timeout's default of 300 s would cut short
+pytestmark = pytest.mark.timeout(660)
+
 CLEAN = {
     "name": "speech-clean", "title": "Speech on a clean path",
     "topology": {"inside": ["caller"], "outside": ["callee"]},

@@ -19,6 +19,10 @@ from testbed.kernel.process import alive
 from testbed.vm.machine import STATE_DIR, read_record
 from tests.cli import ROOT, popen, run_cli
 
+# the whole test's guard: its slowest command may take 600 s (a TCG VM on a busy machine),
+# which pytest-timeout's default of 300 s would cut short
+pytestmark = pytest.mark.timeout(660)
+
 
 def vms_of(pid: int) -> list[int]:
     """QEMU processes still running that the process `pid` started."""

@@ -14,6 +14,10 @@ import pytest
 from testbed.measure.trace import load_traces
 from tests.cli import run_cli
 
+# the whole test's guard: its slowest command may take 1200 s (a TCG VM on a busy machine),
+# which pytest-timeout's default of 300 s would cut short
+pytestmark = pytest.mark.timeout(1260)
+
 
 def _run(target: str, tmp_path) -> tuple[dict, list[dict], list[dict]]:
     result = run_cli("run", target, "--where", "vm", "--results", str(tmp_path), timeout=1200)

@@ -7,10 +7,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import soundfile
 
 from testbed.speech.level import active_level_dbov
 from tests.cli import ROOT, run_cli
+
+# the whole test's guard: its slowest command may take 600 s (a TCG VM on a busy machine),
+# which pytest-timeout's default of 300 s would cut short
+pytestmark = pytest.mark.timeout(660)
 
 MODES = ROOT / "tests" / "data" / "scenarios" / "webrtc-modes.yaml"
 

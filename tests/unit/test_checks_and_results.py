@@ -68,7 +68,7 @@ def test_results_files_number_repetitions_alike_and_carry_units(tmp_path) -> Non
     assert [r["repetition"] for r in rows] == ["1", "2", "1", "2", "1"]
     assert list(rows[0])[:4] == ["repetition", "phase", "workload", "type"] and list(rows[0])[-1] == "error"
     summary = (work / "summary.md").read_text()
-    assert "| 2 | restricted | voip | mos_cq 3 MOS 1-5, delay nan ms |" in summary
+    assert "| 2 | restricted | voip | mos_cq 3 MOS 1-5, delay n/a ms |" in summary
     assert "Verdict: **ERROR**" in summary and "MOS on the 1-5 scale" in summary
     final = results.finish(work)
     assert final.name.endswith("-demo") and final.is_dir()

@@ -66,6 +66,19 @@ def test_a_note_asking_for_scores_that_do_not_exist_is_named(tmp_path, asked) ->
     _refused(run_cli("score", str(directory)), "rep1-restricted-voip.speech.json", "not a list of speech scores")
 
 
+@pytest.mark.parametrize("change", [{"kind": ["webrtc"]}, {"kind": "webrtc", "calls": [
+    {"call": 0, "recording": "r.flac", "source": "en-f", "codec": "pcmu", "played": 7}]}, {"traces": 3},
+    {"frames": "10"}, {"calls": [{"call": "0", "uplink": "m.npz", "downlink": "m.npz"}]}],
+    ids=["kind-a-list", "played-not-text", "traces-a-number", "frames-text", "call-text"])
+def test_a_note_with_values_of_the_wrong_type_is_named(tmp_path, change) -> None:
+    directory = _results(tmp_path)
+    (directory / "traces").mkdir()
+    note = {"repetition": 1, "phase": "restricted", "workload": "voip", "frames": 10, "traces": "t.npz",
+            "calls": [{"call": 0, "uplink": "m.npz", "downlink": "m.npz"}], **change}
+    (directory / "traces" / "rep1-restricted-voip.speech.json").write_text(json.dumps(note))
+    _refused(run_cli("score", str(directory)), "rep1-restricted-voip.speech.json", "not a note of calls to score")
+
+
 def test_a_truncated_trace_is_named(tmp_path) -> None:
     directory = _results(tmp_path)
     (directory / "traces").mkdir()

@@ -30,6 +30,13 @@ from testbed.traffic.turn import STUN_PORT, TLS_PORT
 from testbed.traffic.webrtc import SIGNALLING_PORT, TRANSCRIPT, IceServer, run_webrtc
 from testbed.traffic.webrtc_peer import CLOCK, FRAME_S
 
+WEBRTC_SCORES = {  # aiortc conceals no loss and has no FEC or DTX: what its recording's figures mean
+    "plcmos": Metric("plcmos", "MOS 1-5", "PLCMOS v2 of the recording (no reference): aiortc conceals "
+                     "nothing, so it rates the gaps as they were played"),
+    "heard": Metric("heard", "0-1", "share of the speech's 20 ms frames that aiortc played, from the first "
+                    "packet the callee got; 0: silence"),
+}
+
 
 class Webrtc(TwoNodes, ScoresSpeech):
     type: Literal["webrtc"]
@@ -48,7 +55,7 @@ class Webrtc(TwoNodes, ScoresSpeech):
     signalling_port: int = Field(SIGNALLING_PORT, ge=1, le=65535, description="its TCP port")
     turn: str = Field("turn", description="the host of the STUN/TURN server (coturn), when `ice` is not none")
     speech: list[str] = Field(list(DEFAULT_VOICES), description="what the calls say, in turn: built-in "
-                              "voices (en-f, en-m, ru-f, ru-m); none: a 440 Hz tone")
+                              "voices (en-f, en-m, ru-f, ru-m); []: a 440 Hz tone")
     scored_calls: int = Field(1, ge=0, le=20, description="calls per phase whose recording (what the callee "
                               "played) is lined up with what was said and scored")
 
@@ -66,7 +73,8 @@ class Webrtc(TwoNodes, ScoresSpeech):
         Metric("loss", "%", "packets lost of those sent, per received stream, mean"),
         Metric("kbit", "kbit/s", "received bit rate (transport bytes), mean per direction"),
         Metric("stalled", "0-1", "share of connected directions whose audio stopped for 3 s or more"),
-        *(m for m in Voip.METRICS if m.name in ROW_METRICS),  # the recordings' speech scores
+        # the recordings' speech scores, as the voip workload's but for what aiortc does not do
+        *(WEBRTC_SCORES.get(m.name, m) for m in Voip.METRICS if m.name in ROW_METRICS),
     )
 
     @model_validator(mode="after")
@@ -83,7 +91,7 @@ class Webrtc(TwoNodes, ScoresSpeech):
         if metric not in ROW_METRICS:
             return None
         if not self.speech:
-            return "speech: none sends a tone, not speech to score"
+            return "speech: [] sends a tone, not speech to score"
         if not self.scored_calls:
             return "scored_calls: 0 scores no call"
         return self.unscored(metric)
@@ -146,7 +154,8 @@ class Webrtc(TwoNodes, ScoresSpeech):
     def _keep_recordings(self, ctx: PhaseContext, recordings: list[dict]) -> list[dict]:
         """The callees' recordings as FLAC in traces/ (all of them when traces are kept, else
         those to score); the scoring stage's entries for the first `scored_calls` calls. A call
-        that never played a frame was heard as silence for the whole phase."""
+        that never played a frame (or whose first frame came as it hung up: nothing kept) was
+        heard as silence for the whole phase."""
         import soundfile
 
         by_call = {r["call"]: r for r in recordings}
@@ -155,10 +164,11 @@ class Webrtc(TwoNodes, ScoresSpeech):
             score = bool(self.speech) and call < self.scored_calls
             if not (ctx.keep_traces or score):
                 continue
+            samples = np.zeros(0, np.int16)
             if call in by_call:
                 with np.load(by_call[call]["path"]) as saved:
                     samples, played, rate = saved["samples"], saved["played"], by_call[call]["rate"]
-            else:
+            if not samples.size:  # a FLAC of no samples cannot be read back
                 rate, frames = CLOCK[self.codec], round(ctx.seconds / FRAME_S)
                 samples, played = np.zeros(frames * int(rate * FRAME_S), np.int16), np.zeros(frames, bool)
             path = ctx.artefact(self.name, f"-call{call}-heard.flac")
