@@ -82,20 +82,25 @@ class Machine:
             raise ProgramMissing("qemu-system-x86_64", "qemu-system-x86", "the testbed VM")
         if not self.image.ready:
             raise VMError("the VM image is not built: run `testbed vm build` (or `make test`)")
+        accel = accel or probe_accel(self.image)  # before any file exists: the probe may fail
         self.directory = SPEC_ROOT / uuid.uuid4().hex[:12]
         (self.directory / "files").mkdir(parents=True)
-        full = {**spec, "env": {**guest_env(), **spec.get("env", {})},
-                "shares": [{"tag": f"s{k}", "path": str(p)} for k, p in enumerate(shares)],
-                "copies": copy_inputs(self.directory, "command", copies)}
-        (self.directory / "spec.json").write_text(json.dumps(full))
-        argv = qemu_argv(self.image, accel or probe_accel(self.image), self.directory, shares, interactive)
-        self._tail: list[str] = []
-        if interactive:
-            self.proc = subprocess.Popen(argv)
-        else:
-            out = console_log.open("wb") if console_log else subprocess.PIPE
-            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                         start_new_session=True)
+        try:
+            full = {**spec, "env": {**guest_env(), **spec.get("env", {})},
+                    "shares": [{"tag": f"s{k}", "path": str(p)} for k, p in enumerate(shares)],
+                    "copies": copy_inputs(self.directory, "command", copies)}
+            (self.directory / "spec.json").write_text(json.dumps(full))
+            argv = qemu_argv(self.image, accel, self.directory, shares, interactive)
+            self._tail: list[str] = []
+            if interactive:
+                self.proc = subprocess.Popen(argv)
+            else:
+                out = console_log.open("wb") if console_log else subprocess.PIPE
+                self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out,
+                                             stderr=subprocess.STDOUT, start_new_session=True)
+        except BaseException:  # no QEMU: nobody will stop() this machine, so nothing may stay
+            shutil.rmtree(self.directory, ignore_errors=True)
+            raise
             if console_log is None:
                 threading.Thread(target=self._read_console, daemon=True).start()
         self.pidfile = STATE_DIR / f"qemu-{self.proc.pid}.pid"

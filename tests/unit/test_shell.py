@@ -181,3 +181,24 @@ def test_kvm_that_fails_in_any_way_falls_back_to_tcg(failure: str, monkeypatch, 
     image = type("FakeImage", (), {"directory": tmp_path / "f00d"})()
     assert machine.probe_accel(image) == "tcg"
     assert [p.read_text() for p in tmp_path.glob("kvm-*")] == ["tcg"]
+
+
+def test_a_vm_that_fails_before_qemu_starts_leaves_no_spec_directory(monkeypatch, tmp_path) -> None:
+    """The KVM probe, copying inputs or starting QEMU can fail inside Machine(): nothing stops
+    such a machine, so it must not leave its directory under /run/testbed/vm."""
+    from testbed.vm import machine
+
+    image = type("FakeImage", (), {"directory": tmp_path / "img", "ready": True})()
+    monkeypatch.setattr(machine, "SPEC_ROOT", tmp_path / "specs")
+    monkeypatch.setattr(machine, "qemu_argv", lambda *args: ["/nonexistent/qemu-system-x86_64"])
+    with pytest.raises(FileNotFoundError):
+        machine.Machine({"mode": "run", "argv": ["true"]}, [], accel="tcg", image=image)
+    assert not list((tmp_path / "specs").iterdir())
+
+    def failing_probe(image) -> str:
+        raise machine.VMError("probe failed")
+
+    monkeypatch.setattr(machine, "probe_accel", failing_probe)
+    with pytest.raises(machine.VMError):
+        machine.Machine({"mode": "run", "argv": ["true"]}, [], image=image)
+    assert not list((tmp_path / "specs").iterdir())
