@@ -101,8 +101,8 @@ class Machine:
         except BaseException:  # no QEMU: nobody will stop() this machine, so nothing may stay
             shutil.rmtree(self.directory, ignore_errors=True)
             raise
-            if console_log is None:
-                threading.Thread(target=self._read_console, daemon=True).start()
+        if not interactive and console_log is None:
+            threading.Thread(target=self._read_console, daemon=True).start()
         self.pidfile = STATE_DIR / f"qemu-{self.proc.pid}.pid"
         STATE_DIR.mkdir(parents=True, exist_ok=True)
         owner = os.getpid() if owned else None
@@ -179,6 +179,24 @@ def stop_all(everything: bool = False, owner: int | None = None) -> list[int]:
         if record.get("spec"):
             shutil.rmtree(record["spec"], ignore_errors=True)
         pidfile.unlink(missing_ok=True)
+    if owner is None:
+        _sweep_orphaned_specs(everything)
     if killed:
         time.sleep(0.2)  # let the kernel reap them before anyone counts processes
     return killed
+
+
+ORPHAN_AGE_S = 60  # a VM being started writes its pid file within milliseconds of its spec
+
+
+def _sweep_orphaned_specs(everything: bool) -> None:
+    """Remove spec directories no pid file names: a process killed between creating one and
+    starting QEMU (only with `everything`, also one that is that young: it may be starting)."""
+    if not SPEC_ROOT.exists():
+        return
+    named = {read_record(p).get("spec") for p in STATE_DIR.glob("qemu-*.pid")}
+    for directory in SPEC_ROOT.iterdir():
+        with contextlib.suppress(FileNotFoundError):
+            old = time.time() - directory.stat().st_mtime > ORPHAN_AGE_S
+            if str(directory) not in named and (everything or old):
+                shutil.rmtree(directory, ignore_errors=True)

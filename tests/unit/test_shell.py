@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -202,3 +203,52 @@ def test_a_vm_that_fails_before_qemu_starts_leaves_no_spec_directory(monkeypatch
     with pytest.raises(machine.VMError):
         machine.Machine({"mode": "run", "argv": ["true"]}, [], image=image)
     assert not list((tmp_path / "specs").iterdir())
+
+
+def test_a_vm_console_is_read_while_it_runs(monkeypatch, tmp_path) -> None:
+    """A one-shot VM's console goes to a pipe that a thread drains: QEMU never blocks on a full
+    pipe, and the console's last lines are there to explain a failure."""
+    from testbed.vm import machine
+
+    image = type("FakeImage", (), {"directory": tmp_path / "img", "ready": True})()
+    monkeypatch.setattr(machine, "SPEC_ROOT", tmp_path / "specs")
+    monkeypatch.setattr(machine, "STATE_DIR", tmp_path / "state")
+    chatty = [sys.executable, "-c", "import sys; sys.stdout.write('boot noise\\n' * 30000); print('last line')"]
+    monkeypatch.setattr(machine, "qemu_argv", lambda *args: chatty)
+    vm = machine.Machine({"mode": "run", "argv": ["true"]}, [], accel="tcg", image=image)
+    try:
+        vm.proc.wait(timeout=30)  # 330 kB: more than a pipe holds, so only a reader lets it end
+        deadline = time.monotonic() + 10
+        while "last line" not in vm.console_tail() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert vm.console_tail().endswith("last line\n")
+    finally:
+        vm.stop()
+    assert not list((tmp_path / "specs").iterdir()) and not list((tmp_path / "state").iterdir())
+
+
+def test_clean_sweeps_spec_directories_no_vm_names(monkeypatch, tmp_path) -> None:
+    """A process killed between creating a VM's spec directory and starting QEMU leaves a
+    directory no pid file names: testbed clean removes it once it is older than a start takes."""
+    import os
+
+    from testbed.kernel.process import start_time
+    from testbed.vm import machine
+
+    monkeypatch.setattr(machine, "STATE_DIR", tmp_path / "state")
+    monkeypatch.setattr(machine, "SPEC_ROOT", tmp_path / "state" / "vm")
+    live, orphan, young = (machine.SPEC_ROOT / name for name in ("live", "orphan", "young"))
+    for directory in (live, orphan, young):
+        directory.mkdir(parents=True)
+    old = time.time() - 2 * machine.ORPHAN_AGE_S
+    os.utime(orphan, (old, old))
+    os.utime(live, (old, old))
+    # a running VM (this process stands in for its QEMU), owned by a live process
+    (machine.STATE_DIR / "qemu-1.pid").write_text(json.dumps({
+        "pid": os.getpid(), "started": start_time(os.getpid()), "spec": str(live),
+        "owner": os.getpid(), "owner_started": start_time(os.getpid())}))
+    assert machine.stop_all() == []
+    assert sorted(p.name for p in machine.SPEC_ROOT.iterdir()) == ["live", "young"]
+    assert machine.stop_all(owner=12345) == [] and young.exists()  # --pid: only that process' VMs
+    machine._sweep_orphaned_specs(everything=True)
+    assert sorted(p.name for p in machine.SPEC_ROOT.iterdir()) == ["live"]
