@@ -22,6 +22,11 @@ from tests.host.conftest import apply_profile, profile_dict
 
 Z = 3.29
 PORT = 40000
+# What the emulated machine adds to every delay (stack, timers, the sender between its timestamp
+# and its send), over runs of benchmarks/delay_overhead.py (4 calls through a constant 80 ms):
+# mean 0.78 ms (sd 0.03) on a quiet host, 1.65 ms (sd 0.06) with one host core kept busy;
+# mean + Z sd of the busy runs
+MACHINE_OFFSET_MS = 1.86
 
 
 def jitter_expected(sigma_ms: float, spacing_ms: float) -> float:
@@ -49,10 +54,12 @@ def test_four_calls_through_delay_jitter_and_gilbert_elliott_loss(topo, tmp_path
     metrics = [stream_metrics(t, CODECS["g711"]) for t in run.traces]
     assert len(metrics) == 2 * calls
 
-    # delay: mean 80 ms, sd 20 ms (all packets of all streams pooled)
+    # delay: mean 80 ms (plus the machine's own offset, between none and MACHINE_OFFSET_MS),
+    # sd 20 ms (all packets of all streams pooled)
     delays = np.concatenate([(t.received["recv_ns"] - t.received["send_ns"]) / 1e6 for t in run.traces])
     n = delays.size
-    assert abs(delays.mean() - 80) <= Z * sigma_ms / math.sqrt(n) + 1.0, delays.mean()
+    sampling = Z * sigma_ms / math.sqrt(n)
+    assert 80 - sampling <= delays.mean() <= 80 + MACHINE_OFFSET_MS + sampling, delays.mean()
     assert abs(delays.std(ddof=1) - sigma_ms) <= sigma_ms * (Z / math.sqrt(2 * n) + 0.05), delays.std()
 
     # RFC 3550 jitter averaged over a stream converges to E|D_i - D_i-1| = 2 sigma / sqrt(pi) for
