@@ -76,7 +76,7 @@ def summarise(caller: list[dict], callee: list[dict], relay_transport: str | Non
         "pair_srflx": share([k == "srflx" for k in kinds]),
         "pair_relay": share(relayed),
         "relay_tcp": share([relay_transport in ("tcp", "tls") for r in relayed if r]),
-        "ice_restarts": float(sum(a["redials"] + b["redials"] for a, b in calls)),
+        "redials": float(sum(a["redials"] for a, _ in calls)),  # the caller dials; the callee answers each
         "rtt": _mean([s[RTT_MS] for side in sides for s in side["stats"]]),
         "jitter": _mean([s[JITTER_MS] for side in sides for s in side["stats"]]),
         "loss": _mean([_loss(side["stats"]) for side in sides]),

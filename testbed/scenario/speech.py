@@ -205,15 +205,19 @@ def _score_webrtc(directory: Path, note: dict, stem: str, step: Callable[[str], 
 
     scored = []
     for call in note["calls"]:
-        if call["codec"] not in WEBRTC_PRESET or call["source"] not in VOICES:
-            raise InputError.single(f"call {call['call']}: not a codec ({call['codec']!r}) and voice "
-                                    f"({call['source']!r}) the webrtc workload sends", note["path"])
+        said_file = call.get("said")  # notes written before it: a voice, made again
+        if call["codec"] not in WEBRTC_PRESET or not (isinstance(said_file, str) or call["source"] in VOICES):
+            raise InputError.single(f"call {call['call']}: not a codec ({call['codec']!r}) the webrtc "
+                                    f"workload sends, or no recording of what was said ({call['source']!r})",
+                                    note["path"])
         step(f"call {call['call']} uplink")
         samples, rate = read_audio(directory / "traces" / call["recording"], dtype="int16")
         preset = PRESETS[WEBRTC_PRESET[call["codec"]]]
         scored_rate = preset.scored_rate
         played = np.frombuffer(call["played"].encode(), np.uint8) == ord("p")
-        said = speech(call["source"], rate)  # what the caller looped, at the rate it was recorded
+        # what the caller looped, at the rate it was recorded
+        said = read_audio(directory / "traces" / said_file, dtype="int16")[0] if isinstance(said_file, str) \
+            else speech(call["source"], rate)
         found = recording.assess(samples, played, said, rate, rate // 50, scored_rate,  # 20 ms frames
                                  tuple(note["scores"]))
         audio = Path("audio") / f"{stem}-call{call['call']}-uplink.flac"

@@ -57,17 +57,19 @@ def _spawn(node: Endpoint, config: dict, directory: Path, role: str) -> tuple[su
 def run_webrtc(caller: Endpoint, callee: Endpoint, signalling: Endpoint, ice_servers: list[IceServer],
                workdir: Path, policy: str = "all", calls: int = 1, seconds: float = 10, codec: str = "pcmu",
                connect_timeout: float = 10, cafile: Path | None = None,
-               audio: list[Path | None] | None = None, port: int = SIGNALLING_PORT) -> WebrtcRun:
+               audio: list[Path | None] | None = None, port: int = SIGNALLING_PORT,
+               redials: int = 0) -> WebrtcRun:
     """N calls from `caller` to `callee` for `seconds`; `audio`: per call an int16 .npy at the
-    codec's rate (None: a tone). The peers' configs, the signalling transcript and the
-    callee's recordings go in `workdir` (every program's command line names it: a run's
-    programs can be told by it)."""
+    codec's rate (None: a tone); `redials`: times a call not up by `connect_timeout` is dialled
+    again. The peers' configs, the signalling transcript and the callee's recordings go in
+    `workdir` (every program's command line names it: a run's programs can be told by it)."""
     if policy not in POLICIES:
         raise ValueError(f"unknown policy {policy!r}; known: {', '.join(POLICIES)}")
     if codec not in CODECS:
         raise ValueError(f"unknown codec {codec!r}; known: {', '.join(CODECS)}")
     common = {"calls": calls, "seconds": seconds, "codec": codec, "policy": policy,
-              "connect_timeout": connect_timeout, "cafile": str(cafile) if cafile else None,
+              "connect_timeout": connect_timeout, "redials": redials,
+              "cafile": str(cafile) if cafile else None,
               "ice_servers": [s.__dict__ for s in ice_servers], "signalling": [signalling.address(4), port],
               "audio": [str(a) if a else None for a in audio] if audio else None}
     server = [sys.executable, "-m", "testbed.traffic.signalling", signalling.address(4), str(port),

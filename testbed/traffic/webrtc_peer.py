@@ -8,7 +8,10 @@ ICE gathers from the node's one IPv4 address and the configured STUN or TURN ser
 side sends its audio (a looped int16 recording at the codec's rate, or a tone) for the
 phase's seconds, samples getStats once a second, and notes every state change; the callee
 records what it plays, each frame at its RTP time (a lost frame is silence, as aiortc plays
-it: it has no concealment). Writes per call what it saw to OUT.json.
+it: it has no concealment). A call whose media is not up by the connect deadline is dialled
+again, as apps do, up to `redials` times while a whole attempt still fits in the phase (each
+attempt is numbered: an answer to an abandoned one is ignored). Writes per call what it saw
+to OUT.json.
 
 aiortc facts this relies on (1.16, pinned): no "connected" ICE state (ICE is up when
 iceConnectionState is "completed"), no ICE restart, and the nominated pair only in aioice's
@@ -127,6 +130,13 @@ class Call:
         self.stats: list[list[float]] = []
         self.recorder: Recorder | None = None
         self.selected: dict | None = None
+        self.media_up = False  # DTLS done: the connection carries audio
+        self.redials = 0
+
+    def restart(self) -> None:
+        """Forget the abandoned attempt (its timeline stays)."""
+        self.pc, self.offered_ns, self.setup_ms, self.selected = None, None, None, None
+        self.failed = False
 
     def note(self, kind: str, state: str) -> None:
         self.timeline.append((_monotonic_ms(self.origin_ns), kind, state))
@@ -135,6 +145,8 @@ class Call:
             self.selected = self.pair()  # read now: closing the connection forgets it
         if kind == "ice" and state == "failed":
             self.failed = True
+        if kind == "connection" and state == "connected":
+            self.media_up = True
 
     def pair(self) -> dict | None:
         """The nominated candidate pair (aioice internals, guarded: None when not found)."""
@@ -153,7 +165,7 @@ class Call:
     def report(self) -> dict:
         return {"call": self.index, "connected": self.setup_ms is not None and not self.failed,
                 "setup_ms": self.setup_ms, "timeline": self.timeline, "pair": self.selected,
-                "stats": self.stats, "redials": 0,
+                "stats": self.stats, "redials": self.redials,
                 "frames_played": self.recorder.frames if self.recorder else None}
 
 
@@ -201,9 +213,14 @@ class Peer:
         relay_only = self.config["policy"] == "relay"
         policy = RTCIceTransportPolicy.RELAY if relay_only else RTCIceTransportPolicy.ALL
         pc = RTCPeerConnection(RTCConfiguration(iceServers=servers, iceTransportPolicy=policy))
-        pc.on("iceconnectionstatechange", lambda: call.note("ice", pc.iceConnectionState))
-        pc.on("connectionstatechange", lambda: call.note("connection", pc.connectionState))
-        pc.on("icegatheringstatechange", lambda: call.note("gathering", pc.iceGatheringState))
+
+        def note(kind: str, state: str) -> None:
+            if call.pc is pc:  # an abandoned attempt's connection says no more
+                call.note(kind, state)
+
+        pc.on("iceconnectionstatechange", lambda: note("ice", pc.iceConnectionState))
+        pc.on("connectionstatechange", lambda: note("connection", pc.connectionState))
+        pc.on("icegatheringstatechange", lambda: note("gathering", pc.iceGatheringState))
         # the track carries audio at the codec's RTP clock (the workload's recordings are made at it)
         track = _audio_track(self.samples[call.index], self.clock)
         transceiver = pc.addTransceiver(track, direction="sendrecv")
@@ -234,17 +251,32 @@ class Peer:
         call.offered_ns = time.time_ns()
         call.note("offer", "created")
         await pc.setLocalDescription(await pc.createOffer())  # gathers every candidate (no trickle)
-        self._send({"call": call.index, "offer": pc.localDescription.sdp})
+        self._send({"call": call.index, "attempt": call.redials, "offer": pc.localDescription.sdp})
 
-    async def _answer(self, call: Call, sdp: str) -> None:
+    async def _redial(self, call: Call) -> None:
+        old = call.pc
+        call.restart()
+        call.redials += 1
+        call.note("redial", str(call.redials))
+        if old is not None:
+            await old.close()
+        await self._offer(call)
+
+    async def _answer(self, call: Call, sdp: str, attempt: int) -> None:
         from aiortc import RTCSessionDescription
 
+        if call.pc is not None:  # the caller dialled again: the last attempt is abandoned
+            old = call.pc
+            call.restart()
+            call.redials = attempt
+            call.note("redial", str(attempt))
+            await old.close()
         pc = self._new_connection(call)
         call.offered_ns = time.time_ns()
         call.note("offer", "received")
         await pc.setRemoteDescription(RTCSessionDescription(sdp, "offer"))
         await pc.setLocalDescription(await pc.createAnswer())
-        self._send({"call": call.index, "answer": pc.localDescription.sdp})
+        self._send({"call": call.index, "attempt": attempt, "answer": pc.localDescription.sdp})
 
     async def _listen(self, reader: asyncio.StreamReader) -> None:
         from aiortc import RTCSessionDescription
@@ -252,11 +284,28 @@ class Peer:
         while line := await reader.readline():
             message = json.loads(line)
             call = self.calls[message["call"]]
+            attempt = message.get("attempt", 0)
             if "offer" in message and self.role == "callee":
-                await self._answer(call, message["offer"])
-            elif "answer" in message and self.role == "caller" and call.pc is not None:
+                await self._answer(call, message["offer"], attempt)
+            elif ("answer" in message and self.role == "caller" and call.pc is not None
+                  and attempt == call.redials):
                 call.note("answer", "received")
                 await call.pc.setRemoteDescription(RTCSessionDescription(message["answer"], "answer"))
+
+    async def _check_deadline(self, call: Call, end: float) -> None:
+        """A caller whose call's media is not up by the deadline (or whose ICE failed) dials
+        again while redials are left and a whole attempt fits before `end`; otherwise the call
+        has failed."""
+        timeout = self.config["connect_timeout"]
+        if call.offered_ns is None or call.media_up:
+            return
+        late = (time.time_ns() - call.offered_ns) / 1e9 > timeout
+        if (self.role == "caller" and (late or call.failed) and call.redials < self.config.get("redials", 0)
+                and end - time.monotonic() > timeout):
+            await self._redial(call)
+        elif late and call.setup_ms is None and not call.failed:
+            call.note("deadline", "not connected")
+            call.failed = True
 
     async def _connect_signalling(self) -> asyncio.StreamReader:
         host, port = self.config["signalling"]
@@ -289,10 +338,7 @@ class Peer:
                 if call.pc is not None and call.setup_ms is not None and not call.failed:
                     await _sample_stats(call, self.clock)
             for call in self.calls:  # the workload's connect deadline: aioice would wait 63.5 s
-                if (call.setup_ms is None and not call.failed and call.offered_ns is not None
-                        and time.time_ns() - call.offered_ns > self.config["connect_timeout"] * 1e9):
-                    call.note("deadline", "not connected")
-                    call.failed = True
+                await self._check_deadline(call, end)
         listener.cancel()
         for call in self.calls:
             if call.recorder is not None:

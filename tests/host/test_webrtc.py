@@ -70,3 +70,36 @@ def test_under_the_call_block_only_turn_over_tls_connects(tmp_path) -> None:
     assert rescued["heard"] > 0.95 and rescued["pesq"] > 3.5, rescued  # and it sounds like a call
     blocked = rows[("direct", "direct")]
     assert blocked["heard"] == 0 and blocked["pesq"] == 1.0, blocked  # a call that never connected: silence
+
+
+def test_a_call_blocked_at_first_is_dialled_again_and_says_a_users_wav(tmp_path) -> None:
+    """The block lifts 4 s into the phase: the first attempt's ICE checks die, the caller dials
+    again after connect_timeout, a later attempt connects, and the callee hears the user's WAV."""
+    from testbed.speech.reference import speech
+
+    # a user's recording of speech (PESQ rates speech, not test tones): a built-in voice, as a WAV
+    soundfile.write(str(tmp_path / "mine.wav"), speech("ru-m", 16000)[: 16000 * 8], 16000, "PCM_16")
+    scenario = tmp_path / "redial.yaml"
+    scenario.write_text("""
+name: redial
+title: A call dialled again once the block lifts
+topology: {inside: [caller], outside: [callee, sig]}
+profiles: {blocked: ru-2025-calls-blocked}
+phases:
+  - {name: lifted, duration: 12s, schedule: [{at: 0s, profile: blocked}, {at: 4s}]}
+workloads:
+  - {type: webrtc, connect_timeout: 3s, redials: 3, speech: [mine.wav], scores: [pesq]}
+expect:
+  - {phase: lifted, check: "webrtc.connected == 1"}
+  - {phase: lifted, check: "webrtc.redials >= 1"}
+""")
+    directory, info, rows = _run(str(scenario), tmp_path / "results")
+    row = rows[("lifted", "webrtc")]
+    assert info["passed"] and row["pair_host"] == 1 and row["heard"] > 0.95 and row["pesq"] > 3.5, row
+    trace = json.loads((directory / "traces" / "rep1-lifted-webrtc.json").read_text())
+    caller, callee = trace["caller"][0], trace["callee"][0]
+    assert caller["redials"] == callee["redials"] == row["redials"]
+    offers = [state for _, kind, state in caller["timeline"] if kind == "redial"]
+    assert offers == [str(k) for k in range(1, int(row["redials"]) + 1)]
+    (entry,) = json.loads((directory / "speech.json").read_text())
+    assert entry["source"] == "mine.wav" and (directory / "traces" / "rep1-lifted-webrtc-call0-said.flac").exists()

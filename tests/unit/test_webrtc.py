@@ -32,6 +32,14 @@ def test_figures_of_connected_calls() -> None:
     assert figures["loss"] == 0 and figures["kbit"] == pytest.approx(8.0) and figures["stalled"] == 0
 
 
+def test_redials_are_counted_once_per_attempt() -> None:
+    """Both peers report the attempts of a call; the caller dials them."""
+    first, second = _side(), _side()
+    first["redials"], second["redials"] = 2, 1
+    answered = [dict(first), dict(second)]
+    assert summarise([first, second], answered)["redials"] == 3
+
+
 def test_a_call_that_never_connected_counts_in_connected_only() -> None:
     figures = summarise([_side(connected=False), _side()], [_side(connected=False), _side()])
     assert figures["connected"] == 0.5 and figures["pair_host"] == 1
@@ -48,11 +56,15 @@ def test_loss_and_a_stall_are_seen() -> None:
     assert short["stalled"] == 0
 
 
-def test_relay_only_needs_a_turn_server_and_voices_are_checked() -> None:
+def test_relay_only_needs_a_turn_server_and_speech_sources_are_checked(tmp_path) -> None:
     with pytest.raises(ValidationError, match="relay only needs a TURN server"):
         Webrtc(type="webrtc", policy="relay", ice="stun")
-    with pytest.raises(ValidationError, match="is not a voice"):
-        Webrtc(type="webrtc", speech=["my.wav"])
+    with pytest.raises(ValidationError, match="neither a voice"):
+        Webrtc(type="webrtc", speech=["en-x"])
+    (tmp_path / "text.wav").write_text("not audio")
+    with pytest.raises(ValidationError, match="not a readable sound file"):
+        Webrtc(type="webrtc", speech=[str(tmp_path / "text.wav")])
+    assert Webrtc(type="webrtc", speech="none").speech == []
     assert "turn" not in Webrtc(type="webrtc").nodes()
     assert Webrtc(type="webrtc", ice="turn-tls").nodes()["turn"] == "turn"
 

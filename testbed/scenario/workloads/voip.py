@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar, Literal
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from testbed.measure.call import StreamMetrics, stream_metrics
 from testbed.measure.emodel import CODECS
@@ -20,13 +20,14 @@ from testbed.profile.types import FieldError
 from testbed.report.speech import ROW_METRICS
 from testbed.scenario import speech
 from testbed.scenario.workloads._scored import ScoresSpeech
+from testbed.scenario.workloads._speech_source import SaysSpeech
 from testbed.scenario.workloads.base import Metric, Metrics, PhaseContext, TwoNodes
 from testbed.speech.presets import PRESETS
-from testbed.speech.reference import DEFAULT_VOICES, VOICES
+from testbed.speech.reference import DEFAULT_VOICES
 from testbed.traffic.calls import run_calls
 
 
-class Voip(TwoNodes, ScoresSpeech):
+class Voip(SaysSpeech, TwoNodes, ScoresSpeech):
     type: Literal["voip"]
     name: str = "voip"
     codec: str = Field("g711", description="g711, g711-noplc, g729, opus-webrtc or opus-telegram")
@@ -72,35 +73,6 @@ class Voip(TwoNodes, ScoresSpeech):
             raise ValueError(f"unknown codec {value!r}; use one of {', '.join(CODECS)}")
         return value
 
-    @field_validator("speech", mode="before")
-    @classmethod
-    def _speech_list(cls, value: object) -> object:
-        if value in ("none", None):
-            return []
-        return [value] if isinstance(value, str) else value
-
-    @field_validator("speech")
-    @classmethod
-    def _speech_sources(cls, value: list[str], info: ValidationInfo) -> list[str]:
-        """Voices by name; WAV files resolved against the scenario's directory and checked now."""
-        from testbed.speech.reference import BadRecording, read_wav
-
-        base = Path((info.context or {}).get("base", "."))
-        out = []
-        for k, item in enumerate(value):
-            if item in VOICES:
-                out.append(item)
-                continue
-            path = Path(item) if Path(item).is_absolute() else base / item
-            if not path.suffix.lower() == ".wav" and not path.exists():
-                raise FieldError((k,), f"{item!r} is neither a voice ({', '.join(VOICES)}) nor a WAV file")
-            try:
-                read_wav(path.resolve(), where=f"speech[{k}]")
-            except BadRecording as exc:
-                raise FieldError((k,), exc.reason) from None
-            out.append(str(path.resolve()))
-        return out
-
     @model_validator(mode="after")
     def _one_framing(self) -> Voip:
         if self.stun and self.reflector:
@@ -112,9 +84,6 @@ class Voip(TwoNodes, ScoresSpeech):
     @property
     def framing(self) -> str:
         return "stun" if self.stun else "reflector" if self.reflector else "rtp"
-
-    def input_files(self) -> list[Path]:
-        return [Path(s) for s in self.speech if s not in VOICES]
 
     @property
     def audible(self) -> bool:

@@ -23,9 +23,10 @@ from testbed.profile.types import Duration, FieldError
 from testbed.report.speech import ROW_METRICS
 from testbed.scenario.speech import PENDING
 from testbed.scenario.workloads._scored import ScoresSpeech
+from testbed.scenario.workloads._speech_source import SaysSpeech
 from testbed.scenario.workloads.base import Metric, Metrics, PhaseContext, TwoNodes
 from testbed.scenario.workloads.voip import Voip
-from testbed.speech.reference import DEFAULT_VOICES, VOICES
+from testbed.speech.reference import DEFAULT_VOICES
 from testbed.traffic.turn import STUN_PORT, TLS_PORT
 from testbed.traffic.webrtc import SIGNALLING_PORT, TRANSCRIPT, IceServer, run_webrtc
 from testbed.traffic.webrtc_peer import CLOCK, FRAME_S
@@ -38,7 +39,7 @@ WEBRTC_SCORES = {  # aiortc conceals no loss and has no FEC or DTX: what its rec
 }
 
 
-class Webrtc(TwoNodes, ScoresSpeech):
+class Webrtc(SaysSpeech, TwoNodes, ScoresSpeech):
     type: Literal["webrtc"]
     name: str = "webrtc"
     ice: Literal["none", "stun", "turn-udp", "turn-tcp", "turn-tls"] = Field(
@@ -50,12 +51,15 @@ class Webrtc(TwoNodes, ScoresSpeech):
     codec: Literal["pcmu", "opus"] = Field("pcmu", description="pcmu (G.711 mu-law) or opus (aiortc's "
                                                                 "encoder: about 1.5x the CPU)")
     connect_timeout: Duration("100ms") = Field(10_000_000_000, description="a call not connected by then "
-                                                                          "counts as failed")
+                                               "counts as failed (or is dialled again)")
+    redials: int = Field(0, ge=0, le=10, description="times a call whose media is not up by connect_timeout "
+                         "is dialled again, while a whole attempt still fits in the phase")
     signalling: str = Field("sig", description="the host of the signalling server (offer and answer, TCP)")
     signalling_port: int = Field(SIGNALLING_PORT, ge=1, le=65535, description="its TCP port")
     turn: str = Field("turn", description="the host of the STUN/TURN server (coturn), when `ice` is not none")
     speech: list[str] = Field(list(DEFAULT_VOICES), description="what the calls say, in turn: built-in "
-                              "voices (en-f, en-m, ru-f, ru-m); []: a 440 Hz tone")
+                              "voices (en-f, en-m, ru-f, ru-m) or WAV files (mono, 3-60 s; relative to the "
+                              "scenario); none: a 440 Hz tone")
     scored_calls: int = Field(1, ge=0, le=20, description="calls per phase whose recording (what the callee "
                               "played) is lined up with what was said and scored")
 
@@ -67,7 +71,8 @@ class Webrtc(TwoNodes, ScoresSpeech):
         Metric("pair_srflx", "0-1", "share carried through server-reflexive (NAT) candidates"),
         Metric("pair_relay", "0-1", "share relayed by the TURN server"),
         Metric("relay_tcp", "0-1", "share of relayed calls whose leg to the TURN server is TCP or TLS"),
-        Metric("ice_restarts", "count", "calls dialled again after failing (aiortc has no ICE restart)"),
+        Metric("redials", "count", "times calls were dialled again, their media not up by connect_timeout "
+               "(aiortc has no ICE restart; apps dial again)"),
         Metric("rtt", "ms", "round-trip time from RTCP receiver reports (getStats), mean"),
         Metric("jitter", "ms", "RFC 3550 interarrival jitter of the received audio (getStats), mean"),
         Metric("loss", "%", "packets lost of those sent, per received stream, mean"),
@@ -82,9 +87,6 @@ class Webrtc(TwoNodes, ScoresSpeech):
         if self.policy == "relay" and not self.ice.startswith("turn"):
             raise FieldError("policy", f"relay only needs a TURN server: set ice to turn-udp, turn-tcp or "
                                        f"turn-tls (ice is {self.ice})")
-        for k, source in enumerate(self.speech):
-            if source not in VOICES:
-                raise FieldError(("speech", k), f"{source!r} is not a voice ({', '.join(VOICES)})")
         return self
 
     def unmeasured(self, metric: str) -> str | None:
@@ -136,26 +138,29 @@ class Webrtc(TwoNodes, ScoresSpeech):
                 credentials = (None, None) if self.ice == "stun" else (turn.user, turn.password)
                 ice_servers, cafile = [IceServer(turn.url(self.ice), *credentials)], turn.cafile
             work = Path(tmp)
+            said = self._audio(work)
             run = run_webrtc(client, server, relay, ice_servers, work, self.policy, self.calls, ctx.seconds,
-                             self.codec, self.connect_timeout / 1e9, cafile, self._audio(work),
-                             self.signalling_port)
+                             self.codec, self.connect_timeout / 1e9, cafile, said, self.signalling_port,
+                             self.redials)
             if ctx.keep_traces:
                 if (work / TRANSCRIPT).exists():
                     shutil.copy(work / TRANSCRIPT, ctx.artefact(self.name, "-signalling.log"))
                 ctx.artefact(self.name, ".json").write_text(json.dumps(
                     {"ice": self.ice, "policy": self.policy, "caller": run.caller, "callee": run.callee}))
-            scored = self._keep_recordings(ctx, run.recordings)
+            scored = self._keep_recordings(ctx, run.recordings, said)
             if scored:
                 note = {"kind": "webrtc", "repetition": ctx.repetition, "phase": ctx.phase,
                         "workload": self.name, "calls": scored, "scores": self.scores}
                 ctx.artefact(self.name, PENDING).write_text(json.dumps(note, indent=1))
         return summarise(run.caller, run.callee, RELAY_TRANSPORT.get(self.ice))
 
-    def _keep_recordings(self, ctx: PhaseContext, recordings: list[dict]) -> list[dict]:
+    def _keep_recordings(self, ctx: PhaseContext, recordings: list[dict],
+                         said: list[Path | None]) -> list[dict]:
         """The callees' recordings as FLAC in traces/ (all of them when traces are kept, else
-        those to score); the scoring stage's entries for the first `scored_calls` calls. A call
-        that never played a frame (or whose first frame came as it hung up: nothing kept) was
-        heard as silence for the whole phase."""
+        those to score), and beside each scored one what its caller said (the scoring stage may
+        run elsewhere: on the host, where a WAV given to the VM is not); the scoring stage's
+        entries for the first `scored_calls` calls. A call that never played a frame (or whose
+        first frame came as it hung up: nothing kept) was heard as silence for the whole phase."""
         import soundfile
 
         by_call = {r["call"]: r for r in recordings}
@@ -174,7 +179,11 @@ class Webrtc(TwoNodes, ScoresSpeech):
             path = ctx.artefact(self.name, f"-call{call}-heard.flac")
             soundfile.write(str(path), samples, rate, "PCM_16", format="FLAC")
             if score:
-                scored.append({"call": call, "recording": path.name, "codec": self.codec,
-                               "source": self.speech[call % len(self.speech)],
+                source = said[call]
+                assert source is not None  # speech to score: the call said something
+                reference = ctx.artefact(self.name, f"-call{call}-said.flac")
+                soundfile.write(str(reference), np.load(source), CLOCK[self.codec], "PCM_16", format="FLAC")
+                scored.append({"call": call, "recording": path.name, "said": reference.name,
+                               "codec": self.codec, "source": self.speech[call % len(self.speech)],
                                "played": "".join("p" if p else "l" for p in played.tolist())})
         return scored
