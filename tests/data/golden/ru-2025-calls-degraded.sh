@@ -2,39 +2,43 @@
 # uplink on out0
 tc qdisc replace dev out0 root handle 1: htb default 2
 tc class replace dev out0 parent 1: classid 1:1 htb rate 10gbit ceil 10gbit burst 1251600b cburst 1251600b
-tc class replace dev out0 parent 1:1 classid 1:2 htb rate 2gbit ceil 10gbit burst 1251600b cburst 1251600b
-tc class replace dev out0 parent 1:1 classid 1:10 htb rate 2gbit ceil 10gbit burst 1251600b cburst 1251600b
-tc class replace dev out0 parent 1:1 classid 1:11 htb rate 2gbit ceil 10gbit burst 1251600b cburst 1251600b
-tc class replace dev out0 parent 1:1 classid 1:12 htb rate 2gbit ceil 10gbit burst 1251600b cburst 1251600b
-tc class replace dev out0 parent 1:1 classid 1:13 htb rate 2gbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev out0 parent 1:1 classid 1:2 htb rate 1666666kbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev out0 parent 1:1 classid 1:10 htb rate 1666666kbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev out0 parent 1:1 classid 1:11 htb rate 1666666kbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev out0 parent 1:1 classid 1:12 htb rate 1666666kbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev out0 parent 1:1 classid 1:13 htb rate 1666666kbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev out0 parent 1:1 classid 1:14 htb rate 1666666kbit ceil 10gbit burst 1251600b cburst 1251600b
 tc class replace dev out0 parent 1: classid 1:3 htb rate 10gbit ceil 10gbit burst 1251600b cburst 1251600b
 tc qdisc replace dev out0 parent 1:2 handle 2: pfifo limit 1000
 tc qdisc replace dev out0 parent 1:10 handle 10: netem limit 1000 delay 40ms 30ms distribution paretonormal loss gemodel 8% 35% 80% 1%
 tc qdisc replace dev out0 parent 1:11 handle 11: netem limit 1000 delay 40ms 30ms distribution paretonormal loss gemodel 8% 35% 80% 1%
 tc qdisc replace dev out0 parent 1:12 handle 12: netem limit 1000 delay 40ms 30ms distribution paretonormal loss gemodel 8% 35% 80% 1%
 tc qdisc replace dev out0 parent 1:13 handle 13: netem limit 1000 delay 40ms 30ms distribution paretonormal loss gemodel 8% 35% 80% 1%
+tc qdisc replace dev out0 parent 1:14 handle 14: netem limit 1000 delay 40ms 30ms distribution paretonormal loss gemodel 8% 35% 80% 1%
 tc qdisc replace dev out0 parent 1:3 handle 3: pfifo limit 1000
 # downlink on in0
 tc qdisc replace dev in0 root handle 1: htb default 2
 tc class replace dev in0 parent 1: classid 1:1 htb rate 10gbit ceil 10gbit burst 1251600b cburst 1251600b
-tc class replace dev in0 parent 1:1 classid 1:2 htb rate 2gbit ceil 10gbit burst 1251600b cburst 1251600b
-tc class replace dev in0 parent 1:1 classid 1:10 htb rate 2gbit ceil 10gbit burst 1251600b cburst 1251600b
-tc class replace dev in0 parent 1:1 classid 1:11 htb rate 2gbit ceil 10gbit burst 1251600b cburst 1251600b
-tc class replace dev in0 parent 1:1 classid 1:12 htb rate 2gbit ceil 10gbit burst 1251600b cburst 1251600b
-tc class replace dev in0 parent 1:1 classid 1:13 htb rate 2gbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev in0 parent 1:1 classid 1:2 htb rate 1666666kbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev in0 parent 1:1 classid 1:10 htb rate 1666666kbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev in0 parent 1:1 classid 1:11 htb rate 1666666kbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev in0 parent 1:1 classid 1:12 htb rate 1666666kbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev in0 parent 1:1 classid 1:13 htb rate 1666666kbit ceil 10gbit burst 1251600b cburst 1251600b
+tc class replace dev in0 parent 1:1 classid 1:14 htb rate 1666666kbit ceil 10gbit burst 1251600b cburst 1251600b
 tc class replace dev in0 parent 1: classid 1:3 htb rate 10gbit ceil 10gbit burst 1251600b cburst 1251600b
 tc qdisc replace dev in0 parent 1:2 handle 2: pfifo limit 1000
 tc qdisc replace dev in0 parent 1:10 handle 10: netem limit 1000 delay 40ms 30ms distribution paretonormal loss gemodel 8% 35% 80% 1%
 tc qdisc replace dev in0 parent 1:11 handle 11: netem limit 1000 delay 40ms 30ms distribution paretonormal loss gemodel 8% 35% 80% 1%
 tc qdisc replace dev in0 parent 1:12 handle 12: netem limit 1000 delay 40ms 30ms distribution paretonormal loss gemodel 8% 35% 80% 1%
 tc qdisc replace dev in0 parent 1:13 handle 13: netem limit 1000 delay 40ms 30ms distribution paretonormal loss gemodel 8% 35% 80% 1%
+tc qdisc replace dev in0 parent 1:14 handle 14: netem limit 1000 delay 40ms 30ms distribution paretonormal loss gemodel 8% 35% 80% 1%
 tc qdisc replace dev in0 parent 1:3 handle 3: pfifo limit 1000
 # classification (nftables, loaded atomically)
 nft -f - <<'EOF'
 table inet testbed
 delete table inet testbed
 table inet testbed {
-	comment "testbed plan 382f43ef242365b2"
+	comment "testbed plan e2146fd1aa12b213"
 	set telegram_v4 {
 		type ipv4_addr
 		flags interval
@@ -54,19 +58,21 @@ table inet testbed {
 		iifname "in0" oifname "in0" meta priority set 1:3 comment "between hosts inside: no border crossed"
 	}
 	chain uplink {
-		meta l4proto udp @ih,32,32 0x2112a442 meta priority set 1:10 accept comment "stun"
-		meta l4proto udp @ih,128,96 0xffffffffffffffffffffffff meta priority set 1:11 accept comment "telegram-reflectors"
-		udp dport 590-1400 meta priority set 1:12 accept comment "call-ports"
-		meta l4proto udp ip daddr @telegram_v4 meta priority set 1:13 accept comment "telegram-ranges"
-		meta l4proto udp ip saddr @telegram_v4 meta priority set 1:13 accept comment "telegram-ranges"
+		meta l4proto udp @ih,32,32 0x2112a442 ct mark set ct mark | 0x00000001 meta priority set 1:10 accept comment "stun"
+		ct mark & 0x00000001 == 0x00000001 meta priority set 1:11 accept comment "stun-flows"
+		meta l4proto udp @ih,128,96 0xffffffffffffffffffffffff meta priority set 1:12 accept comment "telegram-reflectors"
+		udp dport 590-1400 meta priority set 1:13 accept comment "call-ports"
+		meta l4proto udp ip daddr @telegram_v4 meta priority set 1:14 accept comment "telegram-ranges"
+		meta l4proto udp ip saddr @telegram_v4 meta priority set 1:14 accept comment "telegram-ranges"
 		meta priority set 1:2 comment "default"
 	}
 	chain downlink {
-		meta l4proto udp @ih,32,32 0x2112a442 meta priority set 1:10 accept comment "stun"
-		meta l4proto udp @ih,128,96 0xffffffffffffffffffffffff meta priority set 1:11 accept comment "telegram-reflectors"
-		udp dport 590-1400 meta priority set 1:12 accept comment "call-ports"
-		meta l4proto udp ip daddr @telegram_v4 meta priority set 1:13 accept comment "telegram-ranges"
-		meta l4proto udp ip saddr @telegram_v4 meta priority set 1:13 accept comment "telegram-ranges"
+		meta l4proto udp @ih,32,32 0x2112a442 ct mark set ct mark | 0x00000001 meta priority set 1:10 accept comment "stun"
+		ct mark & 0x00000001 == 0x00000001 meta priority set 1:11 accept comment "stun-flows"
+		meta l4proto udp @ih,128,96 0xffffffffffffffffffffffff meta priority set 1:12 accept comment "telegram-reflectors"
+		udp dport 590-1400 meta priority set 1:13 accept comment "call-ports"
+		meta l4proto udp ip daddr @telegram_v4 meta priority set 1:14 accept comment "telegram-ranges"
+		meta l4proto udp ip saddr @telegram_v4 meta priority set 1:14 accept comment "telegram-ranges"
 		meta priority set 1:2 comment "default"
 	}
 }
