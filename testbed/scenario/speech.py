@@ -216,8 +216,11 @@ def _score_webrtc(directory: Path, note: dict, stem: str, step: Callable[[str], 
         scored_rate = preset.scored_rate
         played = np.frombuffer(call["played"].encode(), np.uint8) == ord("p")
         # what the caller looped, at the rate it was recorded
-        said = read_audio(directory / "traces" / said_file, dtype="int16")[0] if isinstance(said_file, str) \
-            else speech(call["source"], rate)
+        said, said_rate = read_audio(directory / "traces" / said_file, dtype="int16") \
+            if isinstance(said_file, str) else (speech(call["source"], rate), rate)
+        if said_rate != rate:
+            raise InputError.single(f"call {call['call']}: what was said ({said_rate} Hz) and what was heard "
+                                    f"({rate} Hz) differ in rate", note["path"])
         found = recording.assess(samples, played, said, rate, rate // 50, scored_rate,  # 20 ms frames
                                  tuple(note["scores"]))
         audio = Path("audio") / f"{stem}-call{call['call']}-uplink.flac"

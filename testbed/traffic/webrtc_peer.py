@@ -253,24 +253,25 @@ class Peer:
         await pc.setLocalDescription(await pc.createOffer())  # gathers every candidate (no trickle)
         self._send({"call": call.index, "attempt": call.redials, "offer": pc.localDescription.sdp})
 
-    async def _redial(self, call: Call) -> None:
+    @staticmethod
+    async def _abandon(call: Call, attempt: int) -> None:
+        """Close the call's connection and start attempt number `attempt` from scratch."""
         old = call.pc
         call.restart()
-        call.redials += 1
-        call.note("redial", str(call.redials))
+        call.redials = attempt
+        call.note("redial", str(attempt))
         if old is not None:
             await old.close()
+
+    async def _redial(self, call: Call) -> None:
+        await self._abandon(call, call.redials + 1)
         await self._offer(call)
 
     async def _answer(self, call: Call, sdp: str, attempt: int) -> None:
         from aiortc import RTCSessionDescription
 
         if call.pc is not None:  # the caller dialled again: the last attempt is abandoned
-            old = call.pc
-            call.restart()
-            call.redials = attempt
-            call.note("redial", str(attempt))
-            await old.close()
+            await self._abandon(call, attempt)
         pc = self._new_connection(call)
         call.offered_ns = time.time_ns()
         call.note("offer", "received")

@@ -96,3 +96,25 @@ def test_a_webrtc_call_saying_a_wav_is_scored_without_the_wav(tmp_path, monkeypa
     assert rows[0]["heard"] == 1 and rows[0]["pesq"] > 4.0 and rows[0]["stoi"] > 0.95, rows[0]
     (scored,) = json.loads((tmp_path / "speech.json").read_text())
     assert scored["source"] == "mine.wav"
+
+
+def test_a_said_clip_at_another_rate_than_the_recording_is_refused(tmp_path) -> None:
+    import pytest
+    import soundfile
+
+    from testbed.errors import InputError
+
+    said = tmp_path / "speech0.npy"
+    np.save(said, speech_clip("en-f", 8000))
+    recorded = tmp_path / "call0.npz"
+    np.savez(recorded, samples=speech_clip("en-f", 8000)[: 100 * 160], played=np.ones(100, bool))
+    ctx = PhaseContext(session=None, phase="p", repetition=1, seconds=2.0, directory=tmp_path)
+    (entry,) = Webrtc(type="webrtc")._keep_recordings(ctx, [{"call": 0, "path": str(recorded), "rate": 8000}],
+                                                        [said])
+    soundfile.write(str(tmp_path / "traces" / entry["said"]), speech_clip("en-f", 16000), 16000, "PCM_16")
+    note = {"kind": "webrtc", "repetition": 1, "phase": "p", "workload": "webrtc", "calls": [entry],
+            "scores": ["pesq"]}
+    (tmp_path / "traces" / f"rep1-p-webrtc{speech.PENDING}").write_text(json.dumps(note))
+    rows = [{"repetition": 1, "phase": "p", "workload": "webrtc", "type": "webrtc", "connected": 1.0}]
+    with pytest.raises(InputError, match="differ in rate"):
+        speech.score_pending(tmp_path, rows)
