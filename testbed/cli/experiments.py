@@ -6,7 +6,6 @@ kernel, or, with its argv unchanged, in the testbed VM.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -24,7 +23,8 @@ from testbed.cli.common import (
     where_option,
 )
 from testbed.cli.output import Output, number
-from testbed.errors import CheckFailed, WorkloadFailed
+from testbed.cli.scenario_run import execute
+from testbed.errors import WorkloadFailed
 from testbed.measure.emodel import CODECS
 from testbed.vm import dispatch
 
@@ -42,6 +42,27 @@ def framing_options(function):
     function = click.option("--reflector", is_flag=True, help=reflector)(function)
     return click.option("--stun", is_flag=True,
                         help="Frame media in STUN (cookie 0x2112A442), as WhatsApp's relays.")(function)
+
+
+WEBRTC_ONLY = [
+    click.Option(["--ice"], type=click.Choice(["none", "stun", "turn-udp", "turn-tcp", "turn-tls"]),
+                 default="none", show_default=True,
+                 help="WebRTC: candidates besides the hosts' own: none, a STUN server, or a TURN relay "
+                      "reached over UDP or TCP 3478, or TLS on TCP 443 (coturn, on a host abroad)."),
+    click.Option(["--relay-only"], is_flag=True, help="WebRTC: ICE transport policy relay (TURN only)."),
+    click.Option(["--connect-timeout"], type=Seconds(600), default=None,
+                 help="WebRTC: a call not connected by then is counted as failed (default 10)."),
+    click.Option(["--redials"], type=click.IntRange(0, 10), default=0, show_default=True,
+                 help="WebRTC: times a call not up by --connect-timeout is dialled again."),
+    click.Option(["--speech"], multiple=True, metavar="VOICE|WAV",
+                 help="WebRTC: what the calls say, in turn (repeat the option): en-f, en-m, ru-f, ru-m or "
+                      "a WAV file (mono, 3-60 s); none: a 440 Hz tone. Default: the four voices."),
+]
+
+
+def webrtc_options(function):
+    function.__click_params__ = [*getattr(function, "__click_params__", []), *reversed(WEBRTC_ONLY)]
+    return function
 
 
 @click.command("try", short_help="A profile's effect on TCP, chat and a call.")
@@ -88,33 +109,51 @@ def try_(ctx: click.Context, profile: str, seconds: float, port: int, voip_port:
     return None
 
 
-@click.command(short_help="VoIP-like calls, scored per direction.")
+@click.command(short_help="Calls (VoIP-like RTP, or real WebRTC), scored.")
 @click.argument("profile", required=False)
-@click.option("--codec", type=click.Choice(list(CODECS)), default="g711", show_default=True)
+@click.option("--stack", type=click.Choice(["rtp", "webrtc"]), default="rtp", show_default=True,
+              help="rtp: VoIP-like RTP streams, E-model per direction; webrtc: real WebRTC calls (aiortc "
+                   "peers, signalling, ICE), their audio scored.")
+@click.option("--codec", type=click.Choice(list(CODECS)), default="g711", show_default=True,
+              help="With --stack webrtc: g711 (PCMU) or opus-webrtc (Opus).")
 @click.option("--calls", "count", type=click.IntRange(1, 1000), default=1, show_default=True,
-              help="Concurrent bidirectional calls.")
+              help="Concurrent bidirectional calls (WebRTC: at most 20).")
 @click.option("--seconds", type=Seconds(3600), default=10, show_default=True, help="Length of the calls.")
 @click.option("--port", type=PORT, default=40000, show_default=True,
-              help="UDP port of the media (both ends).")
+              help="UDP port of the media (both ends; rtp).")
 @framing_options
-@click.option("--dtx", is_flag=True, help="Silence suppression (ITU-T P.59 talkspurts).")
-@results_option("results/calls", "Where traces.npz and metrics.json go.")
+@click.option("--dtx", is_flag=True, help="Silence suppression (ITU-T P.59 talkspurts; rtp).")
+@webrtc_options
+@results_option("results/calls", "Where traces.npz and metrics.json go (WebRTC: the run's directory).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), hidden=True)
 @where_option()
 @json_option
 @click.pass_context
-def calls(ctx: click.Context, profile: str | None, codec: str, count: int, seconds: float, port: int,
-          stun: bool, reflector: bool, dtx: bool, results: Path, out_dir: Path | None, where: str,
-          as_json: bool) -> int | None:
-    """VoIP-like calls across a fresh topology (under PROFILE if given; a clean path if not): loss,
-    bursts, delay, jitter, jitter-buffer discards, R and MOS per call direction."""
+def calls(ctx: click.Context, profile: str | None, stack: str, codec: str, count: int, seconds: float,
+          port: int, stun: bool, reflector: bool, dtx: bool, ice: str, relay_only: bool,
+          connect_timeout: float | None, redials: int, speech: tuple[str, ...], results: Path,
+          out_dir: Path | None, where: str, as_json: bool) -> int | None:
+    """Calls across a fresh topology (under PROFILE if given; a clean path if not).
+
+    rtp (the default): VoIP-like calls: loss, bursts, delay, jitter, jitter-buffer discards,
+    R and MOS per call direction. webrtc: real WebRTC calls: whether each connects, how fast,
+    over which candidate pair, and how its audio is heard (PESQ, ViSQOL, ...); the scenario
+    it runs is kept in the run's directory, to change and run again with `testbed run`."""
     from testbed.scenario.callrun import run_call_experiment
 
-    framing = _framing(stun, reflector)
     out = Output(as_json)
     if out_dir is not None:
         out.note("note: --out is now --results (--out still works, for now)")
         results = out_dir
+    if stack == "webrtc":
+        from testbed.cli.webrtc_calls import run_webrtc_calls
+
+        return run_webrtc_calls(ctx, profile, codec, count, seconds, ice, relay_only, connect_timeout,
+                                redials, speech, results, where, out)
+    for option in WEBRTC_ONLY:
+        if ctx.get_parameter_source(option.name) != click.core.ParameterSource.DEFAULT:
+            raise bad(f"{option.opts[0]}: only with --stack webrtc")
+    framing = _framing(stun, reflector)
     loaded = load_profile_arg(profile) if profile else None
     need_root()
     if dispatch.choose(where, lambda: features_of(loaded), out.progress) == "vm":
@@ -204,81 +243,7 @@ def run_(ctx: click.Context, scenario: str, results: Path, check_only: bool, all
         return 0
     _trust(loaded, allow_commands, out)
     need_root()
-    if dispatch.choose(where, lambda: features_of(*loaded.profiles.values()), out.progress) == "vm":
-        return _run_in_vm(ctx, loaded, results, out)
-    from testbed.scenario.runner import run_scenario
-
-    result = run_scenario(loaded, results, progress=out.progress)
-    if result.speech_pending:  # in the VM: the host scores the audio, checks and reports
-        handoff = os.environ.get(HANDOFF_ENV)
-        if handoff:
-            Path(handoff).write_text(json.dumps({"directory": str(result.directory)}))
-            out.progress("the calls' audio is scored on the host")
-            return 0
-        out.note(f"note: the calls' audio is not scored yet: `testbed score {result.directory}` scores it")
-    return report_run(out, loaded.scenario.name, loaded.scenario.title, result)
-
-
-HANDOFF_ENV = "TESTBED_HANDOFF"
-
-
-def _run_in_vm(ctx: click.Context, loaded, results: Path, out: Output) -> int:
-    """The run goes to the VM; if it leaves its calls' audio to score, score it here and report."""
-    results.mkdir(parents=True, exist_ok=True)
-    handoff = results / f".handoff-{os.getpid()}-{os.urandom(4).hex()}.json"
-    try:
-        code = dispatch.forward(argv_of(ctx), inputs=loaded.files, outputs=[results], progress=out.progress,
-                                env={HANDOFF_ENV: str(handoff.resolve())})
-        if not handoff.exists():
-            return code
-        directory = Path(json.loads(handoff.read_text())["directory"])
-    finally:
-        handoff.unlink(missing_ok=True)
-    from testbed.scenario.finish import finish
-
-    result = finish(directory, loaded.scenario.expect, out.progress)
-    return report_run(out, loaded.scenario.name, loaded.scenario.title, result)
-
-
-def report_run(out: Output, name: str, title: str, result) -> int:
-    """The expectations' table (or JSON) of a finished run; the exit code by its verdict."""
-    from testbed.report.rows import check_word
-
-    if out.as_json:
-        out.json({"scenario": name, "verdict": result.verdict,
-                  "directory": str(result.directory), "checks": [c.__dict__ for c in result.checks],
-                  "errors": result.errors})
-    else:
-        out.table(["phase", "expectation", "measured", "result"],
-                  [[c.phase, c.check, number(c.value), check_word(c.__dict__)] for c in result.checks],
-                  title=f"{name}: {title}")
-        for error in result.errors:
-            out.note(f"workload failed: {error}")
-        speech_table(out, result.directory)
-        out.line(f"results: {result.directory}")
-    if result.errors:
-        raise WorkloadFailed(f"{len(result.errors)} workload run(s) failed; see "
-                             f"{result.directory}/summary.md")
-    failed = sum(check_word(c.__dict__) == "FAIL" for c in result.checks)
-    if failed:
-        raise CheckFailed(f"{failed} of {len(result.checks)} expectations failed")
-    return 0
-
-
-def speech_table(out: Output, directory: Path) -> None:
-    """Per phase and workload, the calls' speech scores (means over the scored directions)."""
-    from testbed.report.speech import phase_scores
-
-    rows = phase_scores(directory)
-    if rows:
-        out.table(["phase", "workload", "PESQ", "ViSQOL", "DNSMOS", "PLCMOS", "STOI", "heard"],
-                  [[r["phase"], r["workload"], *(number(r[k]) for k in
-                                                 ("pesq", "visqol", "dnsmos", "plcmos", "stoi", "heard"))]
-                   for r in rows],
-                  title="Speech, as received (scored calls)",
-                  caption="PESQ MOS-LQO 1-4.6 (P.862; wideband for Opus); ViSQOL MOS-LQO 1-5; DNSMOS and "
-                          "PLCMOS 1-5 (no reference); STOI 0-1; heard: share of speech frames decoded. "
-                          f"Listen: testbed listen {directory}")
+    return execute(ctx, loaded, results, where, out)
 
 
 def _trust(loaded, allow: bool, out: Output) -> None:

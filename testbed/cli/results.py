@@ -59,7 +59,7 @@ def compare(before: Path, after: Path, everything: bool, as_json: bool) -> None:
 def score(directory: Path, as_json: bool) -> int:
     """Finish a results directory whose calls' audio was not scored (a run inside the testbed VM,
     or one stopped while scoring): decode and score it, check the expectations, render the report."""
-    from testbed.cli.experiments import report_run
+    from testbed.cli.scenario_run import report_run
     from testbed.report.render import load
     from testbed.scenario.finish import finish
 

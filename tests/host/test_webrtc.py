@@ -103,3 +103,25 @@ expect:
     assert offers == [str(k) for k in range(1, int(row["redials"]) + 1)]
     (entry,) = json.loads((directory / "speech.json").read_text())
     assert entry["source"] == "mine.wav" and (directory / "traces" / "rep1-lifted-webrtc-call0-said.flac").exists()
+
+
+def test_testbed_calls_stack_webrtc_reports_each_call_and_keeps_its_scenario(tmp_path) -> None:
+    """The same from the command line: two calls under ru-2025-calls-blocked, with TURN over TLS
+    (the only way through) and a user's WAV. Each call is reported with its pair; the scenario
+    it ran is kept, and `testbed run` takes it as it is."""
+    from testbed.speech.reference import speech
+
+    soundfile.write(str(tmp_path / "mine.wav"), speech("en-m", 16000)[: 16000 * 6], 16000, "PCM_16")
+    result = run_cli("calls", "ru-2025-calls-blocked", "--stack", "webrtc", "--ice", "turn-tls", "--calls",
+                     "2", "--seconds", "6", "--speech", "mine.wav", "--speech", "ru-f", "--json", "--results",
+                     str(tmp_path / "results"), "--where", "local", timeout=600, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    report = json.loads(result.stdout)
+    assert report["verdict"] == "pass" and report["figures"]["connected"] == 1, report
+    assert len(report["calls"]) == 2 and all(c["pair"].endswith("(relay over tls)") for c in report["calls"])
+    assert report["figures"]["pesq"] > 3.5 and report["figures"]["heard"] > 0.95, report["figures"]
+    entries = json.loads((Path(report["directory"]) / "speech.json").read_text())
+    assert sorted(Path(e["source"]).name for e in entries) == ["mine.wav", "ru-f"]  # both calls scored
+    kept = Path(report["scenario"])
+    again = run_cli("run", str(kept), "--check", cwd=tmp_path / "results")  # from elsewhere: paths absolute
+    assert again.returncode == 0 and "ok (1 phases, 1 workloads" in again.stdout, again.stdout + again.stderr

@@ -121,3 +121,54 @@ def test_the_report_shows_each_call_its_pair_and_its_ice_states(tmp_path) -> Non
     (tmp_path / "traces" / "rep1-p-w.json").write_text("{")
     with pytest.raises(InputError, match="rep1-p-w.json"):
         report.calls(tmp_path, info)
+
+
+def _load_written(tmp_path, asked, profile=None):
+    from testbed.scenario.loader import load_scenario
+    from testbed.scenario.webrtc_calls import scenario, write
+
+    return load_scenario(write(scenario(asked, profile), tmp_path / "scenario.yaml"))
+
+
+def test_calls_stack_webrtc_writes_a_scenario_that_loads_as_asked(tmp_path, monkeypatch) -> None:
+    """`testbed calls --stack webrtc`'s one-phase scenario: the profile by name (catalog) or by
+    absolute path, WAVs by absolute path (the file is written elsewhere than the user's cwd),
+    the TURN host only when ICE servers are used, every call scored."""
+    import shutil
+
+    import soundfile
+
+    from testbed.profile.loader import PROFILE_DIR, load_profile
+    from testbed.scenario.webrtc_calls import WebrtcCalls
+    from testbed.speech.reference import speech
+
+    monkeypatch.chdir(tmp_path)
+    soundfile.write(tmp_path / "mine.wav", speech("ru-f", 16000), 16000)
+    shutil.copy(PROFILE_DIR / "ru-2025-calls-blocked.yaml", tmp_path / "custom.yaml")
+    (tmp_path / "out").mkdir()
+    asked = WebrtcCalls(calls=3, seconds=12, codec="opus", ice="turn-tls", relay_only=True,
+                        connect_timeout=4, redials=2, speech=("en-m", "mine.wav"))
+    loaded = _load_written(tmp_path / "out", asked, load_profile(PROFILE_DIR / "ru-2025-calls-degraded.yaml"))
+    scenario = loaded.scenario
+    (workload,) = scenario.workloads
+    assert (workload.calls, workload.codec, workload.ice, workload.policy) == (3, "opus", "turn-tls", "relay")
+    assert (workload.connect_timeout, workload.redials, workload.scored_calls) == (4e9, 2, 3)
+    assert workload.speech == ["en-m", str(tmp_path / "mine.wav")]
+    assert loaded.profiles["censor"].profile.name == "ru-2025-calls-degraded"
+    (phase,) = scenario.phases
+    assert (phase.duration, phase.profile) == (12e9, "censor")
+    assert {h.name for h in scenario.topology.outside} == {"callee", "sig", "turn"}
+    custom = _load_written(tmp_path / "out", WebrtcCalls(speech=("none",)), load_profile(tmp_path / "custom.yaml"))
+    assert custom.profiles["censor"].source == tmp_path / "custom.yaml"
+    assert custom.scenario.workloads[0].speech == [] and "turn" not in {h.name for h in custom.scenario.topology.outside}
+    clean = _load_written(tmp_path / "out", WebrtcCalls())
+    assert clean.profiles == {} and clean.scenario.phases[0].profile is None
+
+
+def test_calls_stack_webrtc_names_the_option_a_problem_came_from(tmp_path) -> None:
+    from testbed.scenario.webrtc_calls import WebrtcCalls, as_options
+
+    asked = WebrtcCalls(speech=("en-f", "gone.wav"))
+    with pytest.raises(InputError) as caught:
+        _load_written(tmp_path, asked)
+    assert str(as_options(caught.value, asked)) == "command line: --speech gone.wav: no such file"

@@ -12,6 +12,7 @@ import contextlib
 import json
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar, Literal
 
@@ -109,6 +110,16 @@ class Webrtc(SaysSpeech, TwoNodes, ScoresSpeech):
         if self.ice != "none":
             bound["turn"] = (self.turn, f"the STUN/TURN ports {STUN_PORT} and {TLS_PORT}")
         return bound
+
+    def prepare(self, directory: Path, progress: Callable[[str], None]) -> None:
+        """What the calls say, made before the first phase (synthesised once per voice and
+        cached; in a fresh testbed VM, about 2 s a voice that the phase would pay)."""
+        from testbed.speech.reference import speech
+
+        if self.speech:
+            progress(f"preparing the speech of {self.name}")
+        for source in dict.fromkeys(self.speech):
+            speech(source, CLOCK[self.codec])
 
     def _audio(self, directory: Path) -> list[Path | None]:
         from testbed.speech.reference import speech
