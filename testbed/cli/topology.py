@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import click
 
@@ -22,7 +23,7 @@ from testbed.errors import InputError
 from testbed.vm import dispatch
 
 
-def _spec(backend: str, inside: str, outside: str, rate: str | None, delay: str | None):
+def _spec(backend: str, inside: str, outside: str, rate: str | None, delay: str | None, nat: bool = False):
     from pydantic import ValidationError
 
     from testbed.topology.model import TopologySpec
@@ -30,7 +31,7 @@ def _spec(backend: str, inside: str, outside: str, rate: str | None, delay: str 
     link = {k: v for k, v in (("rate", rate), ("delay", delay)) if v}
     try:
         return TopologySpec(backend=backend, inside=inside.split(","), outside=outside.split(","),
-                            link=link or None)
+                            link=link or None, nat=nat)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = {"inside": "--inside", "outside": "--outside", "link": "--rate/--delay"}.get(
@@ -49,16 +50,19 @@ def _spec(backend: str, inside: str, outside: str, rate: str | None, delay: str 
                    "address (in a range a profile matches, say).")
 @click.option("--rate", default=None, metavar="RATE", help="A base link rate on each host, e.g. 100mbit.")
 @click.option("--delay", default=None, metavar="TIME", help="A base link delay on each host, e.g. 10ms.")
+@click.option("--nat", is_flag=True, help="A route from the hosts to this machine and its network, "
+                                          "through the censor (the profile holds) and NAT, IPv4: as "
+                                          "Mininet's --nat.")
 @where_option("local", "local: this kernel; vm: a testbed VM kept up for the run (apply, exec, clear, "
                        "status and down reach it there); auto: as local.")
 @click.pass_context
 def up(ctx: click.Context, run: str, backend: str, inside: str, outside: str, rate: str | None,
-       delay: str | None, where: str) -> int | None:
+       delay: str | None, nat: bool, where: str) -> int | None:
     """Build a topology that stays up: inside hosts -- censor -- outside hosts."""
     from testbed.topology import build
     from testbed.topology.model import state_path
 
-    spec = _spec(backend, inside, outside, rate, delay)
+    spec = _spec(backend, inside, outside, rate, delay, nat)
     need_root()
     out = Output()
     if dispatch.run_in_vm(run) or state_path(run).exists():
@@ -73,8 +77,20 @@ def up(ctx: click.Context, run: str, backend: str, inside: str, outside: str, ra
               [[n.name, n.netns, ", ".join(f"{i.name} {i.ipv4} {i.ipv6}" for i in n.interfaces)]
                for n in state.nodes.values()])
     first = state.nodes[spec.outside[0].name].address()
+    if state.nat is not None:
+        out.line(f"NAT: the censor's {state.nat.censor_interface} {state.nat.censor_ipv4} to this machine's "
+                 f"{state.nat.host_interface} {state.nat.host_ipv4}{_forwarding_note()}")
     out.line(f"run {run} is up ({spec.backend}); try: testbed exec{run_hint(run)} caller -- ping -c1 {first}")
     return None
+
+
+def _forwarding_note() -> str:
+    try:
+        forwarding = Path("/proc/sys/net/ipv4/ip_forward").read_text().strip() == "1"
+    except OSError:
+        forwarding = False
+    return "" if forwarding else (" (this machine does not forward: the hosts reach its own addresses only; "
+                                  "`sysctl -w net.ipv4.ip_forward=1` lets them reach its network)")
 
 
 @click.command(short_help="Tear a run down.")
@@ -120,7 +136,7 @@ def exec_(ctx: click.Context, node: str, command: tuple[str, ...], run: str) -> 
     return None  # not reached: exec replaced this process
 
 
-def _local_runs() -> list[dict]:
+def _local_runs(counters: bool = False) -> list[dict]:
     from testbed.topology.build import running
     from testbed.topology.cleanup import leftover
     from testbed.topology.model import TopologyState
@@ -131,13 +147,30 @@ def _local_runs() -> list[dict]:
             state = TopologyState.load(run)
         except (OSError, ValueError, KeyError):
             continue
-        rows.append({"run": run, "where": "vm" if dispatch.in_vm() else "local", "backend": state.backend,
-                     "hosts": len(state.nodes) - 1, "profile": state.profile,
-                     "owner": state.owner, "leftover": leftover(run)})
+        row = {"run": run, "where": "vm" if dispatch.in_vm() else "local", "backend": state.backend,
+               "hosts": len(state.nodes) - 1, "profile": state.profile,
+               "owner": state.owner, "leftover": leftover(run)}
+        if counters:
+            row["counters"] = _counters(state)
+        rows.append(row)
     return rows
 
 
-def _vm_runs() -> list[dict]:
+def _counters(state) -> list[dict] | None:
+    """The run's class counts; None when its censor cannot be read (a leftover's namespace
+    is gone)."""
+    from testbed.compile.compiler import Target
+    from testbed.errors import TestbedError
+    from testbed.kernel import counters
+
+    target = Target(state.devices("outside"), state.devices("inside"))
+    try:  # whoever applied it (a session records no profile name in the state file): the table says
+        return [c.as_dict() for c in counters.read(state.censor.netns, target)]
+    except (OSError, TestbedError):
+        return None
+
+
+def _vm_runs(counters: bool = False) -> list[dict]:
     from testbed.vm.session import VMSession, sessions
 
     rows = []
@@ -145,7 +178,8 @@ def _vm_runs() -> list[dict]:
         session = VMSession.find(run)
         inside: list[dict] = []
         if session is not None and os.geteuid() == 0:
-            code, text = session.capture(["python3", "-m", "testbed.cli", "status", "--json"])
+            code, text = session.capture(["python3", "-m", "testbed.cli", "status", "--json",
+                                          *(["--counters"] if counters else [])])
             inside = json.loads(text) if code == 0 and text.strip() else []
         rows += [{**r, "where": "vm"} for r in inside if r["run"] == run] or [
             {"run": run, "where": "vm", "backend": "?", "hosts": None, "profile": None, "owner": None,
@@ -154,10 +188,15 @@ def _vm_runs() -> list[dict]:
 
 
 @click.command(short_help="The runs that are up.")
+@click.option("--counters", is_flag=True,
+              help="Also what each class of the profile did, per direction: packets it took and dropped "
+                   "(nft counters), sent, lost in its queue and queued now (tc -s), as tcshow shows.")
 @json_option
-def status(as_json: bool) -> None:
+def status(counters: bool, as_json: bool) -> None:
     """The runs that are up, where, and the profile applied on each."""
-    rows = _local_runs() + ([] if dispatch.in_vm() else _vm_runs())
+    if counters:
+        need_root()  # reading another namespace's nft and tc needs root
+    rows = _local_runs(counters) + ([] if dispatch.in_vm() else _vm_runs(counters))
     out = Output(as_json)
     if as_json:
         out.json(rows)
@@ -169,6 +208,27 @@ def status(as_json: bool) -> None:
               [[r["run"], r["where"], r["backend"], "?" if r["hosts"] is None else str(r["hosts"]),
                 r["profile"] or "-", "testbed up" if r["owner"] is None else
                 f"pid {r['owner']}{' (gone: a leftover)' if r['leftover'] else ''}"] for r in rows])
+    for row in rows if counters else []:
+        counters_table(out, row)
+
+
+def counters_table(out: Output, row: dict) -> None:
+    """One run's classes, as `status --counters` prints them."""
+    counts = row.get("counters")
+    if counts is None:
+        out.line(f"{row['run']}: its censor could not be read (`testbed clean` removes a leftover)")
+        return
+    if not counts:
+        out.line(f"{row['run']}: no profile applied, nothing counted")
+        return
+    out.table(["class", "dir", "took pkts", "took bytes", "dropped", "sent", "queue drops", "queued"],
+              [[c["traffic_class"], "up" if c["direction"] == "uplink" else "down", str(c["packets"]),
+                str(c["bytes"]), str(c["dropped"]), str(c["sent"]), str(c["queue_drops"]), str(c["backlog"])]
+               for c in counts],
+              title=f"{row['run']}: {row['profile'] or 'its profile'}, per class",
+              caption="took: packets the class's nft rules matched; dropped: by its rules (drop, reject, "
+                      "police, a residual block); sent, queue drops (netem loss, a full queue), queued: its "
+                      "htb class")
 
 
 @click.command(short_help="Remove leftovers of runs that ended badly.")

@@ -30,14 +30,13 @@ from testbed.compile.match import (
     ip_version,
     render_conj,
 )
+from testbed.compile.netem_params import netem_params
 from testbed.compile.plan import (
-    NETEM_LIMIT,
     Direction,
     HtbClass,
     InterfacePlan,
     Leaf,
     NetemLeaf,
-    NetemParams,
     NftChain,
     NftPlan,
     NftRule,
@@ -46,6 +45,7 @@ from testbed.compile.plan import (
     Plan,
     TbfLeaf,
     classid,
+    counter_name,
 )
 from testbed.errors import InputError, Problem
 from testbed.profile.actions import Action, Netem
@@ -155,46 +155,6 @@ def _leaf(minor: int, action: Action, base_delay_ns: int) -> Leaf:
     return PfifoLeaf(parent, handle)
 
 
-def netem_params(netem: Netem, base_delay_ns: int = 0) -> NetemParams:
-    loss = netem.loss
-    state = gemodel = None
-    if loss and loss.state:
-        s = loss.state
-        state = (s.p13, s.p31 if s.p31 is not None else 100.0 - s.p13, s.p32, s.p23, s.p14)
-    if loss and loss.gemodel:
-        g = loss.gemodel
-        gemodel = (g.p, g.r, g.loss_in_bad, g.loss_in_good)
-    slot = None
-    if netem.slot:
-        sl = netem.slot
-        slot = (sl.min, sl.max if sl.max is not None else sl.min, sl.packets or 0, sl.bytes or 0)
-    reorder = netem.reorder
-    return NetemParams(
-        limit=netem.limit or NETEM_LIMIT,
-        delay_ns=(netem.delay or 0) + base_delay_ns,
-        jitter_ns=netem.jitter or 0,
-        delay_correlation_pct=netem.delay_correlation or 0.0,
-        distribution=netem.distribution if netem.distribution != "uniform" else None,
-        loss_pct=(loss.random or 0.0) if loss else 0.0,
-        loss_correlation_pct=(loss.correlation or 0.0) if loss else 0.0,
-        loss_state=state,
-        loss_gemodel=gemodel,
-        duplicate_pct=netem.duplicate.percent if netem.duplicate else 0.0,
-        duplicate_correlation_pct=(netem.duplicate.correlation or 0.0) if netem.duplicate else 0.0,
-        corrupt_pct=netem.corrupt.percent if netem.corrupt else 0.0,
-        corrupt_correlation_pct=(netem.corrupt.correlation or 0.0) if netem.corrupt else 0.0,
-        reorder_pct=reorder.percent if reorder else 0.0,
-        reorder_correlation_pct=(reorder.correlation or 0.0) if reorder else 0.0,
-        gap=(reorder.gap or 1) if reorder else 0,
-        rate_bps=netem.rate.rate if netem.rate else 0,
-        packet_overhead=netem.rate.packet_overhead if netem.rate else 0,
-        cell_size=netem.rate.cell_size if netem.rate else 0,
-        cell_overhead=netem.rate.cell_overhead if netem.rate else 0,
-        slot=slot,
-        ecn=netem.ecn,
-    )
-
-
 # --- nft: classification and stateful policy -------------------------------------------------
 
 
@@ -262,6 +222,12 @@ def _set_suffix(name: str, direction: Direction, family: str) -> str:
     return f"{name.replace('-', '_')}_{'up' if direction == 'uplink' else 'down'}_{family[-2:]}"
 
 
+def _counted(name: str, direction: Direction, dropped: bool) -> str:
+    """The counter statements of a rule: what the class took, and what it dropped."""
+    took = f'counter name "{counter_name(name, direction)}"'
+    return f'{took} counter name "{counter_name(name, direction, dropped=True)}"' if dropped else took
+
+
 def _class_rules(name: str, minor: int, action: Action, dnf: DNF, direction: Direction,
                  sets: list[NftSet], flags: dict[str, str]) -> list[NftRule]:
     rules: list[NftRule] = []
@@ -269,8 +235,8 @@ def _class_rules(name: str, minor: int, action: Action, dnf: DNF, direction: Dir
     # a flag marks the connection on every rule of the class, whatever its verdict
     mark = f"ct mark set ct mark | {flags[action.flag]}" if action.flag else None
 
-    def marked(statement: str | None) -> str | None:
-        return " ".join(p for p in (mark, statement) if p) or None
+    def marked(statement: str | None, dropped: bool = False) -> str:
+        return " ".join(p for p in (mark, statement, _counted(name, direction, dropped)) if p)
 
     blocking = "drop" if action.drop else "reject" if action.reject else None
     for conj in dnf:
@@ -283,24 +249,24 @@ def _class_rules(name: str, minor: int, action: Action, dnf: DNF, direction: Dir
                 l4 = "meta l4proto { tcp, udp }" if res.scope == "flow" else None
                 update = f"update @res_{_set_suffix(name, direction, family)} {{ {key} }}"
                 rules += _terminal(conj, [render_conj(conj), family_guard[family], gate, l4],
-                                   marked(update), blocking, name)
+                                   marked(update, dropped=True), blocking, name)
             continue
         if blocking:
-            rules += _terminal(conj, [render_conj(conj), gate], marked(None), blocking, name)
+            rules += _terminal(conj, [render_conj(conj), gate], marked(None, dropped=True), blocking, name)
             continue
         if action.police is not None:
             pol = action.police
             limit = (f"limit rate over {_bytes_per_second(pol.rate)} bytes/second "
                      f"burst {pol.burst} bytes")
             if pol.per == "aggregate":
-                rules.append(_rule([render_conj(conj), gate], marked(limit), "drop", name))
+                rules.append(_rule([render_conj(conj), gate], marked(limit, dropped=True), "drop", name))
             for family in families if pol.per == "flow" else []:
                 ip, addr_type = _addr(family)
                 set_name = f"pol_{_set_suffix(name, direction, family)}"
                 key = f"{ip} saddr . {ip} daddr . meta l4proto . th sport . th dport"
                 rules.append(_rule(
                     [render_conj(conj), family_guard[family], gate, "meta l4proto { tcp, udp }"],
-                    marked(f"update @{set_name} {{ {key} {limit} }}"), "drop", name))
+                    marked(f"update @{set_name} {{ {key} {limit} }}", dropped=True), "drop", name))
                 if not any(s.name == set_name for s in sets):
                     idle_s = (pol.idle_timeout or POLICE_IDLE_NS) // 1_000_000_000
                     sets.append(NftSet(set_name, f"{addr_type} . {addr_type} . inet_proto . "
@@ -332,7 +298,7 @@ def _nft_plan(loaded: LoadedProfile, target: Target) -> NftPlan:
                 _residual_sets_and_checks(cls.name, action, direction, dnf, sets, residual_checks)
             chains_rules[direction].extend(
                 _class_rules(cls.name, minor, action, dnf, direction, sets, flags))
-        chains_rules[direction].extend(_default_rules(profile.default.for_direction(direction)))
+        chains_rules[direction].extend(_default_rules(profile.default.for_direction(direction), direction))
     inside, outside = target.downlink_devices, target.uplink_devices
     one_side = f"meta priority set {classid(ONE_SIDE_MINOR)}"
     forward = NftChain("forward", "forward", 0, (
@@ -341,7 +307,12 @@ def _nft_plan(loaded: LoadedProfile, target: Target) -> NftPlan:
         *(NftRule(f"iifname {_names(side)} oifname {_names(side)} {one_side}", f"between hosts {where}: no "
                   "border crossed") for side, where in ((outside, "abroad"), (inside, "inside")))))
     chains = [NftChain(d, "", 0, tuple(residual_checks[d] + chains_rules[d])) for d in DIRECTIONS]
-    return NftPlan(target.table, "inet", tuple(sets), (forward, *chains))
+    # in class order, as nft lists them back; a class's dropped counter only where it drops
+    used = " ".join(rule.text for chain in chains for rule in chain.rules)
+    names = [counter_name(holder, d, dropped) for holder in [*(c.name for c in profile.classes), "default"]
+             for d in DIRECTIONS for dropped in (False, True)]
+    counters = tuple(n for n in names if not n.endswith(".dropped") or f'"{n}"' in used)
+    return NftPlan(target.table, "inet", tuple(sets), (forward, *chains), counters)
 
 
 def _residual_sets_and_checks(name: str, action: Action, direction: Direction, dnf: DNF,
@@ -357,21 +328,23 @@ def _residual_sets_and_checks(name: str, action: Action, direction: Direction, d
         for check_direction in DIRECTIONS:
             key, _ = _residual_key(res.scope, check_direction, family)
             l4 = "meta l4proto { tcp, udp }" if res.scope == "flow" else None
-            checks[check_direction].append(
-                _rule([l4, f"{key} @{set_name}"], None, "drop", f"{name}: residual block"))
+            counted = _counted(name, check_direction, True)
+            checks[check_direction].append(_rule([l4, f"{key} @{set_name}"], counted, "drop",
+                                                 f"{name}: residual block"))
 
 
-def _default_rules(action: Action) -> list[NftRule]:
+def _default_rules(action: Action, direction: Direction) -> list[NftRule]:
+    took, dropped = _counted("default", direction, False), _counted("default", direction, True)
     if action.drop:
-        return [NftRule("drop", "default")]
+        return [NftRule(f"{dropped} drop", "default")]
     if action.reject:
-        return _terminal((), [], None, "reject", "default")
+        return _terminal((), [], dropped, "reject", "default")
     rules = []
     if action.police is not None:
         pol = action.police
         rules.append(NftRule(f"limit rate over {_bytes_per_second(pol.rate)} bytes/second "
-                             f"burst {pol.burst} bytes drop", "default"))
-    rules.append(NftRule(f"meta priority set {classid(DEFAULT_MINOR)}", "default"))
+                             f"burst {pol.burst} bytes {dropped} drop", "default"))
+    rules.append(NftRule(f"meta priority set {classid(DEFAULT_MINOR)} {took}", "default"))
     return rules
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from itertools import product
 
-from testbed.profile.matches import LengthRange, Match, PayloadMatch
+from testbed.profile.matches import FlowMatch, LengthRange, Match, PayloadMatch
 
 MAX_RULES_PER_CLASS = 256
 
@@ -153,8 +153,8 @@ def _and(*dnfs: DNF) -> DNF:
             for lit in part:
                 if lit not in conj:  # literals compare by their nft text
                     conj.append(lit)
-        if not _contradictory(conj):
-            out.append(_simplify(conj))
+        if not _contradictory(conj) and (kept := _simplify(conj)) not in out:  # a rule once
+            out.append(kept)
         if len(out) > MAX_RULES_PER_CLASS:
             raise MatchTooLarge(
                 f"the match expands to more than {MAX_RULES_PER_CLASS} nft rules; "
@@ -188,7 +188,9 @@ def ip_version(prefix: str) -> int:
     return 6 if ":" in prefix else 4
 
 
-def _addresses(items: list[str], field: str, sets: dict[str, tuple[str, ...]]) -> DNF:
+def _addresses(items: list[str], field: str, sets: dict[str, tuple[str, ...]], tuple_: str = "") -> DNF:
+    """`tuple_`: "" for the packet's own header; "ct original " for its connection's first
+    packet, which nft reads without checking the family: the rule says it."""
     v4: list[str] = []
     v6: list[str] = []
     set_refs: list[tuple[str, str]] = []  # (family, set name)
@@ -205,16 +207,39 @@ def _addresses(items: list[str], field: str, sets: dict[str, tuple[str, ...]]) -
         else:
             v6.append(item)
     alternatives: DNF = []
+
+    def add(family: str, value: str) -> None:
+        guard = nfproto("ipv4" if family == "ip" else "ipv6")
+        test = _guarded(guard, f"{tuple_}{family} {field} {value}", f"{tuple_}{family} {field} != {value}",
+                        implies_guard=not tuple_)
+        alternatives.append((test,) if not tuple_ else (guard, test))
+
     for family, values in (("ip", v4), ("ip6", v6)):
         if values:
-            guard = nfproto("ipv4" if family == "ip" else "ipv6")
-            alternatives.append((_guarded(guard, f"{family} {field} {_set_text(sorted(values))}",
-                                          f"{family} {field} != {_set_text(sorted(values))}"),))
+            add(family, _set_text(sorted(values)))
     for family, set_name in set_refs:
-        guard = nfproto("ipv4" if family == "ip" else "ipv6")
-        alternatives.append((_guarded(guard, f"{family} {field} @{set_name}",
-                                      f"{family} {field} != @{set_name}"),))
+        add(family, f"@{set_name}")
     return alternatives
+
+
+def _flow(flow: FlowMatch, sets: dict[str, tuple[str, ...]]) -> DNF:
+    """The packet's connection, by conntrack's original tuple. nft reads its ports only after
+    `meta l4proto` names one protocol: a rule per protocol."""
+    parts: list[DNF] = []
+    ports = flow.src_port is not None or flow.dst_port is not None
+    protocols = (flow.protocol,) if flow.protocol else ("tcp", "udp") if ports else None
+    if protocols is not None:
+        parts.append([(l4proto(protocols),)])
+    for key, items in (("saddr", flow.src), ("daddr", flow.dst)):
+        if items is not None:
+            parts.append(_addresses(items, key, sets, tuple_="ct original "))
+    for key, ranges in (("proto-src", flow.src_port), ("proto-dst", flow.dst_port)):
+        if ranges is not None:
+            text = _ports(ranges)
+            parts.append([(guard, _guarded(guard, f"ct original {key} {text}",
+                                           f"ct original {key} != {text}", implies_guard=False))
+                          for guard in (l4proto((proto,)) for proto in protocols or ())])
+    return _and(*parts)
 
 
 def _payload(payload: PayloadMatch, guard: Literal) -> Literal:
@@ -270,6 +295,8 @@ def compile_match(match: Match, sets: dict[str, tuple[str, ...]], flags: dict[st
     if match.payload is not None:
         guard = l4proto(protocols or ("tcp", "udp"))
         parts.append([(_payload(match.payload, guard),)])
+    if match.flow is not None:
+        parts.append(_flow(match.flow, sets))
     if match.flagged is not None:
         bit = flags[match.flagged]
         parts.append([(_plain(f"ct mark & {bit} == {bit}", f"ct mark & {bit} != {bit}"),)])

@@ -129,6 +129,13 @@ class NftPlan:
     family: str
     sets: tuple[NftSet, ...]
     chains: tuple[NftChain, ...]
+    counters: tuple[str, ...] = ()  # named counters (testbed/kernel/counters.py reads them)
+
+
+def counter_name(traffic_class: str, direction: str, dropped: bool = False) -> str:
+    """The named nft counter of what a class (or "default") took in a direction, or of what
+    it dropped: "stun.up", "stun.up.dropped". Class names hold no dot: the name parses back."""
+    return f"{traffic_class}.{'up' if direction == 'uplink' else 'down'}" + (".dropped" if dropped else "")
 
 
 @dataclass(frozen=True)

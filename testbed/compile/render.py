@@ -124,6 +124,7 @@ def nft_ruleset(nft: NftPlan, digest: str = "") -> str:
     out = [f"table {head}", f"delete table {head}", f"table {head} {{"]
     if digest:
         out.append(f'\tcomment "testbed plan {digest}"')
+    out += [f"\tcounter {name} {{ }}" for name in nft.counters]
     out += [_set_text(s) for s in nft.sets]
     for chain in nft.chains:
         out.append(f"\tchain {chain.name} {{")

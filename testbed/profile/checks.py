@@ -1,5 +1,5 @@
 """Checks that span a whole profile, each problem located at the field that causes it:
-unique class names, address-set references (also inside any/all/not), flags tested
+unique class names, address-set references (also inside any/all/not and flow), flags tested
 before they are set, the number of flags, and duplicate netem alone on its interface."""
 
 from __future__ import annotations
@@ -23,10 +23,11 @@ def flags_of(profile: Profile) -> list[str]:
 def _references(match: Match, at: Path_) -> Iterator[tuple[Path_, str, str]]:
     """(path, kind, name) of every @set and `flagged` a match tests, at any depth."""
     for sub, node in walk_paths(match, at):
-        for field in ("src", "dst"):
-            for k, address in enumerate(getattr(node, field) or []):
-                if address.startswith("@"):
-                    yield (*sub, field, k), "set", address[1:]
+        for where, holder in ((sub, node), ((*sub, "flow"), node.flow)):
+            for field in ("src", "dst"):
+                for k, address in enumerate(getattr(holder, field, None) or []):
+                    if address.startswith("@"):
+                        yield (*where, field, k), "set", address[1:]
         if node.flagged:
             yield (*sub, "flagged"), "flag", node.flagged
 

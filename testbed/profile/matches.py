@@ -76,6 +76,25 @@ def _some(name: str):
     return check
 
 
+class FlowMatch(Strict):
+    """The connection a packet belongs to, as its first packet opened it (conntrack's original
+    tuple): `src` is the side that opened it. A class matching `flow: {dst_port: 5000}` takes
+    both directions of connections to port 5000, the replies from 5000 included, where
+    `dst_port: 5000` takes only the packets sent to 5000."""
+
+    protocol: Literal["udp", "tcp"] | None = None
+    src: AddressList | None = Field(None, description="the address that opened the connection")
+    dst: AddressList | None = Field(None, description="the address it was opened to")
+    src_port: PortList | None = None
+    dst_port: PortList | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> FlowMatch:
+        if all(getattr(self, name) is None for name in ("protocol", "src", "dst", "src_port", "dst_port")):
+            raise ValueError("give protocol, src, dst, src_port or dst_port")
+        return self
+
+
 class Match(Strict):
     """Every field given must hold (AND); `any` needs one of its items, `not` negates."""
 
@@ -90,6 +109,8 @@ class Match(Strict):
     payload: PayloadMatch | None = None
     flagged: str | None = Field(None, pattern=NAME_PATTERN,
                                 description="the connection was flagged by an earlier packet's class")
+    flow: FlowMatch | None = Field(None, description="the packet's connection, both ways, by the tuple of "
+                                                     "its first packet")
     all: Annotated[list[Match], BeforeValidator(_some("all"))] | None = None
     any: Annotated[list[Match], BeforeValidator(_some("any"))] | None = None
     not_: Match | None = Field(None, alias="not")
@@ -107,7 +128,6 @@ class Match(Strict):
         return self
 
 
-
 def walk_paths(match: Match, at: tuple = ()) -> Iterator[tuple[tuple, Match]]:
     """(path, match) for a match and every match nested in it, depth first; a path reads as
     the YAML does: (..., "any", 1, "not")."""
@@ -117,20 +137,3 @@ def walk_paths(match: Match, at: tuple = ()) -> Iterator[tuple[tuple, Match]]:
             yield from walk_paths(child, (*at, key, k))
     if match.not_ is not None:
         yield from walk_paths(match.not_, (*at, "not"))
-
-
-def walk(match: Match) -> Iterator[Match]:
-    """A match and every match nested in its all/any/not, depth first."""
-    yield match
-    for child in (match.all or []) + (match.any or []) + ([match.not_] if match.not_ else []):
-        yield from walk(child)
-
-
-def flag_references(match: Match) -> list[str]:
-    """Flags a match (and its children) tests."""
-    return [m.flagged for m in walk(match) if m.flagged]
-
-
-def set_references(match: Match) -> list[str]:
-    """Names of the address sets a match (and its children) refers to."""
-    return [a[1:] for m in walk(match) for a in (m.src or []) + (m.dst or []) if a.startswith("@")]

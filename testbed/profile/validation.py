@@ -42,7 +42,8 @@ def _types_in(annotation: Any) -> list[Any]:
 KNOWN_AS = {"Action": "uplink/downlink/both", "DefaultAction": "uplink/downlink/both",
             "Directions": "default", "DefaultDirections": "default", "TrafficClass": "a class",
             "Profile": "the profile itself",
-            "LengthRange": "length", "PayloadMatch": "payload", "GilbertElliott": "gemodel",
+            "LengthRange": "length", "PayloadMatch": "payload", "FlowMatch": "flow",
+            "GilbertElliott": "gemodel",
             "StateLoss": "state", "NetemRate": "netem.rate", "Chance": "duplicate/corrupt",
             "Scenario": "the scenario itself", "ProbeFirst": "first", "HostSpec": "a host",
             "TopologySpec": "topology", "LinkSpec": "link", "Expectation": "expect", "Output": "output"}

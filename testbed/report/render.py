@@ -11,7 +11,7 @@ import math
 from pathlib import Path
 
 from testbed.errors import InputError
-from testbed.report import plots, webrtc
+from testbed.report import captures, counters, plots, webrtc
 from testbed.report.results import VERDICTS, verdict
 from testbed.report.rows import ROW_KEYS, check_word
 from testbed.report.speech import section_html
@@ -125,10 +125,12 @@ kernel {html.escape(info['kernel'])}{' (testbed VM)' if info.get('in_vm') else '
 {_img(cdf, "One-way delay of call packets, per phase (log scale)")}
 {section_html(directory)}
 {webrtc.section_html(directory, info)}
+{counters.section_html(directory)}
+{captures.section_html(directory, info)}
 <h2>All metrics</h2>
 {metric_tables(info, rows)}
-<p>Files: run.json, metrics.json, metrics.csv, summary.md, traces/ (per packet, numpy .npz), speech.json and
-audio/ (the scored calls' audio, FLAC).</p></body></html>
+<p>Files: run.json, metrics.json, metrics.csv, summary.md, counters.json, traces/ (per packet, numpy .npz),
+speech.json and audio/ (the scored calls' audio, FLAC).</p></body></html>
 """
     path = directory / "report.html"
     path.write_text(page)

@@ -21,6 +21,8 @@ from testbed.profile.validation import validate_document
 from testbed.profile.yamlpos import Path_, dotted, line_of, load_yaml_with_lines
 from testbed.scenario.model import Scenario
 from testbed.scenario.workloads import CENSOR, TYPES, metrics_of
+from testbed.scenario.workloads.command import APP_METRIC
+from testbed.topology.model import plan_addresses
 
 SCENARIO_DIR = Path(__file__).resolve().parents[2] / "scenarios"
 
@@ -119,7 +121,20 @@ def load_scenario(path: str | Path) -> LoadedScenario:
         for key, host in workload.nodes().items():
             if host not in hosts:
                 known = ", ".join(sorted(hosts))
-                problem(("workloads", index, key), f"no host {host!r} in the topology ({known})")
+                problem(("workloads", index, *(key if isinstance(key, tuple) else (key,))),
+                        f"no host {host!r} in the topology ({known})")
+    if scenario.capture is not None:
+        planned = plan_addresses(scenario.topology, "check")
+        for k, node in enumerate(scenario.capture.nodes):
+            if node not in planned.nodes:
+                problem(("capture", "nodes", k), f"no host {node!r} in the topology "
+                        f"({', '.join(sorted(planned.nodes))})")
+        captured = [n for n in scenario.capture.nodes if n in planned.nodes]
+        have = sorted({i.name for n in captured for i in planned.nodes[n].interfaces})
+        for k, name in enumerate(scenario.capture.interfaces or []):
+            if name not in have:
+                problem(("capture", "interfaces", k), f"no interface {name!r} on {', '.join(captured)} "
+                        f"(they have: {', '.join(have)})")
     for phase_name in names:
         bound: dict[tuple[str, str], str] = {}
         for index, workload in enumerate(scenario.workloads):
@@ -151,6 +166,8 @@ def load_scenario(path: str | Path) -> LoadedScenario:
                     f"{expectation.phase!r} (its phases: {', '.join(by_name[workload].phases or [])})")
         if workload not in types:
             problem(("expect", index, "check"), f"no workload {workload!r} (workloads: {', '.join(by_name)})")
+        elif workload in by_name and by_name[workload].OPEN_METRICS and APP_METRIC.match(metric):
+            pass  # the program's own metric: known once it has run
         elif metric not in (known := [m.name for m in metrics_of(types[workload])]):
             prefixed = [k for k in known if k.startswith(metric)][:2]
             close = prefixed or difflib.get_close_matches(metric, known, n=1)

@@ -31,6 +31,7 @@ class Cell:
     jitter_ms: float
     chat_delivered: float  # 0-1
     error: str = ""
+    idle: tuple[str, ...] = ()  # the profile's classes that took no packet: it changed nothing there
 
 
 def _cell(loaded: LoadedProfile | None, codec: str, seconds: float, port: int, framing: str,
@@ -41,12 +42,16 @@ def _cell(loaded: LoadedProfile | None, codec: str, seconds: float, port: int, f
     with Experiment(label="m") as session:
         session.apply(loaded)
         found = run_workloads([call, chat], PhaseContext(session, "matrix", 1, seconds, scratch, False))
+        took: dict[str, int] = {}
+        for (_, traffic_class, _), counted in session.counts().items():
+            took[traffic_class] = took.get(traffic_class, 0) + counted.packets
+    idle = tuple(c for c, packets in took.items() if packets == 0 and c != "default")
     failed = [f"{w}: {describe_error(r)}" for w, r in found.items() if isinstance(r, BaseException)]
     if failed:
         return Cell(name, codec, math.nan, math.nan, math.nan, math.nan, "; ".join(failed))
     voip, text = found["voip"], found["chat"]
     assert isinstance(voip, dict) and isinstance(text, dict)
-    return Cell(name, codec, voip["mos_cq"], voip["loss"], voip["jitter"], text["delivered"])
+    return Cell(name, codec, voip["mos_cq"], voip["loss"], voip["jitter"], text["delivered"], idle=idle)
 
 
 def run_matrix(profiles: list[LoadedProfile | None], codecs: list[str], seconds: float, port: int,

@@ -85,6 +85,19 @@ class Output(Strict):
     plots: bool = True
 
 
+class Capture(Strict):
+    """Packet captures (tcpdump), a pcap per phase, host and interface, in the results'
+    captures/ folder: to open in Wireshark. At most `packets` packets of `snaplen` bytes each
+    (plus 16 bytes of pcap header a packet): 20,000 of 128 bytes is 2.9 MB a file."""
+
+    nodes: list[str] = Field(["censor"], min_length=1, description="hosts whose interfaces are captured "
+                             "(censor: both sides of the border)")
+    interfaces: list[str] | None = Field(None, min_length=1, description="only these interfaces (default: "
+                                         "every interface of each host)")
+    snaplen: int = Field(128, ge=64, le=65535, description="bytes kept of each packet (headers: 128)")
+    packets: int = Field(20_000, ge=1, le=1_000_000, description="the cap: packets per file")
+
+
 class Scenario(Strict):
     name: str = Field(pattern=PROFILE_NAME_PATTERN)
     title: str
@@ -96,3 +109,4 @@ class Scenario(Strict):
     repetitions: int = Field(1, ge=1, le=100)
     expect: list[Expectation] = Field(default_factory=list)
     output: Output = Field(default_factory=Output)
+    capture: Capture | None = Field(None, description="packet captures per phase (off by default)")

@@ -3,14 +3,18 @@ its workloads at once for its duration, and turn what they measured into rows.""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from testbed.errors import TestbedError
+from testbed.errors import TestbedError, WorkloadFailed
 from testbed.profile.loader import LoadedProfile
-from testbed.scenario.model import Phase
+from testbed.report import counters as counters_report
+from testbed.scenario.capture import capturing
+from testbed.scenario.model import Capture, Phase
 from testbed.scenario.session import Experiment
 from testbed.scenario.workloads import CENSOR, Metrics, PhaseContext, WorkloadSpec
 
@@ -44,6 +48,34 @@ def run_workloads(workloads: Sequence[WorkloadSpec], ctx: PhaseContext) -> dict[
     return results
 
 
+Outcomes = dict[str, Metrics | BaseException]  # per workload: its metrics, or why it failed
+
+
+def run_with_servers(workloads: Sequence[WorkloadSpec], ctx: PhaseContext) -> Outcomes:
+    """The phase's servers started and ready first, one after another; then the other workloads
+    at once; then the servers stopped. A server that is not ready fails the phase: the others
+    do not run (they would fail against it)."""
+    servers = [w for w in workloads if w.serves()]
+    others = [w for w in workloads if not w.serves()]
+    results: Outcomes = {}
+    served: dict[str, dict] = {}
+    with contextlib.ExitStack() as stack:
+        for server in servers:
+            try:
+                served[server.name] = stack.enter_context(server.serving(ctx))
+            except Exception as exc:  # kept and reported, as a workload's failure is
+                results[server.name] = exc
+                break
+        if len(served) == len(servers):
+            results.update(run_workloads(others, ctx))
+        else:
+            failed = next(iter(results))
+            for workload in [*others, *(s for s in servers if s.name not in served and s.name != failed)]:
+                results[workload.name] = WorkloadFailed(f"not run: server {failed!r} was not ready")
+    results.update(served)  # filled as each server stopped
+    return results
+
+
 def rows_of(results: dict[str, Metrics | BaseException], workloads: Sequence[WorkloadSpec],
             base: dict) -> list[dict]:
     rows = []
@@ -60,7 +92,7 @@ def rows_of(results: dict[str, Metrics | BaseException], workloads: Sequence[Wor
 
 def run_phase(session: Experiment, phase: Phase, profiles: dict[str, LoadedProfile],
               workloads: Sequence[WorkloadSpec], repetition: int, directory: Path, keep_traces: bool = True,
-              progress: Progress = lambda _: None) -> list[dict]:
+              progress: Progress = lambda _: None, capture: Capture | None = None) -> list[dict]:
     """Rows for the censor and every workload of `phase` (repetition counts from 1)."""
     seconds = phase.duration / 1e9
     stop = threading.Event()
@@ -69,6 +101,7 @@ def run_phase(session: Experiment, phase: Phase, profiles: dict[str, LoadedProfi
     if phase.schedule:
         first = phase.schedule[0].profile
         session.apply(profiles[first] if first else None)
+        counted_before = session.counts()
 
         def follow_schedule() -> None:
             start = time.monotonic()
@@ -82,15 +115,35 @@ def run_phase(session: Experiment, phase: Phase, profiles: dict[str, LoadedProfi
         scheduler.start()
     else:
         session.apply(profiles[phase.profile] if phase.profile else None)
+        counted_before = session.counts()
     apply_seconds = time.perf_counter() - started
     active = [w for w in workloads if w.phases is None or phase.name in w.phases]
     ctx = PhaseContext(session, phase.name, repetition, seconds, directory, keep_traces)
     try:
-        results = run_workloads(active, ctx)
+        with capturing(session.state, capture, directory, repetition, phase.name):
+            results = run_with_servers(active, ctx)
     finally:
         stop.set()
         if scheduler is not None:
             scheduler.join()
     base = {"repetition": repetition, "phase": phase.name}
+    named = [phase.profile, *(step.profile for step in phase.schedule or [])]
+    used = {profiles[name].profile.name for name in named if name}
+    record_counts(directory, base, used, counted_before, session.counts())
     censor = {**base, "workload": CENSOR, "type": CENSOR, "apply_seconds": apply_seconds}
     return [censor, *rows_of(results, active, base)]
+
+
+def record_counts(directory: Path, base: dict, used: set[str], before: dict, after: dict) -> None:
+    """Add what each class of the profiles the phase used did during it to counters.json."""
+    path = directory / counters_report.COUNTERS_FILE
+    records = json.loads(path.read_text()) if path.exists() else []
+    for key, counted in after.items():
+        profile = key[0]
+        if profile not in used:
+            continue
+        since = counted.minus(before[key]) if key in before else counted
+        records.append({**base, "profile": profile, **since.as_dict()})
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(records, indent=1))
+    tmp.replace(path)

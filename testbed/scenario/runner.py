@@ -106,7 +106,8 @@ def run_scenario(loaded: LoadedScenario, results_root: Path, progress: Progress 
                     source = phase.profile or ("scheduled" if phase.schedule else "none")
                     progress(f"phase {phase.name} ({phase.duration / 1e9:g} s, profile {source})")
                     result.metrics += run_phase(session, phase, loaded.profiles, scenario.workloads,
-                                                repetition, work, scenario.output.traces, progress)
+                                                repetition, work, scenario.output.traces, progress,
+                                                scenario.capture)
         result.complete = True
     finally:
         result.speech_pending = bool(speech.pending(work))

@@ -22,12 +22,14 @@ from collections.abc import Callable
 from testbed.compile.compiler import Target, compile_profile
 from testbed.compile.plan import Plan
 from testbed.kernel import apply as engine
+from testbed.kernel import counters
 from testbed.kernel.netns import Endpoint
 from testbed.profile.loader import LoadedProfile
 from testbed.topology import build
 from testbed.topology.model import TopologySpec, TopologyState, unique_run_id
 
 Progress = Callable[[str], None]
+CountKey = tuple[str, str, str]  # profile, class, direction
 
 _live: set[Experiment] = set()
 _live_lock = threading.Lock()
@@ -43,6 +45,7 @@ class Experiment:
         self.progress = progress
         self.profile: str | None = None  # the profile applied now
         self._state: TopologyState | None = None
+        self._counted: dict[CountKey, counters.ClassCounts] = {}  # what profiles applied before counted
 
     def __enter__(self) -> Experiment:
         with _live_lock:
@@ -89,9 +92,25 @@ class Experiment:
         engine.check_plan(plan, self.state.censor.netns)
         return plan
 
+    def counts(self) -> dict[CountKey, counters.ClassCounts]:
+        """What every class of every profile this session applied has done so far (the
+        counters of a profile that was replaced, kept from just before it went)."""
+        total = dict(self._counted)
+        for key, counted in self._live_counts().items():
+            total[key] = total[key].plus(counted) if key in total else counted
+        return total
+
+    def _live_counts(self) -> dict[CountKey, counters.ClassCounts]:
+        if self.profile is None:
+            return {}
+        return {(self.profile, c.traffic_class, c.direction): c
+                for c in counters.read(self.state.censor.netns, self.target)}
+
     def apply(self, loaded: LoadedProfile | None) -> float:
         """Put `loaded` on the censor (None: a clean path). Returns the seconds it took."""
         started = time.perf_counter()
+        if self.profile is not None and (loaded is None or loaded.profile.name != self.profile):
+            self._counted = self.counts()  # its table goes, and its counters with it
         if loaded is None:
             target = self.target
             engine.clear_devices(self.state.censor.netns, [*target.uplink_devices, *target.downlink_devices],

@@ -15,6 +15,7 @@ import ipaddress
 import os
 import socket
 import subprocess
+import zlib
 from collections.abc import Callable
 
 from pyroute2 import netns as pyroute2_netns
@@ -26,9 +27,11 @@ from testbed.kernel.tc import ROOT_HANDLE
 from testbed.topology.model import (
     NS_PREFIX,
     STATE_DIR,
+    NatLink,
     Node,
     TopologySpec,
     TopologyState,
+    nat_table,
     plan_addresses,
     state_path,
 )
@@ -64,6 +67,9 @@ def up(spec: TopologySpec, run_id: str, progress: Progress = lambda _: None,
         if spec.link and (spec.link.rate or spec.link.delay):
             progress("shaping the base links")
             _base_links(state, spec)
+        if spec.nat:
+            progress("linking the censor to this machine (NAT)")
+            _nat(state)
         state.save()
     except BaseException:
         down(run_id, state)
@@ -162,6 +168,54 @@ def _base_links(state: TopologyState, spec: TopologySpec) -> None:
                        burst=max(10_000, rate // 100), latency=100_000)
 
 
+NAT_RANGE = ipaddress.IPv4Network("100.64.0.0/16")  # shared address space (RFC 6598): /30 a run
+
+
+def _free_nat_network(run_id: str) -> ipaddress.IPv4Network:
+    """A /30 no address of this machine's namespace is in; where to start looking comes from
+    the run id, so two runs coming up at once rarely try the same one."""
+    with netns.route(None) as ipr:
+        used = [ipaddress.ip_interface(f"{a.get_attr('IFA_ADDRESS')}/{a['prefixlen']}").network
+                for a in ipr.get_addr(family=socket.AF_INET)]
+    blocks = list(NAT_RANGE.subnets(new_prefix=30))
+    start = zlib.crc32(run_id.encode()) % len(blocks)
+    for k in range(len(blocks)):
+        block = blocks[(start + k) % len(blocks)]
+        if not any(block.overlaps(u) for u in used):
+            return block
+    raise TopologyError(f"no free /30 left in {NAT_RANGE} for the NAT link")
+
+
+def _nat(state: TopologyState) -> None:
+    """A veth from the censor (nat0) to this machine's namespace; the censor's default route
+    through it and masquerading there, so replies find their way whatever the hosts' addresses
+    (every run uses the same ones); and masquerading here too, for what goes on to the network
+    (if this machine forwards: its own setting, left as it is)."""
+    block = _free_nat_network(state.run_id)
+    host_ip, censor_ip = list(block.hosts())
+    state.nat = NatLink("nat0", f"{NS_PREFIX}{state.run_id}-nat", f"{censor_ip}/30", f"{host_ip}/30")
+    with netns.route(None) as ipr:
+        ipr.link("add", ifname=state.nat.host_interface, kind="veth",
+                 peer={"ifname": state.nat.censor_interface, "net_ns_fd": state.censor.netns})
+        index = ipr.link_lookup(ifname=state.nat.host_interface)[0]
+        ipr.addr("add", index=index, address=str(host_ip), prefixlen=30)
+        ipr.link("set", index=index, state="up")
+    with netns.route(state.censor.netns) as ipr:
+        index = ipr.link_lookup(ifname=state.nat.censor_interface)[0]
+        ipr.addr("add", index=index, address=str(censor_ip), prefixlen=30)
+        ipr.link("set", index=index, state="up")
+        ipr.route("add", dst="0.0.0.0/0", gateway=str(host_ip))
+    netns.run(state.censor.netns, ["ethtool", "-K", state.nat.censor_interface, "gro", "off", "gso", "off",
+                                   "tso", "off"], check=False)
+    masquerade = ("table ip {table} {{\n\tchain post {{\n\t\ttype nat hook postrouting priority srcnat;\n"
+                  "\t\t{rule}\n\t}}\n}}\n")
+    netns.run(state.censor.netns, ["nft", "-f", "-"], stdin=masquerade.format(
+        table="testbed_nat", rule=f'oifname "{state.nat.censor_interface}" masquerade'))
+    netns.run(None, ["nft", "-f", "-"], stdin=masquerade.format(
+        table=nat_table(state.run_id),
+        rule=f'ip saddr {block} oifname != "{state.nat.host_interface}" masquerade'))
+
+
 def up_to_stay(spec: TopologySpec, run_id: str, progress: Progress = lambda _: None) -> TopologyState:
     """A run kept up for people to work in (`testbed up`): held by this process while it is
     built, so a kill -9 half-way leaves a leftover `testbed clean` removes; then by nobody."""
@@ -182,8 +236,18 @@ def down(run_id: str, state: TopologyState | None = None) -> list[str]:
     for name in sorted(set(names)):
         if remove_netns(name):
             removed.append(name)
+    remove_nat(run_id)
     state_path(run_id).unlink(missing_ok=True)
     return removed
+
+
+def remove_nat(run_id: str) -> bool:
+    """Remove a run's NAT link end and masquerading table from this machine's namespace (the
+    link would follow the censor's namespace, but only once the kernel gets round to it);
+    whether there was a table."""
+    subprocess.run(["ip", "link", "del", f"{NS_PREFIX}{run_id}-nat"], capture_output=True)
+    result = subprocess.run(["nft", "delete", "table", "ip", nat_table(run_id)], capture_output=True)
+    return result.returncode == 0
 
 
 def remove_netns(name: str) -> bool:

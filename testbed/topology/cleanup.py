@@ -16,8 +16,8 @@ import subprocess
 from testbed.kernel import netns
 from testbed.kernel.probe import PROBE_PREFIX
 from testbed.kernel.process import alive
-from testbed.topology.build import down, remove_netns, running
-from testbed.topology.model import NS_PREFIX, TopologyState, made_by, state_path
+from testbed.topology.build import down, remove_nat, remove_netns, running
+from testbed.topology.model import NS_PREFIX, TopologyState, made_by, nat_table, state_path
 
 
 def _state(run_id: str) -> TopologyState | None:
@@ -45,6 +45,14 @@ def created_by(run_id: str, pid: int) -> bool:
 def _run_of(namespace: str) -> str:
     """tb-RUN-NODE -> RUN."""
     return namespace.removeprefix(NS_PREFIX).split("-", 1)[0]
+
+
+def _nat_tables() -> list[str]:
+    """The runs whose NAT tables are in this namespace."""
+    listing = subprocess.run(["nft", "list", "tables", "ip"], capture_output=True, text=True).stdout
+    prefix = nat_table("")
+    return [line.split()[-1].removeprefix(prefix) for line in listing.splitlines()
+            if line.split() and line.split()[-1].startswith(prefix)]
 
 
 def _root_links() -> list[str]:
@@ -80,6 +88,9 @@ def clean(everything: bool = False, run: str | None = None, pid: int | None = No
             continue
         if (everything or not owner.isdigit() or not alive(int(owner), None)) and remove_netns(path.name):
             removed.append(f"namespace {path.name}")
+    for run_id in _nat_tables():  # a run's masquerading, in this namespace: `nat: true`
+        if run_id not in claimed and ours(run_id) and remove_nat(run_id):
+            removed.append(f"nft table ip {nat_table(run_id)}")
     for name in _root_links():  # the Mininet backend makes links in this namespace first
         if name.startswith(NS_PREFIX) and _run_of(name) not in claimed and ours(_run_of(name)):
             subprocess.run(["ip", "link", "del", name], capture_output=True)

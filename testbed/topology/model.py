@@ -94,6 +94,8 @@ class TopologySpec(BaseModel):
     inside: list[Host] = Field(default_factory=lambda: [HostSpec(name="caller")], min_length=1)
     outside: list[Host] = Field(default_factory=lambda: [HostSpec(name="callee")], min_length=1)
     link: LinkSpec | None = None
+    nat: bool = Field(False, description="a route from the hosts to this machine and its network, through "
+                      "the censor and NAT (IPv4), as Mininet's --nat: for apps whose servers are real")
 
     @property
     def names(self) -> list[str]:
@@ -148,6 +150,22 @@ class Node:
 
 
 @dataclass
+class NatLink:
+    """The censor's link to this machine's own namespace (topology `nat: true`): the hosts'
+    traffic to anything beyond the topology leaves through it, masqueraded."""
+
+    censor_interface: str  # nat0, an outside interface of the censor: the profile holds there
+    host_interface: str  # tb-RUN-nat, in this machine's namespace
+    censor_ipv4: str  # with prefix length
+    host_ipv4: str
+
+
+def nat_table(run_id: str) -> str:
+    """The nft table (family ip) that masquerades a run's traffic in this machine's namespace."""
+    return f"testbed_nat_{run_id}"
+
+
+@dataclass
 class TopologyState:
     run_id: str
     backend: str
@@ -155,15 +173,17 @@ class TopologyState:
     profile: str | None = None  # the profile applied now, if any
     owner: int | None = None  # pid of the process that holds the run (None: kept up by `testbed up`)
     owner_started: int | None = None  # its start time, so a reused pid is not taken for it
+    nat: NatLink | None = None
 
     @property
     def censor(self) -> Node:
         return self.nodes["censor"]
 
     def devices(self, side: str) -> tuple[str, ...]:
-        """Censor interfaces facing `side` ('inside' hosts: downlink egress)."""
-        return tuple(i.name for i in self.censor.interfaces
-                     if self.nodes[i.peer_node].side == side)
+        """Censor interfaces facing `side` ('inside' hosts: downlink egress); the NAT link is
+        outside: what goes beyond the topology crosses the border too."""
+        found = tuple(i.name for i in self.censor.interfaces if self.nodes[i.peer_node].side == side)
+        return found + ((self.nat.censor_interface,) if self.nat and side == "outside" else ())
 
     def node(self, name: str) -> Node:
         if name not in self.nodes:
@@ -197,8 +217,9 @@ class TopologyState:
             name: Node(n["name"], n["netns"], n["side"], [Interface(**i) for i in n["interfaces"]])
             for name, n in data["nodes"].items()
         }
+        nat = NatLink(**data["nat"]) if data.get("nat") else None
         return cls(data["run_id"], data["backend"], nodes, data.get("profile"), data.get("owner"),
-                   data.get("owner_started"))
+                   data.get("owner_started"), nat)
 
 
 def state_path(run_id: str) -> Path:

@@ -48,6 +48,49 @@ print(json.dumps({"received": got}))
 """
 
 
+UDP_ECHO = r"""
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", int(sys.argv[1])))
+print("ready", flush=True)
+while True:
+    data, peer = s.recvfrom(2048)
+    s.sendto(data, peer)
+"""
+
+UDP_ASKER = r"""
+import json, socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.connect((sys.argv[1], int(sys.argv[2])))  # from a port the kernel picks, as apps do
+
+def answers(wait):
+    s.settimeout(wait)
+    got = 0
+    try:
+        while True:
+            s.recv(64)
+            got += 1
+    except OSError:
+        return got
+
+answered = 0
+for i in range(int(sys.argv[3])):
+    s.send(i.to_bytes(4, "big"))
+    answered += answers(0.05)
+answered += answers(1.0)  # the last answers, however late a busy machine makes them
+print(json.dumps({"answered": answered}))
+"""
+
+
+def udp_round_trips(client_ns: str, server_ns: str, server_ip: str, port: int, count: int) -> int:
+    """Of `count` datagrams a client sends from a kernel-picked port to an echo server on
+    `port`, how many answers come back."""
+    with netns.serving(server_ns, [sys.executable, "-c", UDP_ECHO, str(port)]):
+        result = netns.run(client_ns, [sys.executable, "-c", UDP_ASKER, server_ip, str(port), str(count)],
+                           timeout=60)
+        return json.loads(result.stdout)["answered"]
+
+
 def send_udp(ns: str, host: str, port: int, count: int, stun: bool) -> None:
     netns.run(ns, [sys.executable, "-c", UDP_SENDER, host, str(port), str(count), "1" if stun else "0"])
 

@@ -17,7 +17,7 @@ from testbed.scenario.session import Experiment
 from testbed.topology.model import TopologySpec
 
 from .conftest import apply_profile, profile_dict
-from .helpers import class_packets, send_udp, tcp_download
+from .helpers import class_packets, send_udp, tcp_download, udp_round_trips
 
 
 def test_stun_cookie_steers_only_stun_packets_into_its_class(topo, tmp_path) -> None:
@@ -42,6 +42,21 @@ def test_conntrack_byte_counter_freezes_download_at_16kib(topo, tmp_path) -> Non
     # conntrack counts whole IP packets (SYN-ACK and 52-byte headers too): the payload that
     # got through is 16 KiB less those headers, and at most one full segment short of it
     assert 16384 - 2 * 1448 <= got <= 16384, got
+
+
+@pytest.mark.parametrize(("match", "answered"), [
+    ({"protocol": "udp", "dst_port": 5000}, 50),  # per packet: the replies come from 5000, to the client's port
+    ({"flow": {"protocol": "udp", "dst_port": 5000}}, 0),  # the connection: its replies too
+])
+def test_a_flow_match_takes_the_replies_and_a_port_match_does_not(topo, tmp_path, match, answered) -> None:
+    """A class dropping what comes back (downlink) of traffic to UDP port 5000: with
+    `dst_port` it sees only the requests (which go up) and drops nothing; with `flow` it
+    takes the connection both ways and drops every answer."""
+    apply_profile(topo, profile_dict("replies", classes=[{"name": "app", "match": match,
+                                                          "downlink": {"drop": True}}]), tmp_path)
+    got = udp_round_trips(topo.nodes["caller"].netns, topo.nodes["callee"].netns,
+                          topo.nodes["callee"].address(), 5000, 50)
+    assert got == answered
 
 
 def test_download_without_freeze_completes(topo) -> None:

@@ -88,15 +88,17 @@ def test_gemodel_and_state_follow_tc_argument_order() -> None:
 def test_stateful_rules() -> None:
     plan = _plan()
     rules = {c.name: [r.text for r in c.rules] for c in plan.nft.chains}
-    assert "meta l4proto tcp ip saddr @dc_v4 ct reply bytes > 16384 drop" in rules["downlink"]
-    assert any("update @res_wireguard_up_v4 { ip saddr . ip daddr . meta l4proto . th dport } drop"
+    assert ('meta l4proto tcp ip saddr @dc_v4 ct reply bytes > 16384 counter name "freeze.down" '
+            'counter name "freeze.down.dropped" drop') in rules["downlink"]
+    assert any("update @res_wireguard_up_v4 { ip saddr . ip daddr . meta l4proto . th dport } counter"
                in r for r in rules["uplink"])
     # residual blocks are checked first, in both directions, with the key turned around
     assert rules["downlink"][0].startswith(
         "meta l4proto { tcp, udp } ip daddr . ip saddr . meta l4proto . th sport @res_wireguard_up_v4")
     assert any("limit rate over 18750 bytes/second burst 16384 bytes" in r for r in rules["uplink"])
     assert rules["uplink"][-2:] == [
-        "limit rate over 6250000 bytes/second burst 65536 bytes drop", "meta priority set 1:2"]
+        'limit rate over 6250000 bytes/second burst 65536 bytes counter name "default.up" '
+        'counter name "default.up.dropped" drop', 'meta priority set 1:2 counter name "default.up"']
     names = {s.name: s for s in plan.nft.sets}
     assert names["res_wireguard_up_v4"].timeout_s == 420
     assert names["pol_throttle_down_v6"].timeout_s == 600
@@ -106,7 +108,8 @@ def test_stateful_rules() -> None:
 
 def test_quic_rule_matches_length_and_version_bytes() -> None:
     rules = [r.text for r in _plan().nft.chains[1].rules if r.comment == "quic"]
-    assert rules == ["udp dport 443 udp length >= 1009 @ih,8,32 0x00000001 drop"]
+    assert rules == ['udp dport 443 udp length >= 1009 @ih,8,32 0x00000001 counter name "quic.up" '
+                     'counter name "quic.up.dropped" drop']
 
 
 def test_plan_is_deterministic_and_json_roundtrips() -> None:
@@ -130,6 +133,16 @@ def test_plan_is_deterministic_and_json_roundtrips() -> None:
     ({"payload": {"offset": 4, "value": "0x2112a442"}}, ["meta l4proto { tcp, udp } @ih,32,32 0x2112a442"]),
     ({"all": [{"protocol": "udp"}, {"length": {"max": 200}}]}, ["meta l4proto udp meta length <= 200"]),
     ({}, [""]),
+    # the connection, both ways: nft reads conntrack's ports after one protocol, and its
+    # addresses without checking the family, so the rule says both
+    ({"flow": {"dst_port": 5000}}, ["meta l4proto tcp ct original proto-dst 5000",
+                                    "meta l4proto udp ct original proto-dst 5000"]),
+    ({"flow": {"protocol": "udp", "src": "10.1.0.0/16", "src_port": "1000-2000"}},
+     ["meta l4proto udp meta nfproto ipv4 ct original ip saddr 10.1.0.0/16 ct original proto-src 1000-2000"]),
+    ({"not": {"flow": {"protocol": "udp", "dst_port": 5000}}},
+     ["meta l4proto != udp", "meta l4proto udp ct original proto-dst != 5000"]),
+    ({"not": {"flow": {"dst": "fd00::/8"}}}, ["meta nfproto ipv4", "meta nfproto ipv6 ct original ip6 daddr != fd00::/8"]),
+    ({"dst": "10.0.0.1", "flow": {"dst": "10.0.0.1"}}, ["ip daddr 10.0.0.1/32 ct original ip daddr 10.0.0.1/32"]),
 ])
 def test_match_dnf(match: dict, rules: list[str]) -> None:
     assert [render_conj(c) for c in compile_match(Match.model_validate(match), {})] == rules
@@ -142,6 +155,8 @@ leaf_matches = st.one_of(
     st.builds(lambda d: {"dscp": d}, st.integers(0, 63)),
     st.builds(lambda n: {"dst": f"10.{n}.0.0/16"}, st.integers(0, 255)),
     st.builds(lambda n: {"length": {"min": n}}, st.integers(0, 1500)),
+    st.builds(lambda p: {"flow": {"dst_port": p}}, st.integers(1, 65535)),
+    st.builds(lambda n: {"flow": {"protocol": "udp", "src": f"10.{n}.0.0/16"}}, st.integers(0, 255)),
 )
 matches = st.recursive(leaf_matches, lambda inner: st.one_of(
     st.builds(lambda xs: {"any": xs}, st.lists(inner, min_size=1, max_size=3)),
@@ -161,6 +176,7 @@ def test_match_compilation_is_deterministic_and_consistent(raw: dict) -> None:
     except MatchTooLarge:
         return
     assert first == compile_match(match, {})
+    assert len(set(first)) == len(first)  # each rule once
     for conj in first:
         assert not _contradictory(list(conj))
         assert len({lit.text for lit in conj}) == len(conj)
@@ -174,7 +190,8 @@ def test_flags_mark_the_connection_and_later_classes_test_the_bit() -> None:
     texts = {r.comment: r.text for r in uplink.rules}
     assert "ct mark set ct mark | 0x00000001" in texts["wireguard-handshake"]
     assert "ct mark set ct mark | 0x00000001" in texts["openvpn-handshake"]
-    assert texts["vpn-flows"] == "ct mark & 0x00000001 == 0x00000001 ct packets > 8 drop"
+    assert texts["vpn-flows"] == ('ct mark & 0x00000001 == 0x00000001 ct packets > 8 counter name "vpn-flows.up" '
+                                  'counter name "vpn-flows.up.dropped" drop')
     # the mark is a statement: it comes after every match of its rule
     rule = texts["wireguard-handshake"]
     assert rule.index("@ih,0,32") < rule.index("ct mark set") < rule.index("accept")
@@ -187,3 +204,33 @@ def test_each_flag_gets_its_own_bit_and_negation_tests_it() -> None:
     assert bits == {"a": "0x00000001", "b": "0x00000002", "c": "0x00000004"}
     dnf = compile_match(Match.model_validate({"not": {"flagged": "b"}}), {}, bits)
     assert [render_conj(c) for c in dnf] == ["ct mark & 0x00000002 != 0x00000002"]
+
+
+def test_every_classifying_rule_counts_what_its_class_took_and_drops() -> None:
+    """Each rule of a class names the counter of its class and direction; a rule that drops
+    (drop, reject, police, a residual block) also the class's dropped counter. The counters
+    are declared in class order, default last, a dropped one only where it is used."""
+    import re
+
+    from testbed.kernel.counters import parse_counter_name
+
+    plan = _plan()
+    declared = list(plan.nft.counters)
+    used: set[str] = set()
+    for chain in plan.nft.chains:
+        if chain.name == "forward":
+            continue
+        short = "up" if chain.name == "uplink" else "down"
+        for rule in chain.rules:
+            names = re.findall(r'counter name "([^"]+)"', rule.text)
+            used.update(names)
+            owner = rule.comment.removesuffix(": residual block")
+            assert names[0] == f"{owner}.{short}", rule
+            drops = rule.text.endswith("drop") or " reject " in rule.text
+            assert names[1:] == ([f"{owner}.{short}.dropped"] if drops else []), rule
+    assert set(declared) == used | {n for n in declared if not n.endswith(".dropped")}
+    assert len(declared) == len(set(declared))
+    classes = [c.name for c in load_profile(DATA / "profiles" / "everything.yaml").profile.classes]
+    order = list(dict.fromkeys(parse_counter_name(n)[0] for n in declared))
+    assert order == [*classes, "default"]
+    assert "app.down.dropped" in declared and "app.up.dropped" not in declared  # it polices downlink only

@@ -63,8 +63,8 @@ def test_status_says_when_nothing_is_up(monkeypatch) -> None:
 
     from testbed.cli import topology
 
-    monkeypatch.setattr(topology, "_local_runs", lambda: [])
-    monkeypatch.setattr(topology, "_vm_runs", lambda: [])
+    monkeypatch.setattr(topology, "_local_runs", lambda counters=False: [])
+    monkeypatch.setattr(topology, "_vm_runs", lambda counters=False: [])
     result = CliRunner().invoke(topology.status, [])
     assert result.exit_code == 0 and "no runs are up" in result.output
 

@@ -9,6 +9,7 @@ METRICS from the class: nothing else lists them.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import typing
 from collections.abc import Callable
@@ -73,6 +74,7 @@ class WorkloadSpec(Strict):
                                      description="run only in these phases (default: every phase)")
 
     METRICS: ClassVar[tuple[Metric, ...]] = ()
+    OPEN_METRICS: ClassVar[bool] = False  # also metrics it learns as it runs (a program's own)
     NODE_FIELDS: ClassVar[tuple[str, ...]] = ()  # fields that name topology hosts
     RENAMED: ClassVar[dict[str, str]] = {}  # an old YAML key -> the key now (still accepted)
 
@@ -96,9 +98,19 @@ class WorkloadSpec(Strict):
     def metric(cls, name: str) -> Metric | None:
         return next((m for m in cls.METRICS if m.name == name), None)
 
-    def nodes(self) -> dict[str, str]:
-        """Field -> the host it names, for the loader to check against the topology."""
+    def nodes(self) -> dict[str | tuple, str]:
+        """Field (or path below the workload) -> the host it names, for the loader to check
+        against the topology."""
         return {field: getattr(self, field) for field in self.NODE_FIELDS}
+
+    def serves(self) -> bool:
+        """A server for the phase: started (serving) before its other workloads, stopped after."""
+        return False
+
+    def serving(self, ctx: PhaseContext) -> contextlib.AbstractContextManager[dict]:
+        """For a workload that serves: started and ready on entry; the dict it yields holds
+        its metrics once it has stopped."""
+        raise NotImplementedError(f"{type(self).__name__}.serving")
 
     def services(self) -> dict[str, tuple[str, str]]:
         """Servers this workload starts for a phase: field -> (host, what it binds there).

@@ -18,7 +18,9 @@ nft -f - <<'EOF'
 table inet testbed
 delete table inet testbed
 table inet testbed {
-	comment "testbed plan fdc8621eeb272d9f"
+	comment "testbed plan 863eaf32169bd8d4"
+	counter default.up { }
+	counter default.down { }
 	chain forward {
 		type filter hook forward priority 0; policy accept;
 		iifname "in0" oifname "out0" jump uplink
@@ -27,10 +29,10 @@ table inet testbed {
 		iifname "in0" oifname "in0" meta priority set 1:3 comment "between hosts inside: no border crossed"
 	}
 	chain uplink {
-		meta priority set 1:2 comment "default"
+		meta priority set 1:2 counter name "default.up" comment "default"
 	}
 	chain downlink {
-		meta priority set 1:2 comment "default"
+		meta priority set 1:2 counter name "default.down" comment "default"
 	}
 }
 EOF

@@ -22,7 +22,13 @@ nft -f - <<'EOF'
 table inet testbed
 delete table inet testbed
 table inet testbed {
-	comment "testbed plan 31be0c140917464e"
+	comment "testbed plan 4b7cdc6b6d88230f"
+	counter registry.up { }
+	counter registry.up.dropped { }
+	counter registry.down { }
+	counter registry.down.dropped { }
+	counter default.up { }
+	counter default.down { }
 	set registry_v4 {
 		type ipv4_addr
 		flags interval
@@ -10042,14 +10048,14 @@ table inet testbed {
 		iifname "in0" oifname "in0" meta priority set 1:3 comment "between hosts inside: no border crossed"
 	}
 	chain uplink {
-		ip daddr @registry_v4 drop comment "registry"
-		ip saddr @registry_v4 drop comment "registry"
-		meta priority set 1:2 comment "default"
+		ip daddr @registry_v4 counter name "registry.up" counter name "registry.up.dropped" drop comment "registry"
+		ip saddr @registry_v4 counter name "registry.up" counter name "registry.up.dropped" drop comment "registry"
+		meta priority set 1:2 counter name "default.up" comment "default"
 	}
 	chain downlink {
-		ip daddr @registry_v4 drop comment "registry"
-		ip saddr @registry_v4 drop comment "registry"
-		meta priority set 1:2 comment "default"
+		ip daddr @registry_v4 counter name "registry.down" counter name "registry.down.dropped" drop comment "registry"
+		ip saddr @registry_v4 counter name "registry.down" counter name "registry.down.dropped" drop comment "registry"
+		meta priority set 1:2 counter name "default.down" comment "default"
 	}
 }
 EOF

@@ -22,7 +22,13 @@ nft -f - <<'EOF'
 table inet testbed
 delete table inet testbed
 table inet testbed {
-	comment "testbed plan 774fe38ea50ea733"
+	comment "testbed plan 2f830ffb24ada000"
+	counter twitter.up { }
+	counter twitter.up.dropped { }
+	counter twitter.down { }
+	counter twitter.down.dropped { }
+	counter default.up { }
+	counter default.down { }
 	set twitter_v4 {
 		type ipv4_addr
 		flags interval
@@ -54,18 +60,18 @@ table inet testbed {
 		iifname "in0" oifname "in0" meta priority set 1:3 comment "between hosts inside: no border crossed"
 	}
 	chain uplink {
-		ip daddr @twitter_v4 tcp dport 443 meta l4proto { tcp, udp } update @pol_twitter_up_v4 { ip saddr . ip daddr . meta l4proto . th sport . th dport limit rate over 18750 bytes/second burst 16384 bytes } drop comment "twitter"
-		ip daddr @twitter_v4 tcp dport 443 meta priority set 1:10 accept comment "twitter"
-		ip saddr @twitter_v4 tcp sport 443 meta l4proto { tcp, udp } update @pol_twitter_up_v4 { ip saddr . ip daddr . meta l4proto . th sport . th dport limit rate over 18750 bytes/second burst 16384 bytes } drop comment "twitter"
-		ip saddr @twitter_v4 tcp sport 443 meta priority set 1:10 accept comment "twitter"
-		meta priority set 1:2 comment "default"
+		ip daddr @twitter_v4 tcp dport 443 meta l4proto { tcp, udp } update @pol_twitter_up_v4 { ip saddr . ip daddr . meta l4proto . th sport . th dport limit rate over 18750 bytes/second burst 16384 bytes } counter name "twitter.up" counter name "twitter.up.dropped" drop comment "twitter"
+		ip daddr @twitter_v4 tcp dport 443 meta priority set 1:10 counter name "twitter.up" accept comment "twitter"
+		ip saddr @twitter_v4 tcp sport 443 meta l4proto { tcp, udp } update @pol_twitter_up_v4 { ip saddr . ip daddr . meta l4proto . th sport . th dport limit rate over 18750 bytes/second burst 16384 bytes } counter name "twitter.up" counter name "twitter.up.dropped" drop comment "twitter"
+		ip saddr @twitter_v4 tcp sport 443 meta priority set 1:10 counter name "twitter.up" accept comment "twitter"
+		meta priority set 1:2 counter name "default.up" comment "default"
 	}
 	chain downlink {
-		ip daddr @twitter_v4 tcp dport 443 meta l4proto { tcp, udp } update @pol_twitter_down_v4 { ip saddr . ip daddr . meta l4proto . th sport . th dport limit rate over 18750 bytes/second burst 16384 bytes } drop comment "twitter"
-		ip daddr @twitter_v4 tcp dport 443 meta priority set 1:10 accept comment "twitter"
-		ip saddr @twitter_v4 tcp sport 443 meta l4proto { tcp, udp } update @pol_twitter_down_v4 { ip saddr . ip daddr . meta l4proto . th sport . th dport limit rate over 18750 bytes/second burst 16384 bytes } drop comment "twitter"
-		ip saddr @twitter_v4 tcp sport 443 meta priority set 1:10 accept comment "twitter"
-		meta priority set 1:2 comment "default"
+		ip daddr @twitter_v4 tcp dport 443 meta l4proto { tcp, udp } update @pol_twitter_down_v4 { ip saddr . ip daddr . meta l4proto . th sport . th dport limit rate over 18750 bytes/second burst 16384 bytes } counter name "twitter.down" counter name "twitter.down.dropped" drop comment "twitter"
+		ip daddr @twitter_v4 tcp dport 443 meta priority set 1:10 counter name "twitter.down" accept comment "twitter"
+		ip saddr @twitter_v4 tcp sport 443 meta l4proto { tcp, udp } update @pol_twitter_down_v4 { ip saddr . ip daddr . meta l4proto . th sport . th dport limit rate over 18750 bytes/second burst 16384 bytes } counter name "twitter.down" counter name "twitter.down.dropped" drop comment "twitter"
+		ip saddr @twitter_v4 tcp sport 443 meta priority set 1:10 counter name "twitter.down" accept comment "twitter"
+		meta priority set 1:2 counter name "default.down" comment "default"
 	}
 }
 EOF

@@ -31,7 +31,17 @@ nft -f - <<'EOF'
 table inet testbed
 delete table inet testbed
 table inet testbed {
-	comment "testbed plan 43dfb10e230e247e"
+	comment "testbed plan f6a24e2a95772261"
+	counter wireguard-handshake.up { }
+	counter wireguard-handshake.down { }
+	counter openvpn-handshake.up { }
+	counter openvpn-handshake.down { }
+	counter vpn-flows.up { }
+	counter vpn-flows.up.dropped { }
+	counter vpn-flows.down { }
+	counter vpn-flows.down.dropped { }
+	counter default.up { }
+	counter default.down { }
 	chain forward {
 		type filter hook forward priority 0; policy accept;
 		iifname "in0" oifname "out0" jump uplink
@@ -40,16 +50,16 @@ table inet testbed {
 		iifname "in0" oifname "in0" meta priority set 1:3 comment "between hosts inside: no border crossed"
 	}
 	chain uplink {
-		udp length 156 @ih,0,32 0x01000000 ct mark set ct mark | 0x00000001 meta priority set 1:10 accept comment "wireguard-handshake"
-		udp length 22-136 @ih,0,8 0x38 ct mark set ct mark | 0x00000001 meta priority set 1:11 accept comment "openvpn-handshake"
-		ct mark & 0x00000001 == 0x00000001 ct packets > 8 drop comment "vpn-flows"
-		meta priority set 1:2 comment "default"
+		udp length 156 @ih,0,32 0x01000000 ct mark set ct mark | 0x00000001 meta priority set 1:10 counter name "wireguard-handshake.up" accept comment "wireguard-handshake"
+		udp length 22-136 @ih,0,8 0x38 ct mark set ct mark | 0x00000001 meta priority set 1:11 counter name "openvpn-handshake.up" accept comment "openvpn-handshake"
+		ct mark & 0x00000001 == 0x00000001 ct packets > 8 counter name "vpn-flows.up" counter name "vpn-flows.up.dropped" drop comment "vpn-flows"
+		meta priority set 1:2 counter name "default.up" comment "default"
 	}
 	chain downlink {
-		udp length 156 @ih,0,32 0x01000000 ct mark set ct mark | 0x00000001 meta priority set 1:10 accept comment "wireguard-handshake"
-		udp length 22-136 @ih,0,8 0x38 ct mark set ct mark | 0x00000001 meta priority set 1:11 accept comment "openvpn-handshake"
-		ct mark & 0x00000001 == 0x00000001 ct packets > 8 drop comment "vpn-flows"
-		meta priority set 1:2 comment "default"
+		udp length 156 @ih,0,32 0x01000000 ct mark set ct mark | 0x00000001 meta priority set 1:10 counter name "wireguard-handshake.down" accept comment "wireguard-handshake"
+		udp length 22-136 @ih,0,8 0x38 ct mark set ct mark | 0x00000001 meta priority set 1:11 counter name "openvpn-handshake.down" accept comment "openvpn-handshake"
+		ct mark & 0x00000001 == 0x00000001 ct packets > 8 counter name "vpn-flows.down" counter name "vpn-flows.down.dropped" drop comment "vpn-flows"
+		meta priority set 1:2 counter name "default.down" comment "default"
 	}
 }
 EOF

@@ -27,7 +27,16 @@ nft -f - <<'EOF'
 table inet testbed
 delete table inet testbed
 table inet testbed {
-	comment "testbed plan d7555653f64aac63"
+	comment "testbed plan dc99063a7365d16f"
+	counter tcp-freeze.up { }
+	counter tcp-freeze.down { }
+	counter tcp-freeze.down.dropped { }
+	counter udp-block.up { }
+	counter udp-block.up.dropped { }
+	counter udp-block.down { }
+	counter udp-block.down.dropped { }
+	counter default.up { }
+	counter default.down { }
 	set foreign_dc_v4 {
 		type ipv4_addr
 		flags interval
@@ -152,34 +161,34 @@ table inet testbed {
 		iifname "in0" oifname "in0" meta priority set 1:3 comment "between hosts inside: no border crossed"
 	}
 	chain uplink {
-		ip daddr @res_udp_block_up_v4 drop comment "udp-block: residual block"
-		ip6 daddr @res_udp_block_up_v6 drop comment "udp-block: residual block"
-		ip daddr @res_udp_block_down_v4 drop comment "udp-block: residual block"
-		ip6 daddr @res_udp_block_down_v6 drop comment "udp-block: residual block"
-		meta l4proto tcp ip saddr @foreign_dc_v4 meta priority set 1:10 accept comment "tcp-freeze"
-		meta l4proto tcp ip6 saddr @foreign_dc_v6 meta priority set 1:10 accept comment "tcp-freeze"
-		meta l4proto tcp ip daddr @foreign_dc_v4 meta priority set 1:10 accept comment "tcp-freeze"
-		meta l4proto tcp ip6 daddr @foreign_dc_v6 meta priority set 1:10 accept comment "tcp-freeze"
-		meta l4proto udp ip saddr @foreign_dc_v4 update @res_udp_block_up_v4 { ip daddr } drop comment "udp-block"
-		meta l4proto udp ip6 saddr @foreign_dc_v6 update @res_udp_block_up_v6 { ip6 daddr } drop comment "udp-block"
-		meta l4proto udp ip daddr @foreign_dc_v4 update @res_udp_block_up_v4 { ip daddr } drop comment "udp-block"
-		meta l4proto udp ip6 daddr @foreign_dc_v6 update @res_udp_block_up_v6 { ip6 daddr } drop comment "udp-block"
-		meta priority set 1:2 comment "default"
+		ip daddr @res_udp_block_up_v4 counter name "udp-block.up" counter name "udp-block.up.dropped" drop comment "udp-block: residual block"
+		ip6 daddr @res_udp_block_up_v6 counter name "udp-block.up" counter name "udp-block.up.dropped" drop comment "udp-block: residual block"
+		ip daddr @res_udp_block_down_v4 counter name "udp-block.up" counter name "udp-block.up.dropped" drop comment "udp-block: residual block"
+		ip6 daddr @res_udp_block_down_v6 counter name "udp-block.up" counter name "udp-block.up.dropped" drop comment "udp-block: residual block"
+		meta l4proto tcp ip saddr @foreign_dc_v4 meta priority set 1:10 counter name "tcp-freeze.up" accept comment "tcp-freeze"
+		meta l4proto tcp ip6 saddr @foreign_dc_v6 meta priority set 1:10 counter name "tcp-freeze.up" accept comment "tcp-freeze"
+		meta l4proto tcp ip daddr @foreign_dc_v4 meta priority set 1:10 counter name "tcp-freeze.up" accept comment "tcp-freeze"
+		meta l4proto tcp ip6 daddr @foreign_dc_v6 meta priority set 1:10 counter name "tcp-freeze.up" accept comment "tcp-freeze"
+		meta l4proto udp ip saddr @foreign_dc_v4 update @res_udp_block_up_v4 { ip daddr } counter name "udp-block.up" counter name "udp-block.up.dropped" drop comment "udp-block"
+		meta l4proto udp ip6 saddr @foreign_dc_v6 update @res_udp_block_up_v6 { ip6 daddr } counter name "udp-block.up" counter name "udp-block.up.dropped" drop comment "udp-block"
+		meta l4proto udp ip daddr @foreign_dc_v4 update @res_udp_block_up_v4 { ip daddr } counter name "udp-block.up" counter name "udp-block.up.dropped" drop comment "udp-block"
+		meta l4proto udp ip6 daddr @foreign_dc_v6 update @res_udp_block_up_v6 { ip6 daddr } counter name "udp-block.up" counter name "udp-block.up.dropped" drop comment "udp-block"
+		meta priority set 1:2 counter name "default.up" comment "default"
 	}
 	chain downlink {
-		ip saddr @res_udp_block_up_v4 drop comment "udp-block: residual block"
-		ip6 saddr @res_udp_block_up_v6 drop comment "udp-block: residual block"
-		ip saddr @res_udp_block_down_v4 drop comment "udp-block: residual block"
-		ip6 saddr @res_udp_block_down_v6 drop comment "udp-block: residual block"
-		meta l4proto tcp ip saddr @foreign_dc_v4 ct reply bytes > 16384 drop comment "tcp-freeze"
-		meta l4proto tcp ip6 saddr @foreign_dc_v6 ct reply bytes > 16384 drop comment "tcp-freeze"
-		meta l4proto tcp ip daddr @foreign_dc_v4 ct reply bytes > 16384 drop comment "tcp-freeze"
-		meta l4proto tcp ip6 daddr @foreign_dc_v6 ct reply bytes > 16384 drop comment "tcp-freeze"
-		meta l4proto udp ip saddr @foreign_dc_v4 update @res_udp_block_down_v4 { ip saddr } drop comment "udp-block"
-		meta l4proto udp ip6 saddr @foreign_dc_v6 update @res_udp_block_down_v6 { ip6 saddr } drop comment "udp-block"
-		meta l4proto udp ip daddr @foreign_dc_v4 update @res_udp_block_down_v4 { ip saddr } drop comment "udp-block"
-		meta l4proto udp ip6 daddr @foreign_dc_v6 update @res_udp_block_down_v6 { ip6 saddr } drop comment "udp-block"
-		meta priority set 1:2 comment "default"
+		ip saddr @res_udp_block_up_v4 counter name "udp-block.down" counter name "udp-block.down.dropped" drop comment "udp-block: residual block"
+		ip6 saddr @res_udp_block_up_v6 counter name "udp-block.down" counter name "udp-block.down.dropped" drop comment "udp-block: residual block"
+		ip saddr @res_udp_block_down_v4 counter name "udp-block.down" counter name "udp-block.down.dropped" drop comment "udp-block: residual block"
+		ip6 saddr @res_udp_block_down_v6 counter name "udp-block.down" counter name "udp-block.down.dropped" drop comment "udp-block: residual block"
+		meta l4proto tcp ip saddr @foreign_dc_v4 ct reply bytes > 16384 counter name "tcp-freeze.down" counter name "tcp-freeze.down.dropped" drop comment "tcp-freeze"
+		meta l4proto tcp ip6 saddr @foreign_dc_v6 ct reply bytes > 16384 counter name "tcp-freeze.down" counter name "tcp-freeze.down.dropped" drop comment "tcp-freeze"
+		meta l4proto tcp ip daddr @foreign_dc_v4 ct reply bytes > 16384 counter name "tcp-freeze.down" counter name "tcp-freeze.down.dropped" drop comment "tcp-freeze"
+		meta l4proto tcp ip6 daddr @foreign_dc_v6 ct reply bytes > 16384 counter name "tcp-freeze.down" counter name "tcp-freeze.down.dropped" drop comment "tcp-freeze"
+		meta l4proto udp ip saddr @foreign_dc_v4 update @res_udp_block_down_v4 { ip saddr } counter name "udp-block.down" counter name "udp-block.down.dropped" drop comment "udp-block"
+		meta l4proto udp ip6 saddr @foreign_dc_v6 update @res_udp_block_down_v6 { ip6 saddr } counter name "udp-block.down" counter name "udp-block.down.dropped" drop comment "udp-block"
+		meta l4proto udp ip daddr @foreign_dc_v4 update @res_udp_block_down_v4 { ip saddr } counter name "udp-block.down" counter name "udp-block.down.dropped" drop comment "udp-block"
+		meta l4proto udp ip6 daddr @foreign_dc_v6 update @res_udp_block_down_v6 { ip6 saddr } counter name "udp-block.down" counter name "udp-block.down.dropped" drop comment "udp-block"
+		meta priority set 1:2 counter name "default.down" comment "default"
 	}
 }
 EOF

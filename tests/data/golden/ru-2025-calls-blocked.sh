@@ -34,7 +34,25 @@ nft -f - <<'EOF'
 table inet testbed
 delete table inet testbed
 table inet testbed {
-	comment "testbed plan a86c472bacbf39d9"
+	comment "testbed plan b3918540edfb1502"
+	counter stun.up { }
+	counter stun.up.dropped { }
+	counter stun.down { }
+	counter stun.down.dropped { }
+	counter telegram-reflectors.up { }
+	counter telegram-reflectors.up.dropped { }
+	counter telegram-reflectors.down { }
+	counter telegram-reflectors.down.dropped { }
+	counter call-ports.up { }
+	counter call-ports.up.dropped { }
+	counter call-ports.down { }
+	counter call-ports.down.dropped { }
+	counter call-ranges.up { }
+	counter call-ranges.up.dropped { }
+	counter call-ranges.down { }
+	counter call-ranges.down.dropped { }
+	counter default.up { }
+	counter default.down { }
 	set call_ranges_v4 {
 		type ipv4_addr
 		flags interval
@@ -81,32 +99,32 @@ table inet testbed {
 		iifname "in0" oifname "in0" meta priority set 1:3 comment "between hosts inside: no border crossed"
 	}
 	chain uplink {
-		meta l4proto { tcp, udp } ip saddr . ip daddr . meta l4proto . th dport @res_stun_up_v4 drop comment "stun: residual block"
-		meta l4proto { tcp, udp } ip6 saddr . ip6 daddr . meta l4proto . th dport @res_stun_up_v6 drop comment "stun: residual block"
-		meta l4proto { tcp, udp } ip saddr . ip daddr . meta l4proto . th dport @res_stun_down_v4 drop comment "stun: residual block"
-		meta l4proto { tcp, udp } ip6 saddr . ip6 daddr . meta l4proto . th dport @res_stun_down_v6 drop comment "stun: residual block"
-		meta l4proto udp @ih,32,32 0x2112a442 meta nfproto ipv4 meta l4proto { tcp, udp } update @res_stun_up_v4 { ip saddr . ip daddr . meta l4proto . th dport } drop comment "stun"
-		meta l4proto udp @ih,32,32 0x2112a442 meta nfproto ipv6 meta l4proto { tcp, udp } update @res_stun_up_v6 { ip6 saddr . ip6 daddr . meta l4proto . th dport } drop comment "stun"
-		meta l4proto udp @ih,128,96 0xffffffffffffffffffffffff drop comment "telegram-reflectors"
-		udp dport { 590-1400, 3478 } drop comment "call-ports"
-		udp sport { 590-1400, 3478 } drop comment "call-ports"
-		meta l4proto udp ip daddr @call_ranges_v4 drop comment "call-ranges"
-		meta l4proto udp ip saddr @call_ranges_v4 drop comment "call-ranges"
-		meta priority set 1:2 comment "default"
+		meta l4proto { tcp, udp } ip saddr . ip daddr . meta l4proto . th dport @res_stun_up_v4 counter name "stun.up" counter name "stun.up.dropped" drop comment "stun: residual block"
+		meta l4proto { tcp, udp } ip6 saddr . ip6 daddr . meta l4proto . th dport @res_stun_up_v6 counter name "stun.up" counter name "stun.up.dropped" drop comment "stun: residual block"
+		meta l4proto { tcp, udp } ip saddr . ip daddr . meta l4proto . th dport @res_stun_down_v4 counter name "stun.up" counter name "stun.up.dropped" drop comment "stun: residual block"
+		meta l4proto { tcp, udp } ip6 saddr . ip6 daddr . meta l4proto . th dport @res_stun_down_v6 counter name "stun.up" counter name "stun.up.dropped" drop comment "stun: residual block"
+		meta l4proto udp @ih,32,32 0x2112a442 meta nfproto ipv4 meta l4proto { tcp, udp } update @res_stun_up_v4 { ip saddr . ip daddr . meta l4proto . th dport } counter name "stun.up" counter name "stun.up.dropped" drop comment "stun"
+		meta l4proto udp @ih,32,32 0x2112a442 meta nfproto ipv6 meta l4proto { tcp, udp } update @res_stun_up_v6 { ip6 saddr . ip6 daddr . meta l4proto . th dport } counter name "stun.up" counter name "stun.up.dropped" drop comment "stun"
+		meta l4proto udp @ih,128,96 0xffffffffffffffffffffffff counter name "telegram-reflectors.up" counter name "telegram-reflectors.up.dropped" drop comment "telegram-reflectors"
+		udp dport { 590-1400, 3478 } counter name "call-ports.up" counter name "call-ports.up.dropped" drop comment "call-ports"
+		udp sport { 590-1400, 3478 } counter name "call-ports.up" counter name "call-ports.up.dropped" drop comment "call-ports"
+		meta l4proto udp ip daddr @call_ranges_v4 counter name "call-ranges.up" counter name "call-ranges.up.dropped" drop comment "call-ranges"
+		meta l4proto udp ip saddr @call_ranges_v4 counter name "call-ranges.up" counter name "call-ranges.up.dropped" drop comment "call-ranges"
+		meta priority set 1:2 counter name "default.up" comment "default"
 	}
 	chain downlink {
-		meta l4proto { tcp, udp } ip daddr . ip saddr . meta l4proto . th sport @res_stun_up_v4 drop comment "stun: residual block"
-		meta l4proto { tcp, udp } ip6 daddr . ip6 saddr . meta l4proto . th sport @res_stun_up_v6 drop comment "stun: residual block"
-		meta l4proto { tcp, udp } ip daddr . ip saddr . meta l4proto . th sport @res_stun_down_v4 drop comment "stun: residual block"
-		meta l4proto { tcp, udp } ip6 daddr . ip6 saddr . meta l4proto . th sport @res_stun_down_v6 drop comment "stun: residual block"
-		meta l4proto udp @ih,32,32 0x2112a442 meta nfproto ipv4 meta l4proto { tcp, udp } update @res_stun_down_v4 { ip daddr . ip saddr . meta l4proto . th sport } drop comment "stun"
-		meta l4proto udp @ih,32,32 0x2112a442 meta nfproto ipv6 meta l4proto { tcp, udp } update @res_stun_down_v6 { ip6 daddr . ip6 saddr . meta l4proto . th sport } drop comment "stun"
-		meta l4proto udp @ih,128,96 0xffffffffffffffffffffffff drop comment "telegram-reflectors"
-		udp dport { 590-1400, 3478 } drop comment "call-ports"
-		udp sport { 590-1400, 3478 } drop comment "call-ports"
-		meta l4proto udp ip daddr @call_ranges_v4 drop comment "call-ranges"
-		meta l4proto udp ip saddr @call_ranges_v4 drop comment "call-ranges"
-		meta priority set 1:2 comment "default"
+		meta l4proto { tcp, udp } ip daddr . ip saddr . meta l4proto . th sport @res_stun_up_v4 counter name "stun.down" counter name "stun.down.dropped" drop comment "stun: residual block"
+		meta l4proto { tcp, udp } ip6 daddr . ip6 saddr . meta l4proto . th sport @res_stun_up_v6 counter name "stun.down" counter name "stun.down.dropped" drop comment "stun: residual block"
+		meta l4proto { tcp, udp } ip daddr . ip saddr . meta l4proto . th sport @res_stun_down_v4 counter name "stun.down" counter name "stun.down.dropped" drop comment "stun: residual block"
+		meta l4proto { tcp, udp } ip6 daddr . ip6 saddr . meta l4proto . th sport @res_stun_down_v6 counter name "stun.down" counter name "stun.down.dropped" drop comment "stun: residual block"
+		meta l4proto udp @ih,32,32 0x2112a442 meta nfproto ipv4 meta l4proto { tcp, udp } update @res_stun_down_v4 { ip daddr . ip saddr . meta l4proto . th sport } counter name "stun.down" counter name "stun.down.dropped" drop comment "stun"
+		meta l4proto udp @ih,32,32 0x2112a442 meta nfproto ipv6 meta l4proto { tcp, udp } update @res_stun_down_v6 { ip6 daddr . ip6 saddr . meta l4proto . th sport } counter name "stun.down" counter name "stun.down.dropped" drop comment "stun"
+		meta l4proto udp @ih,128,96 0xffffffffffffffffffffffff counter name "telegram-reflectors.down" counter name "telegram-reflectors.down.dropped" drop comment "telegram-reflectors"
+		udp dport { 590-1400, 3478 } counter name "call-ports.down" counter name "call-ports.down.dropped" drop comment "call-ports"
+		udp sport { 590-1400, 3478 } counter name "call-ports.down" counter name "call-ports.down.dropped" drop comment "call-ports"
+		meta l4proto udp ip daddr @call_ranges_v4 counter name "call-ranges.down" counter name "call-ranges.down.dropped" drop comment "call-ranges"
+		meta l4proto udp ip saddr @call_ranges_v4 counter name "call-ranges.down" counter name "call-ranges.down.dropped" drop comment "call-ranges"
+		meta priority set 1:2 counter name "default.down" comment "default"
 	}
 }
 EOF

@@ -38,7 +38,19 @@ nft -f - <<'EOF'
 table inet testbed
 delete table inet testbed
 table inet testbed {
-	comment "testbed plan e2146fd1aa12b213"
+	comment "testbed plan 6798bc0953798eff"
+	counter stun.up { }
+	counter stun.down { }
+	counter stun-flows.up { }
+	counter stun-flows.down { }
+	counter telegram-reflectors.up { }
+	counter telegram-reflectors.down { }
+	counter call-ports.up { }
+	counter call-ports.down { }
+	counter telegram-ranges.up { }
+	counter telegram-ranges.down { }
+	counter default.up { }
+	counter default.down { }
 	set telegram_v4 {
 		type ipv4_addr
 		flags interval
@@ -58,22 +70,22 @@ table inet testbed {
 		iifname "in0" oifname "in0" meta priority set 1:3 comment "between hosts inside: no border crossed"
 	}
 	chain uplink {
-		meta l4proto udp @ih,32,32 0x2112a442 ct mark set ct mark | 0x00000001 meta priority set 1:10 accept comment "stun"
-		ct mark & 0x00000001 == 0x00000001 meta priority set 1:11 accept comment "stun-flows"
-		meta l4proto udp @ih,128,96 0xffffffffffffffffffffffff meta priority set 1:12 accept comment "telegram-reflectors"
-		udp dport 590-1400 meta priority set 1:13 accept comment "call-ports"
-		meta l4proto udp ip daddr @telegram_v4 meta priority set 1:14 accept comment "telegram-ranges"
-		meta l4proto udp ip saddr @telegram_v4 meta priority set 1:14 accept comment "telegram-ranges"
-		meta priority set 1:2 comment "default"
+		meta l4proto udp @ih,32,32 0x2112a442 ct mark set ct mark | 0x00000001 meta priority set 1:10 counter name "stun.up" accept comment "stun"
+		ct mark & 0x00000001 == 0x00000001 meta priority set 1:11 counter name "stun-flows.up" accept comment "stun-flows"
+		meta l4proto udp @ih,128,96 0xffffffffffffffffffffffff meta priority set 1:12 counter name "telegram-reflectors.up" accept comment "telegram-reflectors"
+		udp dport 590-1400 meta priority set 1:13 counter name "call-ports.up" accept comment "call-ports"
+		meta l4proto udp ip daddr @telegram_v4 meta priority set 1:14 counter name "telegram-ranges.up" accept comment "telegram-ranges"
+		meta l4proto udp ip saddr @telegram_v4 meta priority set 1:14 counter name "telegram-ranges.up" accept comment "telegram-ranges"
+		meta priority set 1:2 counter name "default.up" comment "default"
 	}
 	chain downlink {
-		meta l4proto udp @ih,32,32 0x2112a442 ct mark set ct mark | 0x00000001 meta priority set 1:10 accept comment "stun"
-		ct mark & 0x00000001 == 0x00000001 meta priority set 1:11 accept comment "stun-flows"
-		meta l4proto udp @ih,128,96 0xffffffffffffffffffffffff meta priority set 1:12 accept comment "telegram-reflectors"
-		udp dport 590-1400 meta priority set 1:13 accept comment "call-ports"
-		meta l4proto udp ip daddr @telegram_v4 meta priority set 1:14 accept comment "telegram-ranges"
-		meta l4proto udp ip saddr @telegram_v4 meta priority set 1:14 accept comment "telegram-ranges"
-		meta priority set 1:2 comment "default"
+		meta l4proto udp @ih,32,32 0x2112a442 ct mark set ct mark | 0x00000001 meta priority set 1:10 counter name "stun.down" accept comment "stun"
+		ct mark & 0x00000001 == 0x00000001 meta priority set 1:11 counter name "stun-flows.down" accept comment "stun-flows"
+		meta l4proto udp @ih,128,96 0xffffffffffffffffffffffff meta priority set 1:12 counter name "telegram-reflectors.down" accept comment "telegram-reflectors"
+		udp dport 590-1400 meta priority set 1:13 counter name "call-ports.down" accept comment "call-ports"
+		meta l4proto udp ip daddr @telegram_v4 meta priority set 1:14 counter name "telegram-ranges.down" accept comment "telegram-ranges"
+		meta l4proto udp ip saddr @telegram_v4 meta priority set 1:14 counter name "telegram-ranges.down" accept comment "telegram-ranges"
+		meta priority set 1:2 counter name "default.down" comment "default"
 	}
 }
 EOF

@@ -22,7 +22,13 @@ nft -f - <<'EOF'
 table inet testbed
 delete table inet testbed
 table inet testbed {
-	comment "testbed plan fc2cb727598b542f"
+	comment "testbed plan e7c45914bd62608c"
+	counter whitelist.up { }
+	counter whitelist.down { }
+	counter default.up { }
+	counter default.up.dropped { }
+	counter default.down { }
+	counter default.down.dropped { }
 	set allowed_v4 {
 		type ipv4_addr
 		flags interval
@@ -45,14 +51,14 @@ table inet testbed {
 		iifname "in0" oifname "in0" meta priority set 1:3 comment "between hosts inside: no border crossed"
 	}
 	chain uplink {
-		ip daddr @allowed_v4 meta priority set 1:10 accept comment "whitelist"
-		ip saddr @allowed_v4 meta priority set 1:10 accept comment "whitelist"
-		drop comment "default"
+		ip daddr @allowed_v4 meta priority set 1:10 counter name "whitelist.up" accept comment "whitelist"
+		ip saddr @allowed_v4 meta priority set 1:10 counter name "whitelist.up" accept comment "whitelist"
+		counter name "default.up" counter name "default.up.dropped" drop comment "default"
 	}
 	chain downlink {
-		ip daddr @allowed_v4 meta priority set 1:10 accept comment "whitelist"
-		ip saddr @allowed_v4 meta priority set 1:10 accept comment "whitelist"
-		drop comment "default"
+		ip daddr @allowed_v4 meta priority set 1:10 counter name "whitelist.down" accept comment "whitelist"
+		ip saddr @allowed_v4 meta priority set 1:10 counter name "whitelist.down" accept comment "whitelist"
+		counter name "default.down" counter name "default.down.dropped" drop comment "default"
 	}
 }
 EOF

@@ -22,7 +22,13 @@ nft -f - <<'EOF'
 table inet testbed
 delete table inet testbed
 table inet testbed {
-	comment "testbed plan d623eac44f3f6342"
+	comment "testbed plan 44e37fd03d77e88e"
+	counter quic-v1-initial.up { }
+	counter quic-v1-initial.up.dropped { }
+	counter quic-v1-initial.down { }
+	counter quic-v1-initial.down.dropped { }
+	counter default.up { }
+	counter default.down { }
 	set res_quic_v1_initial_up_v4 {
 		type ipv4_addr . ipv4_addr . inet_proto . inet_service
 		flags timeout
@@ -41,17 +47,17 @@ table inet testbed {
 		iifname "in0" oifname "in0" meta priority set 1:3 comment "between hosts inside: no border crossed"
 	}
 	chain uplink {
-		meta l4proto { tcp, udp } ip saddr . ip daddr . meta l4proto . th dport @res_quic_v1_initial_up_v4 drop comment "quic-v1-initial: residual block"
-		meta l4proto { tcp, udp } ip6 saddr . ip6 daddr . meta l4proto . th dport @res_quic_v1_initial_up_v6 drop comment "quic-v1-initial: residual block"
-		udp dport 443 udp length >= 1009 @ih,8,32 0x00000001 meta nfproto ipv4 meta l4proto { tcp, udp } update @res_quic_v1_initial_up_v4 { ip saddr . ip daddr . meta l4proto . th dport } drop comment "quic-v1-initial"
-		udp dport 443 udp length >= 1009 @ih,8,32 0x00000001 meta nfproto ipv6 meta l4proto { tcp, udp } update @res_quic_v1_initial_up_v6 { ip6 saddr . ip6 daddr . meta l4proto . th dport } drop comment "quic-v1-initial"
-		meta priority set 1:2 comment "default"
+		meta l4proto { tcp, udp } ip saddr . ip daddr . meta l4proto . th dport @res_quic_v1_initial_up_v4 counter name "quic-v1-initial.up" counter name "quic-v1-initial.up.dropped" drop comment "quic-v1-initial: residual block"
+		meta l4proto { tcp, udp } ip6 saddr . ip6 daddr . meta l4proto . th dport @res_quic_v1_initial_up_v6 counter name "quic-v1-initial.up" counter name "quic-v1-initial.up.dropped" drop comment "quic-v1-initial: residual block"
+		udp dport 443 udp length >= 1009 @ih,8,32 0x00000001 meta nfproto ipv4 meta l4proto { tcp, udp } update @res_quic_v1_initial_up_v4 { ip saddr . ip daddr . meta l4proto . th dport } counter name "quic-v1-initial.up" counter name "quic-v1-initial.up.dropped" drop comment "quic-v1-initial"
+		udp dport 443 udp length >= 1009 @ih,8,32 0x00000001 meta nfproto ipv6 meta l4proto { tcp, udp } update @res_quic_v1_initial_up_v6 { ip6 saddr . ip6 daddr . meta l4proto . th dport } counter name "quic-v1-initial.up" counter name "quic-v1-initial.up.dropped" drop comment "quic-v1-initial"
+		meta priority set 1:2 counter name "default.up" comment "default"
 	}
 	chain downlink {
-		meta l4proto { tcp, udp } ip daddr . ip saddr . meta l4proto . th sport @res_quic_v1_initial_up_v4 drop comment "quic-v1-initial: residual block"
-		meta l4proto { tcp, udp } ip6 daddr . ip6 saddr . meta l4proto . th sport @res_quic_v1_initial_up_v6 drop comment "quic-v1-initial: residual block"
-		udp dport 443 udp length >= 1009 @ih,8,32 0x00000001 meta priority set 1:10 accept comment "quic-v1-initial"
-		meta priority set 1:2 comment "default"
+		meta l4proto { tcp, udp } ip daddr . ip saddr . meta l4proto . th sport @res_quic_v1_initial_up_v4 counter name "quic-v1-initial.down" counter name "quic-v1-initial.down.dropped" drop comment "quic-v1-initial: residual block"
+		meta l4proto { tcp, udp } ip6 daddr . ip6 saddr . meta l4proto . th sport @res_quic_v1_initial_up_v6 counter name "quic-v1-initial.down" counter name "quic-v1-initial.down.dropped" drop comment "quic-v1-initial: residual block"
+		udp dport 443 udp length >= 1009 @ih,8,32 0x00000001 meta priority set 1:10 counter name "quic-v1-initial.down" accept comment "quic-v1-initial"
+		meta priority set 1:2 counter name "default.down" comment "default"
 	}
 }
 EOF

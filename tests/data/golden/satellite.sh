@@ -18,7 +18,9 @@ nft -f - <<'EOF'
 table inet testbed
 delete table inet testbed
 table inet testbed {
-	comment "testbed plan 022b42ce7959a5a3"
+	comment "testbed plan 9f1470a4bc008f9e"
+	counter default.up { }
+	counter default.down { }
 	chain forward {
 		type filter hook forward priority 0; policy accept;
 		iifname "in0" oifname "out0" jump uplink
@@ -27,10 +29,10 @@ table inet testbed {
 		iifname "in0" oifname "in0" meta priority set 1:3 comment "between hosts inside: no border crossed"
 	}
 	chain uplink {
-		meta priority set 1:2 comment "default"
+		meta priority set 1:2 counter name "default.up" comment "default"
 	}
 	chain downlink {
-		meta priority set 1:2 comment "default"
+		meta priority set 1:2 counter name "default.down" comment "default"
 	}
 }
 EOF

@@ -22,7 +22,13 @@ nft -f - <<'EOF'
 table inet testbed
 delete table inet testbed
 table inet testbed {
-	comment "testbed plan 317a3500ac741b56"
+	comment "testbed plan 7b74e12c5b8ffd3c"
+	counter bucket.up { }
+	counter bucket.down { }
+	counter default.up { }
+	counter default.up.dropped { }
+	counter default.down { }
+	counter default.down.dropped { }
 	chain forward {
 		type filter hook forward priority 0; policy accept;
 		iifname "in0" oifname "out0" jump uplink
@@ -31,14 +37,14 @@ table inet testbed {
 		iifname "in0" oifname "in0" meta priority set 1:3 comment "between hosts inside: no border crossed"
 	}
 	chain uplink {
-		tcp dport 8080 meta priority set 1:10 accept comment "bucket"
-		meta l4proto tcp reject with tcp reset comment "default"
-		reject with icmpx port-unreachable comment "default"
+		tcp dport 8080 meta priority set 1:10 counter name "bucket.up" accept comment "bucket"
+		meta l4proto tcp counter name "default.up" counter name "default.up.dropped" reject with tcp reset comment "default"
+		counter name "default.up" counter name "default.up.dropped" reject with icmpx port-unreachable comment "default"
 	}
 	chain downlink {
-		tcp dport 8080 meta priority set 1:10 accept comment "bucket"
-		meta l4proto tcp reject with tcp reset comment "default"
-		reject with icmpx port-unreachable comment "default"
+		tcp dport 8080 meta priority set 1:10 counter name "bucket.down" accept comment "bucket"
+		meta l4proto tcp counter name "default.down" counter name "default.down.dropped" reject with tcp reset comment "default"
+		counter name "default.down" counter name "default.down.dropped" reject with icmpx port-unreachable comment "default"
 	}
 }
 EOF

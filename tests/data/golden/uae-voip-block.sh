@@ -30,7 +30,21 @@ nft -f - <<'EOF'
 table inet testbed
 delete table inet testbed
 table inet testbed {
-	comment "testbed plan 2d545f7cc15de396"
+	comment "testbed plan 72c0b7f60478f3ef"
+	counter sip.up { }
+	counter sip.up.dropped { }
+	counter sip.down { }
+	counter sip.down.dropped { }
+	counter stun.up { }
+	counter stun.up.dropped { }
+	counter stun.down { }
+	counter stun.down.dropped { }
+	counter voip-ports.up { }
+	counter voip-ports.up.dropped { }
+	counter voip-ports.down { }
+	counter voip-ports.down.dropped { }
+	counter default.up { }
+	counter default.down { }
 	chain forward {
 		type filter hook forward priority 0; policy accept;
 		iifname "in0" oifname "out0" jump uplink
@@ -39,24 +53,24 @@ table inet testbed {
 		iifname "in0" oifname "in0" meta priority set 1:3 comment "between hosts inside: no border crossed"
 	}
 	chain uplink {
-		tcp dport 5060-5061 drop comment "sip"
-		udp dport 5060-5061 drop comment "sip"
-		tcp sport 5060-5061 drop comment "sip"
-		udp sport 5060-5061 drop comment "sip"
-		meta l4proto udp @ih,32,32 0x2112a442 drop comment "stun"
-		udp dport { 3478-3481, 16384-16387, 16393-16402 } drop comment "voip-ports"
-		udp sport { 3478-3481, 16384-16387, 16393-16402 } drop comment "voip-ports"
-		meta priority set 1:2 comment "default"
+		tcp dport 5060-5061 counter name "sip.up" counter name "sip.up.dropped" drop comment "sip"
+		udp dport 5060-5061 counter name "sip.up" counter name "sip.up.dropped" drop comment "sip"
+		tcp sport 5060-5061 counter name "sip.up" counter name "sip.up.dropped" drop comment "sip"
+		udp sport 5060-5061 counter name "sip.up" counter name "sip.up.dropped" drop comment "sip"
+		meta l4proto udp @ih,32,32 0x2112a442 counter name "stun.up" counter name "stun.up.dropped" drop comment "stun"
+		udp dport { 3478-3481, 16384-16387, 16393-16402 } counter name "voip-ports.up" counter name "voip-ports.up.dropped" drop comment "voip-ports"
+		udp sport { 3478-3481, 16384-16387, 16393-16402 } counter name "voip-ports.up" counter name "voip-ports.up.dropped" drop comment "voip-ports"
+		meta priority set 1:2 counter name "default.up" comment "default"
 	}
 	chain downlink {
-		tcp dport 5060-5061 drop comment "sip"
-		udp dport 5060-5061 drop comment "sip"
-		tcp sport 5060-5061 drop comment "sip"
-		udp sport 5060-5061 drop comment "sip"
-		meta l4proto udp @ih,32,32 0x2112a442 drop comment "stun"
-		udp dport { 3478-3481, 16384-16387, 16393-16402 } drop comment "voip-ports"
-		udp sport { 3478-3481, 16384-16387, 16393-16402 } drop comment "voip-ports"
-		meta priority set 1:2 comment "default"
+		tcp dport 5060-5061 counter name "sip.down" counter name "sip.down.dropped" drop comment "sip"
+		udp dport 5060-5061 counter name "sip.down" counter name "sip.down.dropped" drop comment "sip"
+		tcp sport 5060-5061 counter name "sip.down" counter name "sip.down.dropped" drop comment "sip"
+		udp sport 5060-5061 counter name "sip.down" counter name "sip.down.dropped" drop comment "sip"
+		meta l4proto udp @ih,32,32 0x2112a442 counter name "stun.down" counter name "stun.down.dropped" drop comment "stun"
+		udp dport { 3478-3481, 16384-16387, 16393-16402 } counter name "voip-ports.down" counter name "voip-ports.down.dropped" drop comment "voip-ports"
+		udp sport { 3478-3481, 16384-16387, 16393-16402 } counter name "voip-ports.down" counter name "voip-ports.down.dropped" drop comment "voip-ports"
+		meta priority set 1:2 counter name "default.down" comment "default"
 	}
 }
 EOF

@@ -1,0 +1,88 @@
+"""What the censor's classes did in each phase (counters.json, from testbed/kernel/counters.py):
+a table per run for summary.md and report.html, and a warning for a class that took nothing
+in a phase, since a profile whose classes match nothing changes nothing (a matrix of
+uae-voip-block with unframed calls scored MOS 4.39, and nothing said why)."""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+
+from testbed.errors import InputError
+
+COUNTERS_FILE = "counters.json"
+COLUMNS = ("phase", "profile", "class", "dir", "took pkts", "took bytes", "dropped", "sent", "queue drops")
+
+
+KEYS = {"repetition": int, "phase": str, "profile": str, "traffic_class": str, "direction": str,
+        "packets": int, "bytes": int, "dropped": int, "sent": int, "queue_drops": int}
+
+
+def records(directory: Path) -> list[dict]:
+    path = directory / COUNTERS_FILE
+    if not path.exists():
+        return []  # a run from before counters, or one whose phases applied no profile
+    try:
+        found = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise InputError.single(f"cannot read the censor's counters: {exc}", str(path)) from None
+    if not isinstance(found, list) or not all(
+            isinstance(r, dict) and all(isinstance(r.get(k), t) for k, t in KEYS.items()) for r in found):
+        raise InputError.single("not the censor's counters (a list of rows with "
+                                f"{', '.join(KEYS)})", str(path))
+    return found
+
+
+def idle_classes(rows: list[dict]) -> list[tuple[str, str, str]]:
+    """(phase, profile, class) of every class, other than the default, that took no packet
+    in either direction during a phase (of its first repetition that ran it)."""
+    took: dict[tuple[str, str, str], int] = {}
+    for row in rows:
+        if row["traffic_class"] == "default":
+            continue
+        key = (row["phase"], row["profile"], row["traffic_class"])
+        took[key] = took.get(key, 0) + row["packets"]
+    return [key for key, packets in took.items() if packets == 0]
+
+
+def warning(idle: list[tuple[str, str, str]]) -> str:
+    listed = "; ".join(f"{name} ({profile}, phase {phase})" for phase, profile, name in idle)
+    return (f"Classes that took no packet: {listed}. Nothing they match crossed the censor: if you "
+            "expected them to treat traffic, check their match against it (its ports, framing, "
+            "addresses).")
+
+
+def _cells(row: dict) -> list[str]:
+    direction = "up" if row["direction"] == "uplink" else "down"
+    figures = (row[k] for k in ("packets", "bytes", "dropped", "sent", "queue_drops"))
+    return [row["phase"], row["profile"], row["traffic_class"], direction, *map(str, figures)]
+
+
+def _first_repetition(rows: list[dict]) -> list[dict]:
+    first = min((r["repetition"] for r in rows), default=1)
+    return [r for r in rows if r["repetition"] == first]
+
+
+def summary_lines(directory: Path) -> list[str]:
+    rows = _first_repetition(records(directory))
+    if not rows:
+        return []
+    lines = ["## What the censor's classes did", "", "| " + " | ".join(COLUMNS) + " |",
+             "|" + "---|" * len(COLUMNS)]
+    lines += ["| " + " | ".join(_cells(r)) + " |" for r in rows]
+    idle = idle_classes(rows)
+    return [*lines, "", *([f"**Note**: {warning(idle)}", ""] if idle else [])]
+
+
+def section_html(directory: Path) -> str:
+    rows = _first_repetition(records(directory))
+    if not rows:
+        return ""
+    heads = "".join(f"<th>{html.escape(h)}</th>" for h in COLUMNS)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in _cells(r)) + "</tr>" for r in rows)
+    idle = idle_classes(rows)
+    note = f'<p class="bad">{html.escape(warning(idle))}</p>' if idle else ""
+    return (f"<h2>What the censor's classes did</h2>{note}<p>took: packets the class's nft rules matched; "
+            "dropped: by its rules; sent and queue drops (netem loss, a full queue): its htb class.</p>"
+            f"<table><tr>{heads}</tr>{body}</table>")
