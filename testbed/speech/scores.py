@@ -117,7 +117,12 @@ def pesq(reference: np.ndarray, degraded: np.ndarray, rate: int) -> float:
 
 
 def visqol(reference: np.ndarray, degraded: np.ndarray) -> float:
-    return float(_visqol().measure_from_arrays(reference, degraded, MODEL_RATE).moslqo)
+    """ViSQOL MOS-LQO, or NaN for a window too short to hold one of its patches (a call that
+    connected half a second before it ended): as PESQ's, left out of the call's mean."""
+    try:
+        return float(_visqol().measure_from_arrays(reference, degraded, MODEL_RATE).moslqo)
+    except IndexError:  # visqol-python's patch selection indexes the first reference patch
+        return math.nan
 
 
 def dnsmos(degraded: np.ndarray) -> float:
