@@ -22,7 +22,7 @@ vm: setup
 	.venv/bin/testbed vm build
 
 lint: setup
-	.venv/bin/ruff check testbed tests benchmarks scripts
+	.venv/bin/ruff check testbed tests benchmarks scripts examples
 	.venv/bin/lint-imports
 
 bench: setup

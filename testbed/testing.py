@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from testbed.errors import InputError
-from testbed.kernel import counters, netns
+from testbed.kernel import counters, netns, process
 from testbed.profile.loader import LoadedProfile, load_profile, resolve_profile_path
 from testbed.scenario.session import Experiment
 from testbed.topology.model import HostSpec, TopologySpec
@@ -84,17 +84,11 @@ class Host:
     @contextlib.contextmanager
     def popen(self, argv: Sequence[str], **kwargs) -> Iterator[subprocess.Popen[str]]:
         """Start a program (a server) in this host for the `with` block; it is stopped after."""
-        process = subprocess.Popen(self.command(argv), text=True, **kwargs)
+        started = subprocess.Popen(self.command(argv), text=True, **kwargs)
         try:
-            yield process
+            yield started
         finally:
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(2)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+            process.stop(started)
 
 
 class CensoredNetwork:

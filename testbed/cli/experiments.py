@@ -208,19 +208,14 @@ def matrix(ctx: click.Context, profiles: tuple[str, ...], codecs: tuple[str, ...
               [[c.profile, c.codec, number(c.mos_cq), number(c.loss), number(c.jitter_ms),
                 number(100 * c.chat_delivered) if not c.error else f"error: {c.error}"] for c in cells],
               caption=f"calls framed as {framing}; loss counts packets the jitter buffer discarded")
-    idle = {c.profile: c.idle for c in cells if c.idle and len(c.idle) == _class_count(loaded, c.profile)}
-    for profile, classes in idle.items():
+    for profile, classes in {c.profile: c.idle for c in cells if c.idle}.items():
         out.note(f"note: no class of {profile} took a packet ({', '.join(classes)}): it treated these calls "
-                 f"and chat as unmatched traffic (try --stun or --reflector framing?)")
+                 f"and chat as unmatched traffic (its matches name other framing, ports or addresses)")
     out.line(f"results: {directory}/matrix.json, {directory}/matrix.png")
     if any(c.error for c in cells):
         raise WorkloadFailed("some cells failed: " + "; ".join(f"{c.profile} x {c.codec}: {c.error}"
                                                                for c in cells if c.error))
     return None
-
-
-def _class_count(loaded: list, name: str) -> int:
-    return next((len(p.profile.classes) for p in loaded if p.profile.name == name), 0)
 
 
 @click.command("run", short_help="Run a scenario and check its expectations.")

@@ -32,14 +32,16 @@ class ClassCounts:
 
     def minus(self, before: ClassCounts) -> ClassCounts:
         """The counts since `before` (a reading of the same class and direction)."""
-        numbers = {f.name: getattr(self, f.name) - getattr(before, f.name) for f in fields(self)
-                   if f.name not in ("traffic_class", "direction", "backlog")}
-        return ClassCounts(self.traffic_class, self.direction, backlog=self.backlog, **numbers)
+        return self._combined(before, -1, backlog=self.backlog)
 
     def plus(self, other: ClassCounts) -> ClassCounts:
-        numbers = {f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)
+        return self._combined(other, 1, backlog=other.backlog)
+
+    def _combined(self, other: ClassCounts, sign: int, backlog: int) -> ClassCounts:
+        """Counts added or subtracted; the backlog is a level (queued now), not a count."""
+        numbers = {f.name: getattr(self, f.name) + sign * getattr(other, f.name) for f in fields(self)
                    if f.name not in ("traffic_class", "direction", "backlog")}
-        return ClassCounts(self.traffic_class, self.direction, backlog=other.backlog, **numbers)
+        return ClassCounts(self.traffic_class, self.direction, backlog=backlog, **numbers)
 
     def as_dict(self) -> dict:
         return asdict(self)

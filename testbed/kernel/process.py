@@ -3,6 +3,7 @@ start time too (/proc/PID/stat field 22, clock ticks since boot) and both must m
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 
@@ -21,3 +22,16 @@ def alive(pid: int | None, started: int | None) -> bool:
         return False
     now = start_time(pid)
     return now is not None and (started is None or now == started)
+
+
+def stop(process: subprocess.Popen, grace_s: float = 2.0) -> bool:
+    """Ask a program to stop (SIGTERM), kill it after `grace_s`; whether it was still running."""
+    if process.poll() is not None:
+        return False
+    process.terminate()
+    try:
+        process.wait(grace_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    return True

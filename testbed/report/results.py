@@ -70,6 +70,12 @@ def _write_atomically(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def append_rows(path: Path, rows: list[dict]) -> None:
+    """Add rows to a results file that is a JSON list (counters.json, captures.json), whole."""
+    found = json.loads(path.read_text()) if path.exists() else []
+    _write_atomically(path, json.dumps(found + rows, indent=1))
+
+
 def columns(rows: list[dict]) -> list[str]:
     """Row keys first, then every figure's name, sorted; the error last."""
     figures = sorted({k for row in rows for k in row} - {*ROW_KEYS, "error"})

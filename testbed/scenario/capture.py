@@ -6,7 +6,6 @@ at `packets` packets of `snaplen` bytes. captures.json lists them with their cou
 from __future__ import annotations
 
 import contextlib
-import json
 import re
 import shutil
 import signal
@@ -18,6 +17,7 @@ from pathlib import Path
 
 from testbed.errors import EnvironmentFailure, ProgramMissing
 from testbed.kernel import netns
+from testbed.report import results
 from testbed.report.captures import CAPTURES_FILE
 from testbed.scenario.model import Capture
 from testbed.topology.model import TopologyState
@@ -103,11 +103,7 @@ def capturing(state: TopologyState, capture: Capture | None, directory: Path, re
 
 
 def _record(directory: Path, repetition: int, phase: str, running: list[_Tcpdump]) -> None:
-    path = directory / CAPTURES_FILE  # the report reads it
-    records = json.loads(path.read_text()) if path.exists() else []
-    records += [{"repetition": repetition, "phase": phase, "node": d.node, "interface": d.interface,
-                 "file": str(d.path.relative_to(directory)), "packets": d.packets()}
-                for d in running if d.path.exists()]
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(records, indent=1))
-    tmp.replace(path)
+    results.append_rows(directory / CAPTURES_FILE, [
+        {"repetition": repetition, "phase": phase, "node": d.node, "interface": d.interface,
+         "file": str(d.path.relative_to(directory)), "packets": d.packets()}
+        for d in running if d.path.exists()])

@@ -31,7 +31,7 @@ class Cell:
     jitter_ms: float
     chat_delivered: float  # 0-1
     error: str = ""
-    idle: tuple[str, ...] = ()  # the profile's classes that took no packet: it changed nothing there
+    idle: tuple[str, ...] = ()  # the profile's classes, when none of them took a packet
 
 
 def _cell(loaded: LoadedProfile | None, codec: str, seconds: float, port: int, framing: str,
@@ -45,7 +45,9 @@ def _cell(loaded: LoadedProfile | None, codec: str, seconds: float, port: int, f
         took: dict[str, int] = {}
         for (_, traffic_class, _), counted in session.counts().items():
             took[traffic_class] = took.get(traffic_class, 0) + counted.packets
-    idle = tuple(c for c, packets in took.items() if packets == 0 and c != "default")
+    classes = [c for c in took if c != "default"]
+    # every class of the profile idle: it treated the cell's traffic as unmatched
+    idle = tuple(classes) if classes and not any(took[c] for c in classes) else ()
     failed = [f"{w}: {describe_error(r)}" for w, r in found.items() if isinstance(r, BaseException)]
     if failed:
         return Cell(name, codec, math.nan, math.nan, math.nan, math.nan, "; ".join(failed))

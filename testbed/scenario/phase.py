@@ -4,7 +4,6 @@ its workloads at once for its duration, and turn what they measured into rows.""
 from __future__ import annotations
 
 import contextlib
-import json
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -13,6 +12,7 @@ from pathlib import Path
 from testbed.errors import TestbedError, WorkloadFailed
 from testbed.profile.loader import LoadedProfile
 from testbed.report import counters as counters_report
+from testbed.report import results
 from testbed.scenario.capture import capturing
 from testbed.scenario.model import Capture, Phase
 from testbed.scenario.session import Experiment
@@ -136,14 +136,6 @@ def run_phase(session: Experiment, phase: Phase, profiles: dict[str, LoadedProfi
 
 def record_counts(directory: Path, base: dict, used: set[str], before: dict, after: dict) -> None:
     """Add what each class of the profiles the phase used did during it to counters.json."""
-    path = directory / counters_report.COUNTERS_FILE
-    records = json.loads(path.read_text()) if path.exists() else []
-    for key, counted in after.items():
-        profile = key[0]
-        if profile not in used:
-            continue
-        since = counted.minus(before[key]) if key in before else counted
-        records.append({**base, "profile": profile, **since.as_dict()})
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(records, indent=1))
-    tmp.replace(path)
+    results.append_rows(directory / counters_report.COUNTERS_FILE, [
+        {**base, "profile": key[0], **(counted.minus(before[key]) if key in before else counted).as_dict()}
+        for key, counted in after.items() if key[0] in used])

@@ -35,21 +35,27 @@ def users_run() -> Iterator[str]:
     the suite must pass beside it and leave it exactly as it was (tests clean up only what
     they made; plain `testbed clean` removes leftovers, not live runs)."""
     from testbed.topology import build
-    from testbed.topology.model import TopologySpec, state_path
+    from testbed.topology.model import TopologySpec
 
     if os.geteuid() != 0:
         yield ""
         return
     run = unique_run_id("u")
     state = build.up_to_stay(TopologySpec(), run)
-    namespaces = sorted(n.netns for n in state.nodes.values())
     yield run
     try:
-        assert state_path(run).exists(), f"the user's run {run} lost its state file during the tests"
-        missing = [n for n in namespaces if not netns.exists(n)]
-        assert not missing, f"the tests removed the user's namespaces {missing}"
+        assert_untouched(run)
     finally:
-        build.down(run)
+        build.down(run, state)
+
+
+def assert_untouched(run: str) -> None:
+    """`run` (the users_run fixture's) is still whole: its state file and every namespace."""
+    from testbed.topology.model import TopologyState, state_path
+
+    assert state_path(run).exists(), f"the user's run {run} lost its state file"
+    missing = [n.netns for n in TopologyState.load(run).nodes.values() if not netns.exists(n.netns)]
+    assert not missing, f"the user's run {run} lost its namespaces {missing}"
 
 
 def new_run_id() -> str:

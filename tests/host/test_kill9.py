@@ -19,7 +19,7 @@ from testbed.kernel import netns
 from testbed.topology.model import STATE_DIR, TopologyState, base36, state_path
 from tests.cli import ROOT, popen, run_cli
 
-from .conftest import new_run_id
+from .conftest import assert_untouched, new_run_id
 from .test_vm_lifecycle import vms_of
 
 HOST_SCENARIO = ROOT / "tests" / "data" / "scenarios" / "host.yaml"
@@ -62,15 +62,16 @@ def leftovers(run: str, pid: int) -> list[str]:
 
 
 @pytest.mark.parametrize(("name", "args", "delay"), CASES, ids=[f"{n}-{d:g}s" for n, _, d in CASES])
-def test_kill_9_then_clean_leaves_nothing(tmp_path: Path, name: str, args, delay: float) -> None:
+def test_kill_9_then_clean_leaves_nothing(tmp_path: Path, name: str, args, delay: float, users_run: str) -> None:
     run = new_run_id()
     before = _root_state()
     proc = popen(*args(run, str(tmp_path / "out")), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(delay)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    cleaned = run_cli("clean", "--pid", str(proc.pid))
+    cleaned = run_cli("clean", "--pid", str(proc.pid))  # only what that process made
     assert cleaned.returncode == 0, cleaned.stderr
+    assert_untouched(users_run)  # a run of someone else's, kept up beside: not a leftover of it
     if state_path(run).exists():
         assert TopologyState.load(run).owner is None, "a run whose process is gone must be a leftover"
         assert run_cli("clean", "--run", run).returncode == 0  # it had come up: kept up on purpose

@@ -18,6 +18,7 @@ import pytest
 from testbed.kernel.process import alive
 from testbed.vm.machine import STATE_DIR, read_record
 from tests.cli import ROOT, popen, run_cli
+from tests.host.conftest import assert_untouched
 
 # the whole test's guard: its slowest command may take 600 s (a TCG VM on a busy machine),
 # which pytest-timeout's default of 300 s would cut short
@@ -99,12 +100,13 @@ def test_a_signal_stops_the_vm(signum: int, code: int) -> None:
     assert vms_of(proc.pid) == []
 
 
-def test_clean_stops_a_vm_orphaned_by_kill_9() -> None:
+def test_clean_stops_a_vm_orphaned_by_kill_9(users_run: str) -> None:
     proc = popen("vm", "run", "--", "sleep", "600", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _wait_for_vm(proc.pid)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert vms_of(proc.pid), "QEMU outlives a killed parent: only clean can stop it"
-    result = run_cli("clean", "--pid", str(proc.pid))
+    result = run_cli("clean", "--pid", str(proc.pid))  # only what that process made
     assert "VM process" in result.stdout
     assert vms_of(proc.pid) == []
+    assert_untouched(users_run)

@@ -26,7 +26,7 @@ from typing import Annotated, ClassVar, Literal
 from pydantic import Field, StringConstraints, ValidationInfo, field_validator, model_validator
 
 from testbed.errors import WorkloadFailed
-from testbed.kernel import netns
+from testbed.kernel import netns, process
 from testbed.profile.types import Duration, FieldError, Strict
 from testbed.scenario.workloads.base import Metric, Metrics, PhaseContext, WorkloadSpec
 
@@ -112,16 +112,9 @@ class _Running:
 
     def stop(self) -> int:
         """SIGTERM, then SIGKILL after a grace; STILL_RUNNING when it had to be stopped."""
-        if self.process.poll() is not None:
-            return self.finish()
-        self.process.terminate()
-        try:
-            self.process.wait(STOP_GRACE_S)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.finish()
-        return STILL_RUNNING
+        stopped = process.stop(self.process, STOP_GRACE_S)
+        code = self.finish()
+        return STILL_RUNNING if stopped else code
 
     def finish(self) -> int:
         code = self.process.wait()
@@ -220,8 +213,7 @@ class Command(WorkloadSpec):
             try:
                 yield running
             finally:
-                if running.process.poll() is None:
-                    running.stop()
+                running.stop()
 
     def run_phase(self, ctx: PhaseContext) -> Metrics:
         timeout = self.timeout / 1e9 if self.timeout else ctx.seconds
