@@ -12,14 +12,18 @@ NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]  # util
 
 
 def run_cli(*args: str, timeout: float = 300, cwd: Path = ROOT, env: dict[str, str] | None = None,
-            as_nobody: bool = False) -> subprocess.CompletedProcess[str]:
-    """`testbed ARGS` (python -m testbed.cli), output captured; `as_nobody`: as a user without root."""
+            as_nobody: bool = False, netns: str | None = None) -> subprocess.CompletedProcess[str]:
+    """`testbed ARGS` (python -m testbed.cli), output captured; `as_nobody`: as a user without root;
+    `netns`: in that network namespace (as this machine, for the gateway)."""
     full = {**os.environ, "COLUMNS": "200", **(env or {})}
     full.pop("TESTBED_TTY", None)
-    argv = [*(NOBODY if as_nobody else []), sys.executable, "-m", "testbed.cli", *args]
+    argv = [*(["ip", "netns", "exec", netns] if netns else []), *(NOBODY if as_nobody else []),
+            sys.executable, "-m", "testbed.cli", *args]
     return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=cwd, env=full)
 
 
-def popen(*args: str, cwd: Path = ROOT, **kwargs) -> subprocess.Popen[str]:
-    """`testbed ARGS` started in the background (for signals and kill -9)."""
-    return subprocess.Popen([sys.executable, "-m", "testbed.cli", *args], cwd=cwd, text=True, **kwargs)
+def popen(*args: str, cwd: Path = ROOT, netns: str | None = None, **kwargs) -> subprocess.Popen[str]:
+    """`testbed ARGS` started in the background (for signals and kill -9); `netns` as run_cli's.
+    In a namespace, `ip netns exec` execs the program: the pid is testbed's own."""
+    prefix = ["ip", "netns", "exec", netns] if netns else []
+    return subprocess.Popen([*prefix, sys.executable, "-m", "testbed.cli", *args], cwd=cwd, text=True, **kwargs)

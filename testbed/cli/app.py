@@ -43,9 +43,9 @@ def app(ctx: click.Context) -> None:
 
 
 def _register() -> None:
-    from testbed.cli import censor, experiments, profiles, results, topology, vm
+    from testbed.cli import censor, experiments, gateway, profiles, results, topology, vm
 
-    for module in (profiles, censor, topology, experiments, results, vm):
+    for module in (profiles, censor, topology, gateway, experiments, results, vm):
         for command in module.COMMANDS:
             app.add_command(command)
 

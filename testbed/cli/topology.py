@@ -240,7 +240,8 @@ def counters_table(out: Output, row: dict) -> None:
                    "for scripts and tests that share a machine.")
 def clean(run: str | None, everything: bool, pid: int | None) -> None:
     """Remove leftovers: runs whose process is gone (after kill -9 or a crash), namespaces of no
-    run, orphaned VMs. Runs kept up by `testbed up` and runs of live commands stay."""
+    run, orphaned VMs, a gateway whose `up` died half way. Runs kept up by `testbed up`, a
+    gateway that is up, and runs of live commands stay (--all removes them too)."""
     from testbed.topology.cleanup import clean as clean_topologies
     from testbed.vm.machine import stop_all
     from testbed.vm.session import VMSession, sessions
@@ -263,6 +264,13 @@ def clean(run: str | None, everything: bool, pid: int | None) -> None:
             session.stop()
             removed.append(f"the VM of run {name}")
     if run is None:
+        from testbed.gateway.lifecycle import down as gateway_down
+        from testbed.gateway.lifecycle import leftovers as gateway_leftovers
+
+        for gw in gateway_leftovers(everything, pid):
+            gateway_down(gw)
+            removed.append(f"the gateway {gw.inside} -> {gw.outside}{f' in {gw.netns}' if gw.netns else ''} "
+                           "(this machine's interfaces, NAT and sysctls put back)")
         killed = stop_all(everything, owner=pid)
         removed += [f"VM process {vm}" for vm in killed]
         sessions(None if pid is None else killed)  # forgets the records of run VMs that are gone

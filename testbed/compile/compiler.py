@@ -73,9 +73,19 @@ class Target:
     uplink_devices: tuple[str, ...] = ("out0",)
     downlink_devices: tuple[str, ...] = ("in0",)
     table: str = "testbed"
+    # Gateway mode (testbed/gateway): the htb trees sit on ifb devices, so the border is
+    # named by the real interfaces instead, and each crossing packet gets this skb mark bit,
+    # on which tc redirects it into the ifb of its direction.
+    border_inside: tuple[str, ...] = ()
+    border_outside: tuple[str, ...] = ()
+    mark: int | None = None
 
     def devices(self, direction: Direction) -> tuple[str, ...]:
         return self.uplink_devices if direction == "uplink" else self.downlink_devices
+
+    def border(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The interfaces facing the inside and the outside, as nft's forward chain names them."""
+        return self.border_inside or self.downlink_devices, self.border_outside or self.uplink_devices
 
 
 def default_burst_bytes(rate_bps: int) -> int:
@@ -299,11 +309,12 @@ def _nft_plan(loaded: LoadedProfile, target: Target) -> NftPlan:
             chains_rules[direction].extend(
                 _class_rules(cls.name, minor, action, dnf, direction, sets, flags))
         chains_rules[direction].extend(_default_rules(profile.default.for_direction(direction), direction))
-    inside, outside = target.downlink_devices, target.uplink_devices
+    inside, outside = target.border()
     one_side = f"meta priority set {classid(ONE_SIDE_MINOR)}"
+    marked = f"meta mark set meta mark | {target.mark:#010x} " if target.mark else ""
     forward = NftChain("forward", "forward", 0, (
-        NftRule(f"iifname {_names(inside)} oifname {_names(outside)} jump uplink"),
-        NftRule(f"iifname {_names(outside)} oifname {_names(inside)} jump downlink"),
+        NftRule(f"iifname {_names(inside)} oifname {_names(outside)} {marked}jump uplink"),
+        NftRule(f"iifname {_names(outside)} oifname {_names(inside)} {marked}jump downlink"),
         *(NftRule(f"iifname {_names(side)} oifname {_names(side)} {one_side}", f"between hosts {where}: no "
                   "border crossed") for side, where in ((outside, "abroad"), (inside, "inside")))))
     chains = [NftChain(d, "", 0, tuple(residual_checks[d] + chains_rules[d])) for d in DIRECTIONS]

@@ -138,10 +138,11 @@ def nft_ruleset(nft: NftPlan, digest: str = "") -> str:
     return "\n".join(out) + "\n"
 
 
-def shell_script(plan: Plan, netns: str | None = None) -> str:
-    """The whole Plan as commands; with `netns`, each runs via `ip netns exec NETNS`."""
+def shell_script(plan: Plan, netns: str | None = None, where: str | None = None) -> str:
+    """The whole Plan as commands; with `netns`, each runs via `ip netns exec NETNS`. `where`
+    says where to run them when that is neither a namespace nor a topology's censor."""
     prefix = ["ip", "netns", "exec", netns] if netns else []
-    where = f"namespace {netns}" if netns else "the censor node (testbed exec censor -- sh)"
+    where = where or (f"namespace {netns}" if netns else "the censor node (testbed exec censor -- sh)")
     lines = [f"# profile {plan.profile}: run in {where}"]
     for key, value in sysctls(plan):
         lines.append(shlex.join([*prefix, "sysctl", "-qw", f"{key}={value}"]))

@@ -56,6 +56,17 @@ def test_directions_use_their_own_devices_and_chains() -> None:
     assert plan.nft.table == "tbl"
 
 
+def test_a_gateway_target_names_the_border_by_real_interfaces_and_marks_what_crosses_it() -> None:
+    # the htb trees go on ifbs; nft tells directions apart by the real interfaces, and the
+    # mark is what tc redirects into the ifbs (testbed/gateway)
+    plan = _plan(target=Target(("tbgw-up",), ("tbgw-down",), "gw", ("wlan0",), ("eth0",), 0x4000000))
+    assert [(i.device, i.direction) for i in plan.interfaces] == [("tbgw-up", "uplink"),
+                                                                   ("tbgw-down", "downlink")]
+    assert [r.text for r in plan.nft.chains[0].rules][:2] == [
+        'iifname "wlan0" oifname "eth0" meta mark set meta mark | 0x04000000 jump uplink',
+        'iifname "eth0" oifname "wlan0" meta mark set meta mark | 0x04000000 jump downlink']
+
+
 def test_traffic_between_hosts_of_one_side_skips_the_profile_and_the_base_link() -> None:
     plan = _plan(target=Target(("o0", "o1"), ("i0",), "t"))
     for item in plan.interfaces:
