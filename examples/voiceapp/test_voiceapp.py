@@ -23,12 +23,6 @@ def call(net, seconds: float = 2) -> dict:
     return json.loads(result.stdout.splitlines()[-1])
 
 
-def test_a_clean_path_loses_nothing(censored_network) -> None:
-    net = censored_network(inside=["phone"], outside=["server"])
-    figures = call(net)
-    assert figures["loss_pct"] == 0 and figures["rtt_ms"] < 50
-
-
 def test_policed_replies_lose_about_half_and_the_censor_counts_them(censored_network) -> None:
     net = censored_network(HERE / "throttled.yaml", inside=["phone"], outside=["server"])
     figures = call(net)
@@ -39,3 +33,9 @@ def test_policed_replies_lose_about_half_and_the_censor_counts_them(censored_net
     assert counted[("app", "downlink")].dropped == figures["sent"] - figures["received"]
     net.clear()  # the same network, no profile
     assert call(net, 1)["loss_pct"] == 0
+
+
+def test_a_clean_path_loses_nothing(censored_network) -> None:
+    net = censored_network(inside=["phone"], outside=["server"])
+    figures = call(net)
+    assert figures["loss_pct"] == 0 and figures["rtt_ms"] < 50

@@ -1,0 +1,17 @@
+"""README "Test your own app": its pytest excerpt is the example's own test, word for word,
+so the code people copy is code CI runs (examples/voiceapp/test_voiceapp.py)."""
+
+from __future__ import annotations
+
+import re
+
+from tests.cli import ROOT
+
+
+def test_the_fixture_excerpt_is_the_examples_own_test() -> None:
+    section = (ROOT / "README.md").read_text().split("## Test your own app", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```python\n(.*?)```", section, re.DOTALL)
+    assert len(blocks) == 1
+    example = (ROOT / "examples" / "voiceapp" / "test_voiceapp.py").read_text()
+    assert blocks[0] in example
+    assert "def test_" in blocks[0] and "censored_network(" in blocks[0]
