@@ -201,6 +201,7 @@ def status(counters: bool, as_json: bool) -> None:
     if as_json:
         out.json(rows)
         return
+    _gateway_note(out)
     if not rows:
         out.line("no runs are up (testbed up starts one)")
         return
@@ -210,6 +211,19 @@ def status(counters: bool, as_json: bool) -> None:
                 f"pid {r['owner']}{' (gone: a leftover)' if r['leftover'] else ''}"] for r in rows])
     for row in rows if counters else []:
         counters_table(out, row)
+
+
+def _gateway_note(out: Output) -> None:
+    """A gateway up on this machine is easy to forget: it forwards someone's phone."""
+    from testbed.gateway.lifecycle import Unreadable, load_here
+
+    try:
+        gateway = load_here()
+    except (Unreadable, OSError):
+        return
+    if gateway is not None:
+        out.note(f"a gateway is up here: {gateway.inside} -> {gateway.outside}, profile "
+                 f"{gateway.profile or 'none'} (testbed gateway status; testbed gateway down undoes it)")
 
 
 def counters_table(out: Output, row: dict) -> None:

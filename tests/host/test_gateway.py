@@ -310,6 +310,8 @@ def test_clean_leaves_a_gateway_that_is_up(bench) -> None:
     assert bench.machine not in [g.netns for g in leftovers(everything=False, pid=None)]  # plain clean's
     _ok(run_cli("clean", "--pid", str(os.getpid())))
     assert bench.snapshot() == during and state_path(bench.machine).exists()
+    status = _ok(run_cli("status", netns=bench.machine))  # and `testbed status` reminds of it
+    assert "a gateway is up here: hotspot0 -> uplink0, profile none" in status.stderr
 
 
 def test_a_gateway_whose_namespace_is_gone_is_forgotten_by_clean() -> None:
