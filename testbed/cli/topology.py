@@ -216,10 +216,11 @@ def status(counters: bool, as_json: bool) -> None:
 def _gateway_note(out: Output) -> None:
     """A gateway up on this machine is easy to forget: it forwards someone's phone."""
     from testbed.gateway.lifecycle import Unreadable, load_here
+    from testbed.gateway.safety import Refused
 
     try:
         gateway = load_here()
-    except (Unreadable, OSError):
+    except (Unreadable, Refused, OSError):
         return
     if gateway is not None:
         out.note(f"a gateway is up here: {gateway.inside} -> {gateway.outside}, profile "
@@ -278,13 +279,9 @@ def clean(run: str | None, everything: bool, pid: int | None) -> None:
             session.stop()
             removed.append(f"the VM of run {name}")
     if run is None:
-        from testbed.gateway.lifecycle import down as gateway_down
-        from testbed.gateway.lifecycle import leftovers as gateway_leftovers
+        from testbed.gateway.lifecycle import clean as clean_gateways
 
-        for gw in gateway_leftovers(everything, pid):
-            gateway_down(gw)
-            removed.append(f"the gateway {gw.inside} -> {gw.outside}{f' in {gw.netns}' if gw.netns else ''} "
-                           "(this machine's interfaces, NAT and sysctls put back)")
+        removed += clean_gateways(everything, pid)
         killed = stop_all(everything, owner=pid)
         removed += [f"VM process {vm}" for vm in killed]
         sessions(None if pid is None else killed)  # forgets the records of run VMs that are gone

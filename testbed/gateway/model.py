@@ -6,22 +6,27 @@ can undo a gateway whose `up` was killed half way. Undoing is idempotent.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from testbed.compile.compiler import Target
+from testbed.kernel.records import claim_file
 
 STATE_DIR = Path("/run/testbed/gateway")
 UP_IFB, DOWN_IFB = "tbgw-up", "tbgw-down"  # one gateway per network namespace
 TABLE = "testbed_gw"  # the profile's table (inet)
 NAT_TABLE = "testbed_gw_nat"  # masquerading (ip)
-# The skb mark bit nft sets on a packet crossing the border. Other software's bits: kube-proxy
-# 0x4000/0x8000, WireGuard 0xca6c, Tailscale 0xff0000; a packet of theirs that shared it would
-# only detour through the ifb's default class.
-MARK = 0x04000000
+# The skb mark bit nft sets on a packet crossing the border, and on which tc redirects it into
+# an ifb. Bit 12: clear of the marks of kube-proxy (0x4000, 0x8000), Cilium (0x0f00),
+# WireGuard's wg-quick (0xca6c), Mullvad (0x6d6f6c65), Tailscale (0xff0000) and Calico
+# (0xffff0000). This machine's own packets that carry it would meet the profile's default
+# class: `up` warns when a routing rule or an nft rule here uses it.
+MARK = 0x00001000
 FILTER_PREF = 49213  # the tc filter's preference on a real interface's egress: ours to delete
+SET_VALUE = "1"  # what a gateway sets its sysctls to (ip_forward, nf_conntrack_acct)
 
 
 @dataclass
@@ -42,44 +47,54 @@ class GatewayState:
 
     def claim(self) -> bool:
         """Create the record, atomically: False when a gateway is already up here."""
-        STATE_DIR.mkdir(parents=True, exist_ok=True)
-        path = state_path(self.netns)
-        tmp = path.with_suffix(f".{os.getpid()}.new")
-        tmp.write_text(json.dumps(asdict(self), indent=2))
-        try:  # a hard link appears whole or not at all: a kill -9 never leaves half a record
-            os.link(tmp, path)
-        except FileExistsError:
-            return False
-        finally:
-            tmp.unlink()
-        return True
+        return claim_file(state_path(self.netns), json.dumps(asdict(self), indent=2))
 
     def save(self) -> None:
         path = state_path(self.netns)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
         tmp.write_text(json.dumps(asdict(self), indent=2))
         tmp.replace(path)
 
     @classmethod
     def load(cls, netns: str | None) -> GatewayState:
-        return cls(**json.loads(state_path(netns).read_text()))
+        """The record; fields of another testbed version are left out (a version upgrade
+        while a gateway is up must not make it impossible to take down)."""
+        data = json.loads(state_path(netns).read_text())
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
 
 
 def state_path(netns: str | None) -> Path:
-    return STATE_DIR / f"{netns or '.host'}.json"  # a leading dot: no namespace name has one
+    return STATE_DIR / ("host.json" if netns is None else f"ns-{netns}.json")
 
 
 def recorded() -> list[str | None]:
     """The namespaces with a gateway record (None: this machine's own)."""
     if not STATE_DIR.exists():
         return []
-    names = [p.stem for p in STATE_DIR.glob("*.json")]
-    return [None if n == ".host" else n for n in sorted(names)]
+    names = sorted(p.name.removesuffix(".json") for p in STATE_DIR.glob("*.json"))
+    return [None if n == "host" else n.removeprefix("ns-")
+            for n in names if n == "host" or n.startswith("ns-")]
+
+
+def stray_files() -> list[Path]:
+    """Temporary files of processes that are gone (killed between writing and renaming)."""
+    out = []
+    for path in STATE_DIR.glob("*.json.*") if STATE_DIR.exists() else []:
+        pid = path.name.rsplit(".", 2)[-2]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            out.append(path)
+    return out
+
+
+class UnnamedNamespace(Exception):
+    """This process is in a network namespace that `ip netns` does not name and that is not
+    this machine's own (an `unshare -n` shell): a gateway there could not be found again."""
 
 
 def current_netns() -> str | None:
-    """The name of the namespace this process is in (as `ip netns` knows it), or None for any
-    other, taken to be this machine's own."""
+    """The name of the namespace this process is in (as `ip netns` knows it), or None for
+    this machine's own (that of process 1); UnnamedNamespace for any other."""
     mine = os.stat("/proc/self/ns/net")
     netns_dir = Path("/run/netns")
     for path in sorted(netns_dir.iterdir()) if netns_dir.exists() else []:
@@ -89,4 +104,12 @@ def current_netns() -> str | None:
             continue
         if (found.st_dev, found.st_ino) == (mine.st_dev, mine.st_ino):
             return path.name
+    try:
+        init = os.stat("/proc/1/ns/net")
+    except OSError:  # process 1 hidden from us (a sandbox, a user without root): take it as ours
+        return None
+    if (init.st_dev, init.st_ino) != (mine.st_dev, mine.st_ino):
+        raise UnnamedNamespace("this process runs in a network namespace that `ip netns` does not name "
+                               "and that is not this machine's own; run testbed gateway in this machine's "
+                               "namespace or in one made with `ip netns add`")
     return None

@@ -11,7 +11,16 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 
-from testbed.gateway.model import DOWN_IFB, FILTER_PREF, MARK, NAT_TABLE, TABLE, UP_IFB, GatewayState
+from testbed.gateway.model import (
+    DOWN_IFB,
+    FILTER_PREF,
+    MARK,
+    NAT_TABLE,
+    SET_VALUE,
+    TABLE,
+    UP_IFB,
+    GatewayState,
+)
 
 FORWARDING = "net.ipv4.ip_forward"
 # Classic BPF: load the skb mark (SKF_AD_OFF + SKF_AD_MARK = -4096 + 20), test the gateway's
@@ -43,7 +52,8 @@ def nat_ruleset(state: GatewayState) -> str:
 
 def setup(state: GatewayState) -> list[Command]:
     """In order: the ifbs, receive offloads off (netem should see the packets the devices
-    sent, not 64 kB aggregates), the redirects, masquerading, then forwarding on."""
+    sent, not 64 kB aggregates), the redirects, masquerading. Forwarding comes on last, after
+    the profile (`forwarding_on`): no flow of the devices starts unseen."""
     out = []
     for _, ifb in redirects(state):
         out += [Command(("ip", "link", "add", ifb, "type", "ifb")), Command(("ip", "link", "set", ifb, "up"))]
@@ -51,24 +61,47 @@ def setup(state: GatewayState) -> list[Command]:
     for device, ifb in redirects(state):
         if device in state.added_clsact:
             out.append(Command(("tc", "qdisc", "add", "dev", device, "clsact")))
-        out.append(Command(("tc", "filter", "add", "dev", device, "egress", "pref", str(FILTER_PREF),
-                            "protocol", "all", "bpf", "bytecode", MARKED,
-                            "action", "mirred", "egress", "redirect", "dev", ifb)))
+        out.append(redirect(device, ifb))
     if state.nat:
         out.append(Command(("nft", "-f", "-"), nat_ruleset(state)))
-    out.append(Command(("sysctl", "-qw", f"{FORWARDING}=1")))
     return out
 
 
+def redirect(device: str, ifb: str) -> Command:
+    return Command(("tc", "filter", "add", "dev", device, "egress", "pref", str(FILTER_PREF),
+                    "protocol", "all", "bpf", "bytecode", MARKED,
+                    "action", "mirred", "egress", "redirect", "dev", ifb))
+
+
+def forwarding_on() -> Command:
+    return Command(("sysctl", "-qw", f"{FORWARDING}={SET_VALUE}"))
+
+
 def teardown(state: GatewayState) -> list[Command]:
-    """Everything `setup` and `apply` did, undone; each step may find it was never done."""
-    out = [Command(("nft", "delete", "table", "inet", TABLE)),
-           Command(("nft", "delete", "table", "ip", NAT_TABLE))]
+    """Everything `setup` and `apply` did, undone (the sysctls aside: lifecycle.down puts
+    them back first, where nothing else changed them); each step may find it never done."""
+    out = _tables()
     for device, _ in redirects(state):
-        out.append(Command(("tc", "filter", "del", "dev", device, "egress", "pref", str(FILTER_PREF))))
+        out.append(_unredirect(device))
         if device in state.added_clsact:
             out.append(Command(("tc", "qdisc", "del", "dev", device, "clsact")))
     out += [Command(("ip", "link", "del", ifb)) for _, ifb in redirects(state)]
     out += [Command(("ethtool", "-K", name, "gro", "on")) for name, was in state.gro.items() if was == "on"]
-    out += [Command(("sysctl", "-qw", f"{key}={value}")) for key, value in state.sysctls.items()]
     return out
+
+
+def teardown_unrecorded(devices: list[str]) -> list[Command]:
+    """What can be undone of a gateway whose record is unreadable: its tables, its filters
+    (by their preference) on every interface, its ifbs. Offloads, clsact qdiscs and sysctls
+    cannot be put back without the record."""
+    return [*_tables(), *(_unredirect(d) for d in devices if d not in (UP_IFB, DOWN_IFB)),
+            Command(("ip", "link", "del", UP_IFB)), Command(("ip", "link", "del", DOWN_IFB))]
+
+
+def _tables() -> list[Command]:
+    return [Command(("nft", "delete", "table", "inet", TABLE)),
+            Command(("nft", "delete", "table", "ip", NAT_TABLE))]
+
+
+def _unredirect(device: str) -> Command:
+    return Command(("tc", "filter", "del", "dev", device, "egress", "pref", str(FILTER_PREF)))

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from testbed.kernel.netns import Endpoint
+from testbed.kernel.records import claim_file
 from testbed.profile.types import BitsPerSecond, FieldError, Nanoseconds
 
 STATE_DIR = Path("/run/testbed")
@@ -195,13 +196,7 @@ class TopologyState:
 
     def claim(self) -> bool:
         """Create this run's state file, atomically: False when the run id is taken."""
-        STATE_DIR.mkdir(parents=True, exist_ok=True)
-        try:
-            with state_path(self.run_id).open("x") as f:
-                f.write(json.dumps(asdict(self), indent=2))
-        except FileExistsError:
-            return False
-        return True
+        return claim_file(state_path(self.run_id), json.dumps(asdict(self), indent=2))
 
     def save(self) -> None:
         STATE_DIR.mkdir(parents=True, exist_ok=True)

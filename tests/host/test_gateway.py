@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shlex
 import signal
 import subprocess
@@ -28,6 +27,7 @@ from testbed.kernel.netns import Endpoint
 from testbed.topology.model import base36
 from testbed.traffic.iperf import run_iperf
 from tests.cli import ROOT, popen, run_cli
+from tests.readme import shell_lines
 
 from .conftest import profile_dict
 from .helpers import udp_round_trips
@@ -56,7 +56,8 @@ class Bench:
                                for d in ("hotspot0", "uplink0") for way in ("ingress", "egress")),
             "nft": self.sh(m, "nft", "list", "ruleset"),
             "forwarding": self.sh(m, "sysctl", "-n", "net.ipv4.ip_forward"),
-            "gro": self.sh(m, "ethtool", "-k", "hotspot0"),
+            "gro": self.sh(m, "ethtool", "-k", "hotspot0") + self.sh(m, "ethtool", "-k", "uplink0"),
+            "conf": self.sh(m, "sysctl", "net.ipv4.conf.hotspot0.forwarding", "net.ipv4.conf.uplink0.forwarding"),
             "acct": netns.run(m, ["sysctl", "-n", "net.netfilter.nf_conntrack_acct"], check=False).stdout,
         }
 
@@ -99,7 +100,8 @@ def bench() -> Iterator[Bench]:
         _wire(b.phone, "p0")
         _wire(b.server, "s0")
         # the machine as a user's would be: its own qdiscs and filters, GRO on, no forwarding
-        netns.run(b.machine, ["ethtool", "-K", "hotspot0", "gro", "on"])
+        for device in ("hotspot0", "uplink0"):
+            netns.run(b.machine, ["ethtool", "-K", device, "gro", "on"])
         netns.run(b.machine, ["tc", "qdisc", "add", "dev", "hotspot0", "root", "pfifo", "limit", "77"])
         netns.run(b.machine, ["tc", "qdisc", "add", "dev", "uplink0", "clsact"])
         netns.run(b.machine, ["tc", "filter", "add", "dev", "uplink0", "ingress", "pref", "7", "protocol", "ip",
@@ -199,10 +201,7 @@ def test_a_blocked_flow_gets_no_answers_while_others_do_and_clear_lifts_the_bloc
 
 def walkthrough() -> list[str]:
     """The README's gateway commands, as written."""
-    section = (ROOT / "README.md").read_text().split("**A real phone behind the censor.**", 1)[1]
-    block = re.search(r"```sh\n(.*?)```", section, re.DOTALL)
-    assert block is not None, "the gateway walk-through has a shell block"
-    return [line.split("  #", 1)[0].strip() for line in block[1].splitlines() if line.strip()]
+    return shell_lines("**A real phone behind the censor.**")
 
 
 def test_the_readme_walkthrough_runs_as_written_and_leaves_the_machine_as_it_was(bench) -> None:
@@ -244,10 +243,33 @@ def test_an_ingress_qdisc_in_the_way_is_exit_2_and_stays(bench) -> None:
     assert bench.snapshot() == before
 
 
-def test_the_ssh_session_interface_is_refused_without_force(bench) -> None:
-    result = run_cli("gateway", "up", "--inside", "hotspot0", netns=bench.machine,
-                     env={"SSH_CONNECTION": f"{PHONE_IP} 50000 {MACHINE_INSIDE_IP} 22"})
-    assert result.returncode == 2 and "carries this SSH session" in result.stderr
+def test_an_ssh_session_on_the_inside_is_refused_though_sudo_dropped_its_variable(bench) -> None:
+    """sudo strips SSH_CONNECTION: the login shell above it still has it, and so does the
+    parent here, while the testbed process itself does not."""
+    before = bench.snapshot()
+    env = {**os.environ, "SSH_CONNECTION": f"{PHONE_IP} 50000 {MACHINE_INSIDE_IP} 22"}
+    inner = shlex.join(["env", "-u", "SSH_CONNECTION", "ip", "netns", "exec", bench.machine, sys.executable,
+                        "-m", "testbed.cli", "gateway", "up", "--inside", "hotspot0"])
+    result = subprocess.run(["bash", "-c", f"{inner}; exit $?"], env=env, capture_output=True, text=True, cwd=ROOT,
+                            timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert f"--inside hotspot0 carries an SSH session (from {PHONE_IP})" in result.stderr
+    assert bench.snapshot() == before
+    forced = subprocess.run(["bash", "-c", f"{inner} --force; exit $?"], env=env, capture_output=True, text=True,
+                            cwd=ROOT, timeout=120)
+    assert forced.returncode == 0, forced.stderr
+    _ok(_gateway(bench, "down"))
+    assert bench.snapshot() == before
+
+
+def test_without_nat_the_server_sees_the_phone_itself(bench) -> None:
+    netns.run(bench.server, ["ip", "route", "add", "10.42.0.0/24", "via", MACHINE_OUTSIDE_IP])
+    before = bench.snapshot()
+    _ok(_gateway(bench, "up", "--inside", "hotspot0", "--no-nat"))
+    assert _source_seen_by_server(bench) == PHONE_IP
+    assert "testbed_gw_nat" not in bench.sh(bench.machine, "nft", "list", "tables")
+    _ok(_gateway(bench, "down"))
+    assert bench.snapshot() == before
 
 
 def test_a_second_up_is_refused_and_leaves_the_first_whole(bench) -> None:
@@ -273,26 +295,28 @@ def test_dry_run_prints_the_commands_and_changes_nothing(bench) -> None:
     assert bench.snapshot() == before
 
 
-# kill -9 at points across `up --profile`, in seconds after its record appears (the
-# plumbing takes some 0.2 s, the profile another 0.5): SIGTERM at the same points undoes
-# everything by itself
-KILL_POINTS = (0.0, 0.03, 0.1, 0.25, 0.6)
+# kill -9 (and SIGTERM) at points across `up --profile`: after the Nth command it printed
+# (it prints each before running it): an ifb made, both ifbs, offloads off, the redirects,
+# the NAT, the profile being applied, forwarding being turned on. SIGTERM undoes everything
+# by itself; after kill -9, `testbed clean` does.
+KILL_AFTER_LINES = (1, 4, 7, 9, 10, 11, 12)
 
 
-@pytest.mark.parametrize("delay", KILL_POINTS)
+@pytest.mark.parametrize("lines", KILL_AFTER_LINES)
 @pytest.mark.parametrize("how", ["kill-9", "sigterm"])
-def test_an_up_killed_half_way_leaves_what_clean_undoes(bench, tmp_path, delay, how) -> None:
+def test_an_up_killed_half_way_leaves_what_clean_undoes(bench, tmp_path, lines, how) -> None:
     before = bench.snapshot()
     shaped = _profile(tmp_path, "gw-shape", [{"name": "bulk", "match": {"protocol": "tcp"},
                                               "both": {"shape": {"rate": "1mbit"}}}])
     proc = popen("gateway", "up", "--inside", "hotspot0", "--profile", shaped, netns=bench.machine,
-                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while not state_path(bench.machine).exists() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.002)
-    time.sleep(delay)
+                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    assert proc.stderr is not None
+    printed = [proc.stderr.readline() for _ in range(lines)]
+    assert proc.poll() is None and printed[-1], f"`up` ended before the signal: {printed}"
     proc.send_signal(signal.SIGKILL if how == "kill-9" else signal.SIGTERM)
-    proc.wait(60)
+    proc.communicate(timeout=60)  # drained: it may still print as it unwinds
+    code = proc.returncode
+    assert code in ((-9, 0) if how == "kill-9" else (143, 0)), code  # 0: it had just finished
     finished = state_path(bench.machine).exists() and GatewayState.load(bench.machine).owner is None
     if finished:  # `up` was done before the signal: a gateway that is up is taken down by `down`
         _ok(_gateway(bench, "down"))

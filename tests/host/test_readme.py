@@ -4,13 +4,13 @@
 from __future__ import annotations
 
 import os
-import re
 import shlex
 import subprocess
 
 import pytest
 
 from tests.cli import ROOT
+from tests.readme import shell_lines
 
 from .conftest import new_run_id
 
@@ -20,11 +20,9 @@ pytestmark = pytest.mark.timeout(660)
 
 
 def tour() -> list[str]:
-    text = (ROOT / "README.md").read_text()
-    section = text.split("## A quick tour", 1)[1]
-    block = re.search(r"```sh\n(.*?)```", section, re.DOTALL)
-    assert block is not None, "the quick tour has a shell block"
-    return [line.split("  #", 1)[0].strip() for line in block[1].splitlines() if line.strip()]
+    commands = shell_lines("## A quick tour")
+    assert commands, "the quick tour has a shell block"
+    return commands
 
 
 def test_the_quick_tour_runs_as_written() -> None:
@@ -46,10 +44,7 @@ def test_the_quick_tour_runs_as_written() -> None:
 def app_walkthrough() -> list[str]:
     """The shell lines of README "Test your own app" up to the gateway (its own test runs
     that part: tests/host/test_gateway.py)."""
-    section = (ROOT / "README.md").read_text().split("## Test your own app", 1)[1]
-    section = section.split("**A real phone behind the censor.**", 1)[0]
-    blocks = re.findall(r"```sh\n(.*?)```", section, re.DOTALL)
-    return [line.split("  #", 1)[0].strip() for block in blocks for line in block.splitlines() if line.strip()]
+    return shell_lines("## Test your own app", "**A real phone behind the censor.**")
 
 
 def test_the_app_walkthrough_runs_as_written() -> None:
@@ -67,7 +62,11 @@ def test_the_app_walkthrough_runs_as_written() -> None:
                                     cwd=ROOT, timeout=300)
             assert result.returncode == 0, f"{command}\n{result.stdout[-1500:]}\n{result.stderr[-1500:]}"
             outputs.append(result.stdout)
-        echoes = [line for line in outputs[2].splitlines() if "5000 →" in line and "UDP" in line]
+        # the README's tshark line, its packets counted: each line is one echo from port 5000
+        echoes = [line for line in outputs[2].splitlines() if line.strip()]
+        fields = subprocess.run(["bash", "-c", commands[2].removeprefix("sudo ") + " -T fields -e udp.srcport"],
+                                capture_output=True, text=True, cwd=ROOT, timeout=120).stdout.split()
+        assert fields and set(fields) == {"5000"} and len(fields) == len(echoes)
         # of the throttled phase's 100 echoes, the example's own bounds (40-75 % lost) let 25-60 through
         assert 25 <= len(echoes) <= 60, outputs[2][-800:]
     finally:

@@ -14,4 +14,6 @@ def test_the_fixture_excerpt_is_the_examples_own_test() -> None:
     assert len(blocks) == 1
     example = (ROOT / "examples" / "voiceapp" / "test_voiceapp.py").read_text()
     assert blocks[0] in example
-    assert "def test_" in blocks[0] and "censored_network(" in blocks[0]
+    # the whole of what it shows: the helper, and the test through its assertions on the counts
+    assert blocks[0].startswith("def call(net") and "def test_policed_replies" in blocks[0]
+    assert blocks[0].rstrip().endswith('figures["sent"] - figures["received"]')
