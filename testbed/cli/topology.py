@@ -255,8 +255,9 @@ def counters_table(out: Output, row: dict) -> None:
                    "for scripts and tests that share a machine.")
 def clean(run: str | None, everything: bool, pid: int | None) -> None:
     """Remove leftovers: runs whose process is gone (after kill -9 or a crash), namespaces of no
-    run, orphaned VMs, a gateway whose `up` died half way. Runs kept up by `testbed up`, a
-    gateway that is up, and runs of live commands stay (--all removes them too)."""
+    run, orphaned VMs, a gateway whose `up` died half way, scratch directories of dead
+    processes. Runs kept up by `testbed up`, a gateway that is up, and runs of live commands
+    stay (--all removes them too)."""
     from testbed.topology.cleanup import clean as clean_topologies
     from testbed.vm.machine import stop_all
     from testbed.vm.session import VMSession, sessions
@@ -280,8 +281,10 @@ def clean(run: str | None, everything: bool, pid: int | None) -> None:
             removed.append(f"the VM of run {name}")
     if run is None:
         from testbed.gateway.lifecycle import clean as clean_gateways
+        from testbed.kernel.scratch import remove_leftovers as remove_scratch
 
         removed += clean_gateways(everything, pid)
+        removed += remove_scratch(pid)
         killed = stop_all(everything, owner=pid)
         removed += [f"VM process {vm}" for vm in killed]
         sessions(None if pid is None else killed)  # forgets the records of run VMs that are gone

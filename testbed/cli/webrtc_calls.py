@@ -4,7 +4,6 @@ pair, ICE states; the network figures; the speech scores of what each callee hea
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import click
@@ -13,6 +12,7 @@ from testbed.cli.common import bad, load_profile_arg, need_root
 from testbed.cli.output import Output, number
 from testbed.cli.scenario_run import execute, failures, speech_table, verdict_code
 from testbed.errors import InputError
+from testbed.kernel.scratch import scratch
 
 CODEC_OF = {"g711": "pcmu", "opus-webrtc": "opus"}  # the codecs aiortc speaks, by `calls --codec` names
 RTP_ONLY = ("port", "stun", "reflector", "dtx")
@@ -44,7 +44,7 @@ def run_webrtc_calls(ctx: click.Context, profile: str | None, codec: str, count:
     asked = webrtc_calls.WebrtcCalls(count, seconds, CODEC_OF[codec], ice, relay_only, connect_timeout,
                                      redials, speech)
     data = webrtc_calls.scenario(asked, loaded_profile)
-    with tempfile.TemporaryDirectory(prefix="testbed-calls-") as tmp:
+    with scratch("calls") as tmp:
         try:
             loaded = load_scenario(webrtc_calls.write(data, Path(tmp) / webrtc_calls.SCENARIO_FILE))
         except InputError as exc:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import ipaddress
 import itertools
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from testbed.compile.match import ip_version
+from testbed.kernel.scratch import scratch
 from testbed.profile.loader import LoadedProfile
 from testbed.scenario.session import Experiment
 from testbed.scenario.workloads import Metrics, PhaseContext
@@ -45,9 +45,9 @@ def describe(kind: str, metrics: Metrics) -> str:
 
 
 def _measure(session: Experiment, seconds: float, port: int, voip_port: int, codec: str,
-             scratch: Path) -> list[tuple[str, str, Metrics]]:
+             scratch_dir: Path) -> list[tuple[str, str, Metrics]]:
     def ctx(length: float) -> PhaseContext:
-        return PhaseContext(session, "try", 1, length, scratch, keep_traces=False)
+        return PhaseContext(session, "try", 1, length, scratch_dir, keep_traces=False)
 
     return [
         (f"TCP up (port {port})", "iperf3", Iperf(type="iperf3", port=port).run_phase(ctx(seconds))),
@@ -79,12 +79,12 @@ def run_trial(loaded: LoadedProfile, seconds: float = 4, port: int = 443, voip_p
               callee_address: str | None = None) -> list[Measurement]:
     spec = TopologySpec(outside=[HostSpec(name="callee", address=callee_address)])
     with Experiment(spec, label="t", progress=progress) as session, \
-            tempfile.TemporaryDirectory(prefix="testbed-try-") as scratch:
+            scratch("try") as scratch_dir:
         session.check(loaded)  # fail before measuring, not after
         progress("measuring the clean path")
-        baseline = _measure(session, seconds, port, voip_port, codec, Path(scratch))
+        baseline = _measure(session, seconds, port, voip_port, codec, scratch_dir)
         session.apply(loaded)
         progress(f"measuring under {loaded.profile.name}")
-        treated = _measure(session, seconds, port, voip_port, codec, Path(scratch))
+        treated = _measure(session, seconds, port, voip_port, codec, scratch_dir)
     return [Measurement(name, kind, before, after)
             for (name, kind, before), (_, _, after) in zip(baseline, treated, strict=True)]

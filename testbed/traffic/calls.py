@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +14,7 @@ import numpy as np
 from testbed.errors import WorkloadFailed
 from testbed.kernel import netns
 from testbed.kernel.netns import Endpoint
+from testbed.kernel.scratch import scratch
 from testbed.measure.emodel import CODECS
 from testbed.measure.trace import RECV_DTYPE, SENT_DTYPE, StreamTrace
 from testbed.traffic import rtp
@@ -52,7 +52,7 @@ def run_calls(caller: Endpoint, callee: Endpoint, codec: str = "g711", calls: in
               "seed": seed}
     nodes = {"caller": caller, "callee": callee}
     peers = {"caller": callee.address(family), "callee": caller.address(family)}
-    with tempfile.TemporaryDirectory(prefix="testbed-calls-") as tmp:
+    with scratch("calls") as tmp:
         procs = {}
         for side, (role, node) in enumerate(nodes.items()):
             config = Path(tmp) / f"{role}.json"

@@ -2,8 +2,8 @@
 `testbed clean --pid PID` (only what the killed process made: another run's leftovers stay
 for their owner) and, for a run that had finished coming up and so is kept up on purpose,
 `testbed clean --run ID`, leave nothing of it: no namespace, link, state file, pid file, VM,
-WebRTC peer, signalling server or coturn, and the root namespace's nft tables and qdiscs as
-they were."""
+WebRTC peer, signalling server or coturn, scratch directory, and the root namespace's nft
+tables and qdiscs as they were."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from testbed.kernel import netns
+from testbed.kernel import netns, scratch
 from testbed.topology.model import STATE_DIR, TopologyState, base36, state_path
 from tests.cli import ROOT, popen, run_cli
 
@@ -55,9 +55,10 @@ def leftovers(run: str, pid: int) -> list[str]:
     found += [f"pid file of VM {vm}" for vm in vms_of(pid)]
     found += [f"VM run record {p.name}" for p in (STATE_DIR / "vm-runs").glob(f"{run}.*")]
     # a webrtc workload's peers, signalling server and coturn name their run in their files
-    programs = subprocess.run(["pgrep", "-af", "testbed-webrtc-"], capture_output=True, text=True).stdout
+    programs = subprocess.run(["pgrep", "-af", "testbed-scratch-"], capture_output=True, text=True).stdout
     found += [f"process {line}" for line in programs.splitlines()
-              if any(f"testbed-webrtc-{letter}{base36(pid)}" in line for letter in "sctmx")]
+              if any(f"webrtc-{letter}{base36(pid)}" in line for letter in "sctmx")]
+    found += [f"scratch directory {path}" for path in scratch.leftovers(pid)]
     return found
 
 

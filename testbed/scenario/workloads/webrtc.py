@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar, Literal
@@ -19,6 +18,7 @@ from typing import ClassVar, Literal
 import numpy as np
 from pydantic import Field, model_validator
 
+from testbed.kernel.scratch import scratch
 from testbed.measure.webrtc import RELAY_TRANSPORT, summarise
 from testbed.profile.types import Duration, FieldError
 from testbed.report.speech import ROW_METRICS
@@ -140,7 +140,7 @@ class Webrtc(SaysSpeech, TwoNodes, ScoresSpeech):
         client, server, relay = (ctx.endpoint(n) for n in (self.client, self.server, self.signalling))
         peers = [node.address(4) for node in (client, server)]
         # the run id in the path of every program's files: `testbed clean --pid` tests can tell them
-        with tempfile.TemporaryDirectory(prefix=f"testbed-webrtc-{ctx.session.run_id}-") as tmp, \
+        with scratch(f"webrtc-{ctx.session.run_id}") as tmp, \
                 contextlib.ExitStack() as stack:
             ice_servers, cafile = [], None
             if self.ice != "none":
