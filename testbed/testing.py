@@ -33,7 +33,8 @@ from testbed.scenario.session import Experiment
 from testbed.topology.model import HostSpec, TopologySpec
 
 VM_HINT = ("run the tests in the testbed VM instead: `sudo .venv/bin/testbed vm run -- python3 -m pytest "
-           "-p testbed.pytest_plugin PATH` (the project tree and the current directory are shared with it)")
+           "PATH` (the project tree and the current directory are shared with it, and the fixture is "
+           "installed there)")
 
 
 class Unavailable(Exception):
