@@ -6,6 +6,7 @@ import csv
 import json
 import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -85,14 +86,26 @@ def test_bad_scenario_exits_2(tmp_path) -> None:
 def interrupt_run(tmp_path: Path, signum: int) -> None:
     """Stop `testbed run` with `signum` inside its first phase: exit 128 + signum (130 for
     Ctrl-C), the results directory kept and marked incomplete, nothing of the run left."""
-    proc = popen("run", str(SCENARIO), "--results", str(tmp_path), "--allow-commands", stdout=subprocess.PIPE,
+    proc = popen("run", str(SCENARIO), "--results", str(tmp_path), "--allow-commands", stdout=subprocess.DEVNULL,
                  stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not list(tmp_path.glob("*.partial")):
-        time.sleep(0.1)
-    time.sleep(2)  # inside the first phase
+    # Signal on the run's own progress line, not after a guessed time: in the TCG VM on a busy
+    # machine, start-up alone (imports, loading, the kernel probe) took from 17 s to over 60 s.
+    in_phase = threading.Event()
+    lines: list[str] = []
+
+    def follow() -> None:
+        for line in proc.stderr:
+            lines.append(line)
+            if line.startswith("phase baseline"):
+                in_phase.set()
+
+    reader = threading.Thread(target=follow, daemon=True)
+    reader.start()
+    assert in_phase.wait(timeout=240), "the run never reached its first phase:\n" + "".join(lines)
+    time.sleep(1)  # its workloads running (the phase lasts 3 s, and a second one follows)
     proc.send_signal(signum)
-    assert proc.wait(timeout=60) == 128 + signum
+    assert proc.wait(timeout=60) == 128 + signum, "".join(lines)
+    reader.join(timeout=10)
     (directory,) = tmp_path.iterdir()
     info = json.loads((directory / "run.json").read_text())
     assert info["complete"] is False and directory.name.endswith(".partial")
