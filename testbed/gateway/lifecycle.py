@@ -252,7 +252,7 @@ def clean(everything: bool, pid: int | None) -> list[str]:
         state_path(ns).unlink(missing_ok=True)
         removed.append(f"the gateway of an unreadable record{f' in {ns}' if ns else ''} (its tables, "
                        "redirects and ifbs; offloads and sysctls could not be put back)")
-    for path in stray_files():
+    for path in stray_files(pid):
         path.unlink(missing_ok=True)
         removed.append(f"temporary file {path}")
     return removed

@@ -77,12 +77,13 @@ def recorded() -> list[str | None]:
             for n in names if n == "host" or n.startswith("ns-")]
 
 
-def stray_files() -> list[Path]:
-    """Temporary files of processes that are gone (killed between writing and renaming)."""
+def stray_files(pid: int | None = None) -> list[Path]:
+    """Temporary files of processes that are gone (killed between writing and renaming); with
+    `pid`, only that process's (`testbed clean --pid` takes nothing another process left)."""
     out = []
     for path in STATE_DIR.glob("*.json.*") if STATE_DIR.exists() else []:
-        pid = path.name.rsplit(".", 2)[-2]
-        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+        writer = path.name.rsplit(".", 2)[-2]
+        if writer.isdigit() and not Path(f"/proc/{writer}").exists() and pid in (None, int(writer)):
             out.append(path)
     return out
 

@@ -90,13 +90,14 @@ def interrupt_run(tmp_path: Path, signum: int) -> None:
                  stderr=subprocess.PIPE)
     # Signal on the run's own progress line, not after a guessed time: in the TCG VM on a busy
     # machine, start-up alone (imports, loading, the kernel probe) took from 17 s to over 60 s.
+    first_phase = f"phase {yaml.safe_load(SCENARIO.read_text())['phases'][0]['name']} "
     in_phase = threading.Event()
     lines: list[str] = []
 
     def follow() -> None:
         for line in proc.stderr:
             lines.append(line)
-            if line.startswith("phase baseline"):
+            if line.startswith(first_phase):
                 in_phase.set()
 
     reader = threading.Thread(target=follow, daemon=True)

@@ -111,6 +111,8 @@ def test_temporary_files_of_dead_processes_are_strays(tmp_path, monkeypatch) -> 
     for path in (mine, dead):
         path.write_text("{}")
     assert model.stray_files() == [dead]
+    assert model.stray_files(4194999) == [dead]
+    assert model.stray_files(4194998) == []  # `clean --pid` of another process leaves it
 
 
 def test_an_up_still_running_or_dead_makes_the_gateway_busy() -> None:
