@@ -27,3 +27,11 @@ def popen(*args: str, cwd: Path = ROOT, netns: str | None = None, **kwargs) -> s
     In a namespace, `ip netns exec` execs the program: the pid is testbed's own."""
     prefix = ["ip", "netns", "exec", netns] if netns else []
     return subprocess.Popen([*prefix, sys.executable, "-m", "testbed.cli", *args], cwd=cwd, text=True, **kwargs)
+
+
+def clean_process(pid: int, started: int | None) -> subprocess.CompletedProcess[str]:
+    """`testbed clean` of what one process this test started (and killed) made, named by its pid
+    and its start time read while it ran, so that what an earlier process with the same pid
+    left (a user's run: pids wrap at pid_max, 32768 here) stays."""
+    assert started is not None, f"process {pid} was gone before its start time was read"
+    return run_cli("clean", "--pid", str(pid), "--pid-started", str(started))

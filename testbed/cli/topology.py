@@ -253,7 +253,10 @@ def counters_table(out: Output, row: dict) -> None:
 @click.option("--pid", "pid", type=click.IntRange(min=1), default=None, metavar="PID",
               help="Remove only the leftovers process PID made (its runs, namespaces and VMs), "
                    "for scripts and tests that share a machine.")
-def clean(run: str | None, everything: bool, pid: int | None) -> None:
+@click.option("--pid-started", "pid_started", type=click.IntRange(min=0), default=None, metavar="TICKS",
+              help="With --pid: that process's start time (field 22 of /proc/PID/stat, read while it "
+                   "ran), so that runs, VMs and gateways of an earlier process with the same pid stay.")
+def clean(run: str | None, everything: bool, pid: int | None, pid_started: int | None) -> None:
     """Remove leftovers: runs whose process is gone (after kill -9 or a crash), namespaces of no
     run, orphaned VMs, a gateway whose `up` died half way, scratch directories of dead
     processes. Runs kept up by `testbed up`, a gateway that is up, and runs of live commands
@@ -265,6 +268,8 @@ def clean(run: str | None, everything: bool, pid: int | None) -> None:
     if sum([run is not None, everything, pid is not None]) > 1:
         raise bad("--run removes one run, --all every run and --pid the leftovers of one process: "
                   "give one of them")
+    if pid_started is not None and pid is None:
+        raise bad("--pid-started names the start time of the process --pid gives: give --pid too")
     if run is not None:
         import re
 
@@ -273,7 +278,7 @@ def clean(run: str | None, everything: bool, pid: int | None) -> None:
         if not re.fullmatch(RUN_ID_PATTERN, run):
             raise InputError.single(f"--run {run!r}: a run id is 1-8 lower case letters or digits")
     need_root()
-    removed = clean_topologies(everything, run, pid)
+    removed = clean_topologies(everything, run, pid, pid_started)
     for name in [run] if run else []:
         session = VMSession.find(name)
         if session is not None:
@@ -283,9 +288,9 @@ def clean(run: str | None, everything: bool, pid: int | None) -> None:
         from testbed.gateway.lifecycle import clean as clean_gateways
         from testbed.kernel.scratch import remove_leftovers as remove_scratch
 
-        removed += clean_gateways(everything, pid)
+        removed += clean_gateways(everything, pid, pid_started)
         removed += remove_scratch(pid)
-        killed = stop_all(everything, owner=pid)
+        killed = stop_all(everything, owner=pid, owner_started=pid_started)
         removed += [f"VM process {vm}" for vm in killed]
         sessions(None if pid is None else killed)  # forgets the records of run VMs that are gone
     out = Output()

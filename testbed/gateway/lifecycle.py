@@ -24,7 +24,7 @@ from testbed.gateway.model import (
 )
 from testbed.kernel import apply as engine
 from testbed.kernel import netns, probe
-from testbed.kernel.process import alive, start_time
+from testbed.kernel.process import alive, owned_by, start_time
 from testbed.profile.loader import LoadedProfile
 
 Progress = Callable[[str], None]
@@ -197,10 +197,11 @@ def load_here() -> GatewayState | None:
                          "takes down what it can of that gateway") from None
 
 
-def leftovers(everything: bool, pid: int | None) -> list[GatewayState]:
+def leftovers(everything: bool, pid: int | None, pid_started: int | None = None) -> list[GatewayState]:
     """Gateways `testbed clean` should undo: those whose `up` died half way (made by `pid`,
-    when given), those whose namespace is gone, and with `everything` all of them. A
-    gateway of this machine's own namespace only when clean runs there."""
+    started at `pid_started`, when given), those whose namespace is gone, and with
+    `everything` all of them. A gateway of this machine's own namespace only when clean runs
+    there."""
     here = _here_or_elsewhere()
     out = []
     for ns in recorded():
@@ -212,7 +213,7 @@ def leftovers(everything: bool, pid: int | None) -> list[GatewayState]:
             continue  # clean() takes down what it can of it
         vanished = ns is not None and not netns.exists(ns)
         dead = state.owner is not None and not alive(state.owner, state.owner_started)
-        if pid is not None and state.owner != pid:
+        if pid is not None and not owned_by(state.owner, state.owner_started, pid, pid_started):
             continue
         if everything or vanished or dead:
             out.append(state)
@@ -227,12 +228,12 @@ def _here_or_elsewhere() -> str:
         return ""
 
 
-def clean(everything: bool, pid: int | None) -> list[str]:
+def clean(everything: bool, pid: int | None, pid_started: int | None = None) -> list[str]:
     """What `testbed clean` does with gateways: undo the leftovers (and with `everything`
     all), take down what can be taken down of a gateway with an unreadable record, and
     remove temporary files of processes that are gone; what it did, in words."""
     removed = []
-    for gw in leftovers(everything, pid):
+    for gw in leftovers(everything, pid, pid_started):
         down(gw)
         removed.append(f"the gateway {gw.inside} -> {gw.outside}{f' in {gw.netns}' if gw.netns else ''} "
                        "(interfaces, NAT and sysctls put back)")

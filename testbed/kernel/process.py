@@ -24,6 +24,13 @@ def alive(pid: int | None, started: int | None) -> bool:
     return now is not None and (started is None or now == started)
 
 
+def owned_by(owner: int | None, owner_started: int | None, pid: int, started: int | None) -> bool:
+    """Whether a record's owner (`owner`, started at `owner_started`) is process `pid`, and,
+    when its start time `started` is given, that very process rather than an earlier one
+    with the same pid (pid_max is 32768 on many machines: a test suite wraps it)."""
+    return owner == pid and (started is None or owner_started == started)
+
+
 def stop(process: subprocess.Popen, grace_s: float = 2.0) -> bool:
     """Ask a program to stop (SIGTERM), kill it after `grace_s`; whether it was still running."""
     if process.poll() is not None:

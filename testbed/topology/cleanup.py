@@ -15,7 +15,7 @@ import subprocess
 
 from testbed.kernel import netns
 from testbed.kernel.probe import PROBE_PREFIX
-from testbed.kernel.process import alive
+from testbed.kernel.process import alive, owned_by
 from testbed.topology.build import down, remove_nat, remove_netns, running
 from testbed.topology.model import NS_PREFIX, TopologyState, made_by, nat_table, state_path
 
@@ -33,12 +33,13 @@ def leftover(run_id: str) -> bool:
     return state is None or (state.owner is not None and not alive(state.owner, state.owner_started))
 
 
-def created_by(run_id: str, pid: int) -> bool:
-    """Whether process `pid` made run `run_id`: its state file names it as the owner, or
-    (with no owner on record) the run id was given out in that process."""
+def created_by(run_id: str, pid: int, started: int | None = None) -> bool:
+    """Whether process `pid` (started at `started`, when given) made run `run_id`: its state
+    file names it as the owner, or (with no owner on record) the run id was given out in a
+    process with that pid."""
     state = _state(run_id)
     if state is not None and state.owner is not None:
-        return state.owner == pid
+        return owned_by(state.owner, state.owner_started, pid, started)
     return made_by(run_id, pid)
 
 
@@ -60,15 +61,16 @@ def _root_links() -> list[str]:
     return [line.split(":")[1].strip().split("@")[0] for line in listing.splitlines()]
 
 
-def clean(everything: bool = False, run: str | None = None, pid: int | None = None) -> list[str]:
+def clean(everything: bool = False, run: str | None = None, pid: int | None = None,
+          pid_started: int | None = None) -> list[str]:
     """Remove leftovers (or run `run`, or with `everything` every run; with `pid` only the
-    leftovers process `pid` made); what was removed."""
+    leftovers process `pid`, started at `pid_started` when given, made); what was removed."""
     def ours(run_id: str) -> bool:
         return pid is None or made_by(run_id, pid)
 
     removed: list[str] = []
     runs = [run] if run else [r for r in running() if (everything or leftover(r))
-                              and (pid is None or created_by(r, pid))]
+                              and (pid is None or created_by(r, pid, pid_started))]
     for run_id in runs:
         removed += [f"namespace {name}" for name in down(run_id)]
         removed.append(f"run {run_id}")

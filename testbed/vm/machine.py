@@ -24,7 +24,7 @@ import uuid
 from pathlib import Path
 
 from testbed.errors import EnvironmentFailure, ProgramMissing
-from testbed.kernel.process import alive, start_time
+from testbed.kernel.process import alive, owned_by, start_time
 from testbed.vm.commands import copy_inputs
 from testbed.vm.image import CACHE, ROOT, Image, current_image
 
@@ -160,14 +160,16 @@ def probe_accel(image: Image) -> str:
     return result
 
 
-def stop_all(everything: bool = False, owner: int | None = None) -> list[int]:
+def stop_all(everything: bool = False, owner: int | None = None,
+             owner_started: int | None = None) -> list[int]:
     """Kill the VMs this tool started whose owner is gone (with `everything`: every one that
-    still runs, also those kept up for a run; with `owner`: only those that process started),
-    and drop their files (testbed clean)."""
+    still runs, also those kept up for a run; with `owner`: only those that process, started at
+    `owner_started` when given, started), and drop their files (testbed clean)."""
     killed = []
     for pidfile in sorted(STATE_DIR.glob("qemu-*.pid")) if STATE_DIR.exists() else []:
         record = read_record(pidfile)
-        if owner is not None and record.get("owner") != owner:
+        if owner is not None and not owned_by(record.get("owner"), record.get("owner_started"), owner,
+                                              owner_started):
             continue
         running = alive(record.get("pid"), record.get("started"))
         owned = record.get("owner") is not None

@@ -24,9 +24,10 @@ import yaml
 from testbed.gateway.model import GatewayState, state_path
 from testbed.kernel import netns
 from testbed.kernel.netns import Endpoint
+from testbed.kernel.process import start_time
 from testbed.topology.model import base36
 from testbed.traffic.iperf import run_iperf
-from tests.cli import ROOT, popen, run_cli
+from tests.cli import ROOT, clean_process, popen, run_cli
 from tests.readme import shell_lines
 
 from .conftest import profile_dict
@@ -310,6 +311,7 @@ def test_an_up_killed_half_way_leaves_what_clean_undoes(bench, tmp_path, lines, 
                                               "both": {"shape": {"rate": "1mbit"}}}])
     proc = popen("gateway", "up", "--inside", "hotspot0", "--profile", shaped, netns=bench.machine,
                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    started = start_time(proc.pid)  # `ip netns exec` execs testbed: one process, one start time
     assert proc.stderr is not None
     printed = [proc.stderr.readline() for _ in range(lines)]
     assert proc.poll() is None and printed[-1], f"`up` ended before the signal: {printed}"
@@ -321,7 +323,7 @@ def test_an_up_killed_half_way_leaves_what_clean_undoes(bench, tmp_path, lines, 
     if finished:  # `up` was done before the signal: a gateway that is up is taken down by `down`
         _ok(_gateway(bench, "down"))
     elif how == "kill-9":  # clean, from this machine's own namespace, finds the gateway's in its record
-        _ok(run_cli("clean", "--pid", str(proc.pid)))
+        _ok(clean_process(proc.pid, started))
     assert not state_path(bench.machine).exists()
     assert bench.snapshot() == before
 
@@ -342,9 +344,14 @@ def test_clean_leaves_a_gateway_that_is_up(bench) -> None:
 
 def test_a_gateway_whose_namespace_is_gone_is_forgotten_by_clean() -> None:
     ns = f"gw{base36(os.getpid())}-gone"
-    GatewayState("hotspot0", "uplink0", ns, True, {"net.ipv4.ip_forward": "0"}, owner=os.getpid()).claim()
+    me = start_time(os.getpid())
+    GatewayState("hotspot0", "uplink0", ns, True, {"net.ipv4.ip_forward": "0"}, owner=os.getpid(),
+                 owner_started=me).claim()
     try:
-        cleaned = _ok(run_cli("clean", "--pid", str(os.getpid()))).stdout
+        # another process that had this pid earlier is not this one: its gateway stays
+        other = _ok(run_cli("clean", "--pid", str(os.getpid()), "--pid-started", str(me + 1))).stdout
+        assert ns not in other and state_path(ns).exists()
+        cleaned = _ok(clean_process(os.getpid(), me)).stdout
         assert f"the gateway hotspot0 -> uplink0 in {ns}" in cleaned
         assert not state_path(ns).exists()
     finally:

@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 
 from testbed.kernel import netns, scratch
+from testbed.kernel.process import start_time
 from testbed.topology.model import STATE_DIR, TopologyState, base36, state_path
-from tests.cli import ROOT, popen, run_cli
+from tests.cli import ROOT, clean_process, popen, run_cli
 
 from .conftest import assert_untouched, new_run_id
 from .test_vm_lifecycle import vms_of
@@ -42,7 +43,7 @@ def _root_state() -> tuple[str, str]:
     return tables, qdiscs
 
 
-def leftovers(run: str, pid: int) -> list[str]:
+def leftovers(run: str, pid: int, started: int | None) -> list[str]:
     """Everything the killed process (or its run) could have left on this machine."""
     prefixes = [f"tb-{run}-", *(f"tb-{letter}{base36(pid)}" for letter in "sctmx")]
     found = [f"namespace {p.name}" for p in netns.NETNS_DIR.glob("tb*")
@@ -52,7 +53,7 @@ def leftovers(run: str, pid: int) -> list[str]:
               if any(f" {x}" in line for x in prefixes)]
     found += [f"state {p.name}" for p in STATE_DIR.glob("*.json")
               if p.stem == run or (p.stem[1:-2] == base36(pid) and p.stem[0] in "sctmx")]
-    found += [f"pid file of VM {vm}" for vm in vms_of(pid)]
+    found += [f"pid file of VM {vm}" for vm in vms_of(pid, started)]
     found += [f"VM run record {p.name}" for p in (STATE_DIR / "vm-runs").glob(f"{run}.*")]
     # a webrtc workload's peers, signalling server and coturn name their run in their files
     programs = subprocess.run(["pgrep", "-af", "testbed-scratch-"], capture_output=True, text=True).stdout
@@ -67,14 +68,15 @@ def test_kill_9_then_clean_leaves_nothing(tmp_path: Path, name: str, args, delay
     run = new_run_id()
     before = _root_state()
     proc = popen(*args(run, str(tmp_path / "out")), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    started = start_time(proc.pid)
     time.sleep(delay)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    cleaned = run_cli("clean", "--pid", str(proc.pid))  # only what that process made
+    cleaned = clean_process(proc.pid, started)  # only what that process made
     assert cleaned.returncode == 0, cleaned.stderr
     assert_untouched(users_run)  # a run of someone else's, kept up beside: not a leftover of it
     if state_path(run).exists():
         assert TopologyState.load(run).owner is None, "a run whose process is gone must be a leftover"
         assert run_cli("clean", "--run", run).returncode == 0  # it had come up: kept up on purpose
-    assert leftovers(run, proc.pid) == []
+    assert leftovers(run, proc.pid, started) == []
     assert _root_state() == before

@@ -11,9 +11,10 @@ import pytest
 
 from testbed.errors import InputError
 from testbed.kernel import netns
+from testbed.kernel.process import start_time
 from testbed.topology import build
 from testbed.topology.model import TopologySpec, TopologyState, state_path
-from tests.cli import popen, run_cli
+from tests.cli import clean_process, popen, run_cli
 
 from .conftest import new_run_id
 
@@ -99,6 +100,7 @@ def test_cli_up_exec_apply_status_clear_down(tmp_path) -> None:
 def test_clean_removes_a_run_killed_while_coming_up() -> None:
     run = new_run_id()
     proc = popen("up", "--run", run, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    started = start_time(proc.pid)
     deadline = time.monotonic() + 20
     while not _namespaces(f"tb-{run}-") and time.monotonic() < deadline:
         time.sleep(0.005)
@@ -106,8 +108,8 @@ def test_clean_removes_a_run_killed_while_coming_up() -> None:
     proc.wait()
     assert _namespaces(f"tb-{run}-"), "the run had started making namespaces"
     finished = TopologyState.load(run).owner is None  # killed after `up` completed: a kept-up run
-    result = _cli("clean", *(["--run", run] if finished else ["--pid", str(proc.pid)]))
-    assert "clean:" in result.stdout
+    result = _cli("clean", "--run", run) if finished else clean_process(proc.pid, started)
+    assert result.returncode == 0 and "clean:" in result.stdout, result.stderr
     assert _namespaces(f"tb-{run}-") == []
     assert not state_path(run).exists()
     links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from testbed.kernel.process import alive
+from testbed.kernel.process import alive, owned_by, start_time
 from testbed.vm.machine import STATE_DIR, read_record
-from tests.cli import ROOT, popen, run_cli
+from tests.cli import ROOT, clean_process, popen, run_cli
 from tests.host.conftest import assert_untouched
 
 # the whole test's guard: its slowest command may take 600 s (a TCG VM on a busy machine),
@@ -25,12 +25,14 @@ from tests.host.conftest import assert_untouched
 pytestmark = pytest.mark.timeout(660)
 
 
-def vms_of(pid: int) -> list[int]:
-    """QEMU processes still running that the process `pid` started."""
+def vms_of(pid: int, started: int | None = None) -> list[int]:
+    """QEMU processes still running that the process `pid` (started at `started`, when given)
+    started."""
     found = []
     for pidfile in STATE_DIR.glob("qemu-*.pid"):
         record = read_record(pidfile)
-        if record.get("owner") == pid and alive(record.get("pid"), record.get("started")):
+        if owned_by(record.get("owner"), record.get("owner_started"), pid, started) and \
+                alive(record.get("pid"), record.get("started")):
             found.append(record["pid"])
     return found
 
@@ -102,11 +104,12 @@ def test_a_signal_stops_the_vm(signum: int, code: int) -> None:
 
 def test_clean_stops_a_vm_orphaned_by_kill_9(users_run: str) -> None:
     proc = popen("vm", "run", "--", "sleep", "600", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    started = start_time(proc.pid)
     _wait_for_vm(proc.pid)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    assert vms_of(proc.pid), "QEMU outlives a killed parent: only clean can stop it"
-    result = run_cli("clean", "--pid", str(proc.pid))  # only what that process made
+    assert vms_of(proc.pid, started), "QEMU outlives a killed parent: only clean can stop it"
+    result = clean_process(proc.pid, started)  # only what that process made
     assert "VM process" in result.stdout
-    assert vms_of(proc.pid) == []
+    assert vms_of(proc.pid, started) == []
     assert_untouched(users_run)

@@ -250,5 +250,11 @@ def test_clean_sweeps_spec_directories_no_vm_names(monkeypatch, tmp_path) -> Non
     assert machine.stop_all() == []
     assert sorted(p.name for p in machine.SPEC_ROOT.iterdir()) == ["live", "young"]
     assert machine.stop_all(owner=12345) == [] and young.exists()  # --pid: only that process' VMs
+    # the record of a VM gone with its owner, process 4242 started at tick 7: `clean --pid 4242
+    # --pid-started 8` names another process that had that pid, and leaves it; tick 7 takes it
+    gone = machine.STATE_DIR / "qemu-2.pid"
+    gone.write_text(json.dumps({"pid": 2**31, "started": 1, "owner": 4242, "owner_started": 7}))
+    assert machine.stop_all(owner=4242, owner_started=8) == [] and gone.exists()
+    assert machine.stop_all(owner=4242, owner_started=7) == [] and not gone.exists()
     machine._sweep_orphaned_specs(everything=True)
     assert sorted(p.name for p in machine.SPEC_ROOT.iterdir()) == ["live"]

@@ -74,3 +74,18 @@ def test_clean_pid_judges_by_the_recorded_owner_first(tmp_path, monkeypatch) -> 
     state.save()
     assert cleanup.created_by(given_out_by_7, 9) and not cleanup.created_by(given_out_by_7, 7)
     assert not cleanup.created_by("main", 7)
+    state.owner_started = 500  # ... which started at tick 500
+    state.save()
+    assert cleanup.created_by(given_out_by_7, 9, started=500)
+    # an earlier process that had pid 9 (pids wrap) is not the one `clean --pid 9 --pid-started 600` names
+    assert not cleanup.created_by(given_out_by_7, 9, started=600)
+
+
+def test_a_recorded_owner_is_one_process_pid_and_start_time() -> None:
+    from testbed.kernel.process import owned_by
+
+    assert owned_by(9, 500, 9, None) and owned_by(9, None, 9, None)  # the pid alone: any process with it
+    assert owned_by(9, 500, 9, 500)
+    assert not owned_by(9, 500, 9, 600)  # the same pid, another process
+    assert not owned_by(9, None, 9, 500)  # no start time on record: not provably that process
+    assert not owned_by(8, 500, 9, 500) and not owned_by(None, None, 9, None)
