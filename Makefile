@@ -28,6 +28,7 @@ lint: setup
 bench: setup
 	.venv/bin/python benchmarks/apply_speed.py
 	.venv/bin/python benchmarks/catalog_apply.py
+	.venv/bin/python benchmarks/reader_decide.py
 
 clean:
 	.venv/bin/testbed clean

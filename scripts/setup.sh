@@ -9,8 +9,10 @@ CACHE=${TESTBED_CACHE:-/var/cache/testbed}
 APT_PACKAGES=(iproute2 nftables iperf3 ethtool iputils-ping tcpdump mininet procps python3-venv
               espeak-ng libopus0 libsndfile1 coturn)
 # Only on the host: the calls' audio is decoded and scored here (G.711 concealment from
-# spandsp; PESQ builds from source), and tshark reads captures in the tests.
-HOST_PACKAGES=(libspandsp2 tshark gcc python3-dev)
+# spandsp; PESQ builds from source), tshark reads captures in the tests, curl and openssl
+# are the TLS clients the reading censor is tested with, and iptables feeds its reader
+# where the kernel lacks nft's `queue` (the VM's kernel has it).
+HOST_PACKAGES=(libspandsp2 tshark gcc python3-dev curl openssl iptables)
 # The testbed VM image is built from these same lists (testbed/vm/image.py asks for them).
 VM_PACKAGES=(qemu-system-x86 qemu-utils debootstrap e2fsprogs)
 

@@ -47,6 +47,7 @@ from testbed.compile.plan import (
     classid,
     counter_name,
 )
+from testbed.compile.reading import DECIDED_BIT, class_reads, copy_rules, read_tests, reader_plan
 from testbed.errors import InputError, Problem
 from testbed.profile.actions import Action, Netem
 from testbed.profile.checks import flags_of
@@ -101,15 +102,19 @@ def compile_profile(loaded: LoadedProfile, target: Target | None = None) -> Plan
         for direction in DIRECTIONS
         for device in target.devices(direction)
     )
-    return Plan(profile.name, interfaces, _nft_plan(loaded, target), _features(profile))
+    _, tests = read_tests(loaded)
+    reader = reader_plan(profile, tests, *target.border(), target.table)
+    return Plan(profile.name, interfaces, _nft_plan(loaded, target), _features(profile), reader)
 
 
 def _compile_matches(loaded: LoadedProfile, flags: dict[str, str]) -> list[DNF]:
     """Each class's match in DNF; a match too large for nft rules is an InputError at its line."""
     out = []
+    by_key, _ = read_tests(loaded)
     for index, cls in enumerate(loaded.profile.classes):
         try:
-            out.append(compile_match(cls.match, loaded.address_sets, flags))
+            out.append(compile_match(cls.match, loaded.address_sets, flags, class_reads(cls, by_key),
+                                     DECIDED_BIT))
         except MatchTooLarge as exc:
             at = ("classes", index, "match")
             raise InputError([Problem(str(loaded.source), line_of(loaded.lines, at), dotted(at), str(exc))]) \
@@ -312,7 +317,9 @@ def _nft_plan(loaded: LoadedProfile, target: Target) -> NftPlan:
     inside, outside = target.border()
     one_side = f"meta priority set {classid(ONE_SIDE_MINOR)}"
     marked = f"meta mark set meta mark | {target.mark:#010x} " if target.mark else ""
+    _, tests = read_tests(loaded)
     forward = NftChain("forward", "forward", 0, (
+        *(copy_rules(DECIDED_BIT, tests) if tests else ()),
         NftRule(f"iifname {_names(inside)} oifname {_names(outside)} {marked}jump uplink"),
         NftRule(f"iifname {_names(outside)} oifname {_names(inside)} {marked}jump downlink"),
         *(NftRule(f"iifname {_names(side)} oifname {_names(side)} {one_side}", f"between hosts {where}: no "
@@ -376,6 +383,8 @@ def _features(profile: Profile) -> tuple[str, ...]:
                 needed.add("sch_tbf")
             if action.after:
                 needed.add("conntrack_acct")
+    if profile.reading_classes():
+        needed |= {"conntrack_acct", "nfqueue"}  # the reader's queue counts a flow's packets
     return tuple(sorted(needed))
 
 

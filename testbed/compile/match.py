@@ -259,9 +259,21 @@ def flag_bits(flags: list[str]) -> dict[str, str]:
     return {name: f"0x{1 << index:08x}" for index, name in enumerate(flags)}
 
 
-def compile_match(match: Match, sets: dict[str, tuple[str, ...]], flags: dict[str, str] | None = None) -> DNF:
-    """The conjunctions (each one nft rule's match part) for `match`."""
+def read_literal(bit: int, decided: int, holds: bool = True, depth: int = 4) -> Literal:
+    """The reader's answer to one test, from the connection's mark. Undecided flows match
+    neither the test nor its negation: not(yes) is (decided and no), and the reverse."""
+    yes = f"ct mark & {bit:#010x} == {bit:#010x}"
+    no = f"ct mark & {decided | bit:#010x} == {decided:#010x}"
+    negation = ((read_literal(bit, decided, not holds, depth - 1),),) if depth else ()
+    return Literal(yes if holds else no, negation)
+
+
+def compile_match(match: Match, sets: dict[str, tuple[str, ...]], flags: dict[str, str] | None = None,
+                  reads: dict[tuple, int] | None = None, decided: int = 0) -> DNF:
+    """The conjunctions (each one nft rule's match part) for `match`. `reads`: each reading
+    test's bit of the connection's mark, keyed by (field, patterns) (compile/reading.py)."""
     flags = flags or {}
+    reads = reads or {}
     parts: list[DNF] = []
     protocols = _protocols(match)
     if protocols is not None:
@@ -300,12 +312,17 @@ def compile_match(match: Match, sets: dict[str, tuple[str, ...]], flags: dict[st
     if match.flagged is not None:
         bit = flags[match.flagged]
         parts.append([(_plain(f"ct mark & {bit} == {bit}", f"ct mark & {bit} != {bit}"),)])
+    for kind in ("tls_sni", "http_host", "tls_ech", "tls"):
+        value = getattr(match, kind)
+        if value is not None:
+            key = (kind, tuple(value) if isinstance(value, list) else ())
+            parts.append([(read_literal(reads[key], decided, holds=value is not False),)])
     for child in match.all or []:
-        parts.append(compile_match(child, sets, flags))
+        parts.append(compile_match(child, sets, flags, reads, decided))
     if match.any:
-        parts.append(_or(*[compile_match(child, sets, flags) for child in match.any]))
+        parts.append(_or(*[compile_match(child, sets, flags, reads, decided) for child in match.any]))
     if match.not_ is not None:
-        parts.append(negate(compile_match(match.not_, sets, flags)))
+        parts.append(negate(compile_match(match.not_, sets, flags, reads, decided)))
     return _and(*parts) if parts else ALWAYS
 
 

@@ -144,6 +144,7 @@ class Plan:
     interfaces: tuple[InterfacePlan, ...]
     nft: NftPlan
     features: tuple[str, ...] = field(default_factory=tuple)  # kernel features needed
+    reader: Any = None  # compile/reading.ReaderPlan: what the userspace reader tests, if anything
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -5,6 +5,7 @@ Run inside the censor node, the output builds the same kernel state as `testbed 
 
 from __future__ import annotations
 
+import json
 import shlex
 
 from testbed.compile.plan import (
@@ -18,6 +19,7 @@ from testbed.compile.plan import (
     Plan,
     TbfLeaf,
 )
+from testbed.compile.reading import reader_spec
 from testbed.profile.units import format_duration, format_percent, format_rate
 
 CONNTRACK_ACCT = ("net.netfilter.nf_conntrack_acct", "1")
@@ -152,7 +154,33 @@ def shell_script(plan: Plan, netns: str | None = None, where: str | None = None)
     lines.append("# classification (nftables, loaded atomically)")
     lines.append(shlex.join([*prefix, "nft", "-f", "-"]) + " <<'EOF'")
     lines.append(nft_ruleset(plan.nft, plan.digest) + "EOF")
+    if plan.reader is not None:
+        lines += reader_commands(plan, prefix)
     return "\n".join(lines) + "\n"
+
+
+def reader_commands(plan: Plan, prefix: list[str]) -> list[str]:
+    """The reader and the rules that feed it: nft's form, and iptables' for kernels without
+    nft `queue` (CONFIG_NFT_QUEUE), as `testbed apply` chooses by probing."""
+    reader = plan.reader
+    table = f"{plan.nft.family} {plan.nft.table}"
+    chain = reader.queue_chain
+    lines = ["# the reader: each flow's first client data packets go to NFQUEUE "
+             f"{reader.queue}, read in userspace, until it marks the flow decided",
+             shlex.join([*prefix, "python3", "-m", "testbed.classify.reader", "spec.json", "."])
+             + "  # spec.json: " + json.dumps(reader_spec(reader), separators=(",", ":")),
+             "# where nft has `queue`:",
+             shlex.join([*prefix, "nft", "add", "chain", *table.split(), chain.name,
+                         f"{{ type filter hook {chain.hook} priority {chain.priority}; }}"])]
+    lines += [shlex.join([*prefix, "nft", "add", "rule", *table.split(), chain.name, *rule.text.split()])
+              for rule in chain.rules]
+    lines.append("# or, on a kernel without it (CONFIG_NFT_QUEUE unset), the xt NFQUEUE target:")
+    for program in ("iptables", "ip6tables"):
+        lines.append("# " + shlex.join([*prefix, program, "-t", "mangle", "-N", reader.iptables_chain]))
+        lines += ["# " + shlex.join([*prefix, program, *rule]) for rule in reader.iptables]
+        lines.append("# " + shlex.join([*prefix, program, "-t", "mangle", "-I", "FORWARD", "-j",
+                                        reader.iptables_chain]))
+    return lines
 
 
 def clear_commands(plan: Plan) -> list[list[str]]:

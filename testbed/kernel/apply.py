@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from pyroute2.netlink.exceptions import NetlinkError
 
 from testbed.compile.plan import InterfacePlan, NetemLeaf, PfifoLeaf, Plan, TbfLeaf
+from testbed.compile.reading import reader_chain
 from testbed.compile.render import nft_ruleset, sysctls
 from testbed.errors import KernelFeatureMissing
-from testbed.kernel import netem, netns, probe
+from testbed.kernel import netem, netns, probe, readers
 from testbed.kernel.readback import ApplyError, device_index, differences
 from testbed.kernel.tc import ROOT_HANDLE, delete_root
 from testbed.kernel.tc import parse_handle as _handle
@@ -67,10 +68,12 @@ def check_plan(plan: Plan, ns: str | None, dry_run: bool = True) -> None:
     with netns.route(ns) as ipr:
         for item in plan.interfaces:
             device_index(ipr, item.device)
+    if plan.reader is not None:
+        readers.queue_form()  # iptables, where the kernel needs it and it is missing: exit 3 now
     if not dry_run:
         return
-    result = netns.run(ns, ["nft", "-c", "-f", "-"], stdin=nft_ruleset(plan.nft, plan.digest),
-                       check=False)
+    ruleset = nft_ruleset(readers.installed_nft(plan), plan.digest)
+    result = netns.run(ns, ["nft", "-c", "-f", "-"], stdin=ruleset, check=False)
     if result.returncode != 0:
         raise _refused(result.stderr)
 
@@ -83,9 +86,16 @@ def apply(plan: Plan, ns: str | None) -> ApplyResult:
     if not differences(plan, ns):
         return ApplyResult(changed=False)
     try:
-        result = netns.run(ns, ["nft", "-f", "-"], stdin=nft_ruleset(plan.nft, plan.digest), check=False)
+        if plan.reader is not None:  # listening before any rule queues to it
+            readers.start(plan.reader, ns, plan.nft.table)
+        elif readers.running(ns, plan.nft.table):
+            readers.stop(ns, plan.nft.table)
+        ruleset = nft_ruleset(readers.installed_nft(plan), plan.digest)
+        result = netns.run(ns, ["nft", "-f", "-"], stdin=ruleset, check=False)
         if result.returncode != 0:
             raise _refused(result.stderr)
+        if plan.reader is not None and readers.queue_form() == "iptables":
+            readers.add_xt_rules(plan.reader, ns)
         for key, value in sysctls(plan):  # after nft: the ruleset's ct match loads conntrack
             netns.run(ns, ["sysctl", "-qw", f"{key}={value}"])
         with netns.route(ns) as ipr:
@@ -94,6 +104,9 @@ def apply(plan: Plan, ns: str | None) -> ApplyResult:
     except (NetlinkError, netns.CommandFailed) as exc:
         clear(plan, ns)
         raise ApplyError(f"applying {plan.profile} failed and was rolled back: {exc}") from exc
+    except readers.ReaderFailed:
+        clear(plan, ns)
+        raise
     remaining = differences(plan, ns)
     if remaining:
         raise ApplyError("the kernel does not hold the plan after applying:\n  " + "\n  ".join(remaining))
@@ -106,10 +119,14 @@ def clear(plan: Plan, ns: str | None) -> None:
 
 
 def clear_devices(ns: str | None, devices: list[str], table: str, family: str = "inet") -> None:
-    """Root qdiscs off `devices` (back to the kernel default) and the nft table gone."""
+    """Root qdiscs off `devices` (back to the kernel default), the nft table gone, and the
+    reader with its iptables chain, if the profile read."""
     with netns.route(ns) as ipr:
         for device in devices:
             found = ipr.link_lookup(ifname=device)
             if found:
                 delete_root(ipr, found[0])
     netns.run(ns, ["nft", "delete", "table", family, table], check=False)
+    if readers.directory(ns, table).exists():  # a reader was started here: no iptables call otherwise
+        readers.remove_xt_rules(reader_chain(table), ns)
+        readers.stop(ns, table)

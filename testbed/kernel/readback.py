@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from testbed.compile.plan import InterfacePlan, Leaf, NetemLeaf, NetemParams, PfifoLeaf, Plan, TbfLeaf
 from testbed.errors import EnvironmentFailure
-from testbed.kernel import netem, netns
+from testbed.kernel import netem, netns, readers
 from testbed.kernel.tc import TC_H_ROOT, format_handle
 
 INT32_MAX = 2**31 - 1  # the kernel's "no limit" for netem slot packets and bytes
@@ -160,8 +160,8 @@ def differences(plan: Plan, ns: str | None) -> list[str]:
         if comment != f"testbed plan {plan.digest}":
             diffs.append(f"nft table holds another plan ({comment!r})")
         counts = nft_rule_counts(ns, plan.nft.family, plan.nft.table)
-        for chain in plan.nft.chains:
+        for chain in readers.installed_nft(plan).chains:
             if counts.get(chain.name) != len(chain.rules):
                 diffs.append(f"nft chain {chain.name}: {counts.get(chain.name)} rules, "
                              f"expected {len(chain.rules)}")
-    return diffs
+    return diffs + readers.differences(plan, ns)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
+from testbed.profile.names import check_pattern
 from testbed.profile.types import (
     NAME_PATTERN,
     AddressList,
@@ -19,6 +20,7 @@ from testbed.profile.types import (
 )
 
 MAX_LENGTH = 65535
+NamePatterns = Annotated[list[Annotated[str, AfterValidator(check_pattern)]], BeforeValidator(as_list)]
 
 
 class LengthRange(Strict):
@@ -111,6 +113,12 @@ class Match(Strict):
                                 description="the connection was flagged by an earlier packet's class")
     flow: FlowMatch | None = Field(None, description="the packet's connection, both ways, by the tuple of "
                                                      "its first packet")
+    # read from the flow's first data packets by the userspace reader (testbed/classify)
+    tls_sni: NamePatterns | None = Field(None, description="the TLS ClientHello's server name: "
+                                         "name, *.suffix, *suffix, *substring*")
+    http_host: NamePatterns | None = Field(None, description="the HTTP request's Host header, same patterns")
+    tls_ech: bool | None = Field(None, description="the ClientHello carries Encrypted Client Hello (0xfe0d)")
+    tls: bool | None = Field(None, description="the flow opens with a TLS ClientHello")
     all: Annotated[list[Match], BeforeValidator(_some("all"))] | None = None
     any: Annotated[list[Match], BeforeValidator(_some("any"))] | None = None
     not_: Match | None = Field(None, alias="not")
@@ -125,7 +133,19 @@ class Match(Strict):
                              "protocol: udp")
         if self.payload is not None and self.protocol == "icmp":
             raise FieldError("payload", "payload offsets count from a UDP/TCP header: not for icmp")
+        for name in READ_FIELDS:
+            if getattr(self, name) is not None and self.protocol not in (None, "tcp"):
+                raise FieldError(name, f"{name} is read from a TCP stream: set protocol: tcp or leave "
+                                 "protocol out")
         return self
+
+
+READ_FIELDS = ("tls_sni", "http_host", "tls_ech", "tls")  # what the reader, not nft, decides
+
+
+def reads(match: Match) -> bool:
+    """Does the match, at any depth, test what only the reader can see?"""
+    return any(getattr(node, name) is not None for _, node in walk_paths(match) for name in READ_FIELDS)
 
 
 def walk_paths(match: Match, at: tuple = ()) -> Iterator[tuple[tuple, Match]]:

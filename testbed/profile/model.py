@@ -21,7 +21,7 @@ from pydantic import (
 )
 
 from testbed.profile.actions import DefaultDirections, Directions
-from testbed.profile.matches import Match
+from testbed.profile.matches import Match, reads
 from testbed.profile.types import (
     NAME_PATTERN,
     PROFILE_NAME_PATTERN,
@@ -33,11 +33,37 @@ from testbed.profile.types import (
     as_list,
 )
 
+DEFAULT_READ_PACKETS = 3  # a two-segment ClientHello (Chromium's, post-quantum) and one more
+MAX_READ_PACKETS = 16  # what a reader holds per undecided flow stays small
+
+
+class ReadOptions(Strict):
+    """How the reader looks at a flow for this class's reading fields (tls_sni, http_host, ...)."""
+
+    packets: int = Field(DEFAULT_READ_PACKETS, ge=1, le=MAX_READ_PACKETS,
+                         description="data packets of the client's side read at most")
+    reassembly: Literal["none", "full"] = Field(
+        "full", description="none: each packet read alone (TSPU's throttle); full: segments joined "
+                            "until the message is whole or `packets` is reached (TSPU's blocker)")
+    fail: Literal["open", "closed"] = Field(
+        "open", description="with the reader down, flows pass unread (open) or are dropped (closed)")
+
 
 class TrafficClass(Directions):
     name: str = Field(pattern=NAME_PATTERN)
     description: str | None = None
     match: Match = Field(default_factory=Match)
+    read: ReadOptions | None = None
+
+    @model_validator(mode="after")
+    def _read_needs_reading(self) -> TrafficClass:
+        if self.read is not None and not reads(self.match):
+            raise FieldError("read", "read options apply to tls_sni, http_host, tls_ech or tls in the match, "
+                             "and this class's match has none")
+        return self
+
+    def read_options(self) -> ReadOptions:
+        return self.read or ReadOptions()
 
 
 class Link(Strict):
@@ -100,5 +126,23 @@ class Profile(Strict):
                         raise FieldError((*at, key, "shape", "method"), "link.delay needs netem on every "
                                          "class, which tbf shaping cannot share; use shape.method: htb")
         return self
+
+    @model_validator(mode="after")
+    def _one_fail_mode(self) -> Profile:
+        """One reader serves every class, and the kernel either bypasses it or drops when it is down."""
+        modes = {}
+        for index, cls in enumerate(self.classes):
+            if reads(cls.match):
+                mode = cls.read_options().fail
+                if modes and mode not in modes:
+                    first = next(iter(modes.values()))
+                    raise FieldError(("classes", index, "read", "fail"), f"fail: {mode}, but class "
+                                     f"{first!r} reads with fail: {next(iter(modes))}; one reader serves "
+                                     "every class: give them one fail mode")
+                modes.setdefault(mode, cls.name)
+        return self
+
+    def reading_classes(self) -> list[TrafficClass]:
+        return [cls for cls in self.classes if reads(cls.match)]
 
 

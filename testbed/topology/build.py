@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import shutil
 import socket
 import subprocess
 import zlib
@@ -21,7 +22,7 @@ from collections.abc import Callable
 from pyroute2 import netns as pyroute2_netns
 
 from testbed.errors import EnvironmentFailure, InputError
-from testbed.kernel import netns
+from testbed.kernel import netns, readers
 from testbed.kernel.process import start_time
 from testbed.kernel.tc import ROOT_HANDLE
 from testbed.topology.model import (
@@ -258,6 +259,8 @@ def remove_netns(name: str) -> bool:
     for pid in pids:
         subprocess.run(["kill", "-9", pid], capture_output=True)
     subprocess.run(["ip", "netns", "del", name], capture_output=True)
+    for files in readers.READERS_DIR.glob(f"{name}.*"):  # a reader's, in a censor namespace
+        shutil.rmtree(files, ignore_errors=True)
     return not netns.exists(name)
 
 

@@ -16,7 +16,8 @@ from testbed.profile.loader import catalog, load_profile
 from testbed.profile.matches import Match
 
 DATA = Path(__file__).parent.parent / "data"
-GOLDEN_SOURCES = [DATA / "profiles" / "everything.yaml", DATA / "profiles" / "tbf.yaml", *catalog()]
+GOLDEN_SOURCES = [DATA / "profiles" / "everything.yaml", DATA / "profiles" / "tbf.yaml",
+                  DATA / "profiles" / "twitter-sni.yaml", *catalog()]
 
 
 @pytest.mark.parametrize("source", GOLDEN_SOURCES, ids=[p.stem for p in GOLDEN_SOURCES])

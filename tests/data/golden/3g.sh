@@ -18,7 +18,7 @@ nft -f - <<'EOF'
 table inet testbed
 delete table inet testbed
 table inet testbed {
-	comment "testbed plan de5ed95e52f7b685"
+	comment "testbed plan a715e3a27cd7a6af"
 	counter default.up { }
 	counter default.down { }
 	chain forward {

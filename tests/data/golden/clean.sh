@@ -18,7 +18,7 @@ nft -f - <<'EOF'
 table inet testbed
 delete table inet testbed
 table inet testbed {
-	comment "testbed plan 15e88bbcd30671f9"
+	comment "testbed plan a264dad45f86fe8a"
 	counter default.up { }
 	counter default.down { }
 	chain forward {

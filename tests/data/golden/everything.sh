@@ -67,7 +67,7 @@ nft -f - <<'EOF'
 table inet testbed
 delete table inet testbed
 table inet testbed {
-	comment "testbed plan 7490efe2ca88c318"
+	comment "testbed plan 9b48139947da85e9"
 	counter stun.up { }
 	counter stun.down { }
 	counter markov.up { }

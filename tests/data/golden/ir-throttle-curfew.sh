@@ -18,7 +18,7 @@ nft -f - <<'EOF'
 table inet testbed
 delete table inet testbed
 table inet testbed {
-	comment "testbed plan 863eaf32169bd8d4"
+	comment "testbed plan 9a7ba53b5a8e0486"
 	counter default.up { }
 	counter default.down { }
 	chain forward {

@@ -18,7 +18,7 @@ nft -f - <<'EOF'
 table inet testbed
 delete table inet testbed
 table inet testbed {
-	comment "testbed plan 166d60c4d287b6e0"
+	comment "testbed plan 875b5028d0096ad0"
 	counter default.up { }
 	counter default.down { }
 	chain forward {

@@ -22,7 +22,7 @@ nft -f - <<'EOF'
 table inet testbed
 delete table inet testbed
 table inet testbed {
-	comment "testbed plan 4b7cdc6b6d88230f"
+	comment "testbed plan 684e41f319036821"
 	counter registry.up { }
 	counter registry.up.dropped { }
 	counter registry.down { }

@@ -22,7 +22,7 @@ nft -f - <<'EOF'
 table inet testbed
 delete table inet testbed
 table inet testbed {
-	comment "testbed plan 2f830ffb24ada000"
+	comment "testbed plan aa804c24b72b7428"
 	counter twitter.up { }
 	counter twitter.up.dropped { }
 	counter twitter.down { }

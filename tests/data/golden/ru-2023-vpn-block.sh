@@ -31,7 +31,7 @@ nft -f - <<'EOF'
 table inet testbed
 delete table inet testbed
 table inet testbed {
-	comment "testbed plan f6a24e2a95772261"
+	comment "testbed plan 41d2c5de22b7b20e"
 	counter wireguard-handshake.up { }
 	counter wireguard-handshake.down { }
 	counter openvpn-handshake.up { }

@@ -27,7 +27,7 @@ nft -f - <<'EOF'
 table inet testbed
 delete table inet testbed
 table inet testbed {
-	comment "testbed plan dc99063a7365d16f"
+	comment "testbed plan 8d7da3d19d6f98de"
 	counter tcp-freeze.up { }
 	counter tcp-freeze.down { }
 	counter tcp-freeze.down.dropped { }

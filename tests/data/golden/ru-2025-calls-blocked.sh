@@ -34,7 +34,7 @@ nft -f - <<'EOF'
 table inet testbed
 delete table inet testbed
 table inet testbed {
-	comment "testbed plan b3918540edfb1502"
+	comment "testbed plan 2589ecb189c6878d"
 	counter stun.up { }
 	counter stun.up.dropped { }
 	counter stun.down { }

@@ -38,7 +38,7 @@ nft -f - <<'EOF'
 table inet testbed
 delete table inet testbed
 table inet testbed {
-	comment "testbed plan 6798bc0953798eff"
+	comment "testbed plan 1a36515977e625bb"
 	counter stun.up { }
 	counter stun.down { }
 	counter stun-flows.up { }

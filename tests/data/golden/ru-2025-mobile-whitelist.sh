@@ -22,7 +22,7 @@ nft -f - <<'EOF'
 table inet testbed
 delete table inet testbed
 table inet testbed {
-	comment "testbed plan e7c45914bd62608c"
+	comment "testbed plan ef1bf3dce5954cc0"
 	counter whitelist.up { }
 	counter whitelist.down { }
 	counter default.up { }

@@ -22,7 +22,7 @@ nft -f - <<'EOF'
 table inet testbed
 delete table inet testbed
 table inet testbed {
-	comment "testbed plan 44e37fd03d77e88e"
+	comment "testbed plan dece1bc167c58efe"
 	counter quic-v1-initial.up { }
 	counter quic-v1-initial.up.dropped { }
 	counter quic-v1-initial.down { }

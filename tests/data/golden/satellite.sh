@@ -18,7 +18,7 @@ nft -f - <<'EOF'
 table inet testbed
 delete table inet testbed
 table inet testbed {
-	comment "testbed plan 9f1470a4bc008f9e"
+	comment "testbed plan 5e961a963e32a6de"
 	counter default.up { }
 	counter default.down { }
 	chain forward {

@@ -22,7 +22,7 @@ nft -f - <<'EOF'
 table inet testbed
 delete table inet testbed
 table inet testbed {
-	comment "testbed plan 7b74e12c5b8ffd3c"
+	comment "testbed plan 93c6501c0e6c415e"
 	counter bucket.up { }
 	counter bucket.down { }
 	counter default.up { }

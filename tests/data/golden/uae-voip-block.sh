@@ -30,7 +30,7 @@ nft -f - <<'EOF'
 table inet testbed
 delete table inet testbed
 table inet testbed {
-	comment "testbed plan 72c0b7f60478f3ef"
+	comment "testbed plan 0cd1d4dbaab8e752"
 	counter sip.up { }
 	counter sip.up.dropped { }
 	counter sip.down { }
