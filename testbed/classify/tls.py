@@ -241,37 +241,37 @@ def _whole_list(ext: bytes, prefix: int) -> Span | None:
     return span
 
 
-def _server_names(ext: bytes) -> tuple[bytes, ...] | None:
-    """The host_name entries of a server_name extension's ServerNameList, in order."""
+def _entries(ext: bytes, head: int, prefix: int) -> list[tuple[bytes, bytes]] | None:
+    """The (head, value) entries of the list that fills extension `ext`: each a `head`-byte
+    field then a non-empty `prefix`-length vector; None if one is empty or overruns."""
     span = _whole_list(ext, 2)
     if span is None:
         return None
-    names: list[bytes] = []
+    entries: list[tuple[bytes, bytes]] = []
     offset = span[0]
-    while offset < len(ext):  # each turn moves on by at least 3 bytes
-        name = _vector(ext, offset + 1, 2, len(ext))
-        if not isinstance(name, tuple) or name[0] == name[1]:
+    while offset < len(ext):  # each turn moves on by at least head + prefix + 1 bytes
+        value = _vector(ext, offset + head, prefix, len(ext))
+        if not isinstance(value, tuple) or value[0] == value[1]:
             return None
-        if ext[offset] == NAME_TYPE_HOST_NAME:
-            names.append(ext[name[0]:name[1]])
-        offset = name[1]
-    return tuple(names)
+        entries.append((ext[offset:offset + head], ext[value[0]:value[1]]))
+        offset = value[1]
+    return entries
+
+
+def _server_names(ext: bytes) -> tuple[bytes, ...] | None:
+    """The host_name entries of a server_name extension's ServerNameList, in order."""
+    entries = _entries(ext, 1, 2)
+    if entries is None:
+        return None
+    return tuple(value for kind, value in entries if kind[0] == NAME_TYPE_HOST_NAME)
 
 
 def _protocols(ext: bytes) -> tuple[str, ...] | None:
     """The protocol names of an ALPN extension, in order (bytes outside ASCII escaped)."""
-    span = _whole_list(ext, 2)
-    if span is None:
+    entries = _entries(ext, 0, 1)
+    if entries is None:
         return None
-    names: list[str] = []
-    offset = span[0]
-    while offset < len(ext):  # each turn moves on by at least 2 bytes
-        name = _vector(ext, offset, 1, len(ext))
-        if not isinstance(name, tuple) or name[0] == name[1]:
-            return None
-        names.append(ext[name[0]:name[1]].decode("ascii", "backslashreplace"))
-        offset = name[1]
-    return tuple(names)
+    return tuple(value.decode("ascii", "backslashreplace") for _, value in entries)
 
 
 def _supported_versions(ext: bytes) -> tuple[int, ...] | None:

@@ -43,11 +43,13 @@ from testbed.compile.plan import (
     NftSet,
     PfifoLeaf,
     Plan,
+    ReadTest,
     TbfLeaf,
     classid,
     counter_name,
+    nft_names,
 )
-from testbed.compile.reading import DECIDED_BIT, class_reads, copy_rules, read_tests, reader_plan
+from testbed.compile.reading import class_reads, copy_rules, read_tests, reader_plan
 from testbed.errors import InputError, Problem
 from testbed.profile.actions import Action, Netem
 from testbed.profile.checks import flags_of
@@ -102,19 +104,17 @@ def compile_profile(loaded: LoadedProfile, target: Target | None = None) -> Plan
         for direction in DIRECTIONS
         for device in target.devices(direction)
     )
-    _, tests = read_tests(loaded)
-    reader = reader_plan(profile, tests, *target.border(), target.table)
-    return Plan(profile.name, interfaces, _nft_plan(loaded, target), _features(profile), reader)
+    tests = read_tests(loaded)
+    reader = reader_plan(loaded, tests, *target.border(), target.table)
+    return Plan(profile.name, interfaces, _nft_plan(loaded, target, tests), _features(profile), reader)
 
 
-def _compile_matches(loaded: LoadedProfile, flags: dict[str, str]) -> list[DNF]:
+def _compile_matches(loaded: LoadedProfile, flags: dict[str, str], tests: list[ReadTest]) -> list[DNF]:
     """Each class's match in DNF; a match too large for nft rules is an InputError at its line."""
     out = []
-    by_key, _ = read_tests(loaded)
     for index, cls in enumerate(loaded.profile.classes):
         try:
-            out.append(compile_match(cls.match, loaded.address_sets, flags, class_reads(cls, by_key),
-                                     DECIDED_BIT))
+            out.append(compile_match(cls.match, loaded.address_sets, flags, class_reads(cls, tests)))
         except MatchTooLarge as exc:
             at = ("classes", index, "match")
             raise InputError([Problem(str(loaded.source), line_of(loaded.lines, at), dotted(at), str(exc))]) \
@@ -292,7 +292,7 @@ def _class_rules(name: str, minor: int, action: Action, dnf: DNF, direction: Dir
     return rules
 
 
-def _nft_plan(loaded: LoadedProfile, target: Target) -> NftPlan:
+def _nft_plan(loaded: LoadedProfile, target: Target, tests: list[ReadTest]) -> NftPlan:
     profile = loaded.profile
     sets: list[NftSet] = []
     for name in sorted(loaded.address_sets):
@@ -304,7 +304,7 @@ def _nft_plan(loaded: LoadedProfile, target: Target) -> NftPlan:
     residual_checks: dict[Direction, list[NftRule]] = {"uplink": [], "downlink": []}
     chains_rules: dict[Direction, list[NftRule]] = {"uplink": [], "downlink": []}
     flags = flag_bits(flags_of(profile))
-    compiled = list(zip(profile.classes, _compile_matches(loaded, flags), strict=True))
+    compiled = list(zip(profile.classes, _compile_matches(loaded, flags, tests), strict=True))
     for direction in DIRECTIONS:
         for index, (cls, dnf) in enumerate(compiled):
             action = cls.for_direction(direction)
@@ -317,13 +317,13 @@ def _nft_plan(loaded: LoadedProfile, target: Target) -> NftPlan:
     inside, outside = target.border()
     one_side = f"meta priority set {classid(ONE_SIDE_MINOR)}"
     marked = f"meta mark set meta mark | {target.mark:#010x} " if target.mark else ""
-    _, tests = read_tests(loaded)
     forward = NftChain("forward", "forward", 0, (
-        *(copy_rules(DECIDED_BIT, tests) if tests else ()),
-        NftRule(f"iifname {_names(inside)} oifname {_names(outside)} {marked}jump uplink"),
-        NftRule(f"iifname {_names(outside)} oifname {_names(inside)} {marked}jump downlink"),
-        *(NftRule(f"iifname {_names(side)} oifname {_names(side)} {one_side}", f"between hosts {where}: no "
-                  "border crossed") for side, where in ((outside, "abroad"), (inside, "inside")))))
+        *(copy_rules(tests) if tests else ()),
+        NftRule(f"iifname {nft_names(inside)} oifname {nft_names(outside)} {marked}jump uplink"),
+        NftRule(f"iifname {nft_names(outside)} oifname {nft_names(inside)} {marked}jump downlink"),
+        *(NftRule(f"iifname {nft_names(side)} oifname {nft_names(side)} {one_side}",
+                  f"between hosts {where}: no border crossed")
+          for side, where in ((outside, "abroad"), (inside, "inside")))))
     chains = [NftChain(d, "", 0, tuple(residual_checks[d] + chains_rules[d])) for d in DIRECTIONS]
     # in class order, as nft lists them back; a class's dropped counter only where it drops
     used = " ".join(rule.text for chain in chains for rule in chain.rules)
@@ -364,11 +364,6 @@ def _default_rules(action: Action, direction: Direction) -> list[NftRule]:
                              f"burst {pol.burst} bytes {dropped} drop", "default"))
     rules.append(NftRule(f"meta priority set {classid(DEFAULT_MINOR)} {took}", "default"))
     return rules
-
-
-def _names(devices: tuple[str, ...]) -> str:
-    quoted = [f'"{d}"' for d in devices]
-    return quoted[0] if len(quoted) == 1 else "{ " + ", ".join(quoted) + " }"
 
 
 def _features(profile: Profile) -> tuple[str, ...]:

@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from itertools import product
 
-from testbed.profile.matches import FlowMatch, LengthRange, Match, PayloadMatch
+from testbed.compile.reading import DECIDED_BIT, test_key
+from testbed.profile.matches import READ_FIELDS, FlowMatch, LengthRange, Match, PayloadMatch
 
 MAX_RULES_PER_CLASS = 256
 
@@ -259,17 +260,18 @@ def flag_bits(flags: list[str]) -> dict[str, str]:
     return {name: f"0x{1 << index:08x}" for index, name in enumerate(flags)}
 
 
-def read_literal(bit: int, decided: int, holds: bool = True, depth: int = 4) -> Literal:
+def read_literal(bit: int, holds: bool = True, depth: int = 4) -> Literal:
     """The reader's answer to one test, from the connection's mark. Undecided flows match
-    neither the test nor its negation: not(yes) is (decided and no), and the reverse."""
+    neither the test nor its negation: not(yes) is (decided and no), and the reverse (to
+    `depth` negations; a match nests far fewer)."""
     yes = f"ct mark & {bit:#010x} == {bit:#010x}"
-    no = f"ct mark & {decided | bit:#010x} == {decided:#010x}"
-    negation = ((read_literal(bit, decided, not holds, depth - 1),),) if depth else ()
+    no = f"ct mark & {DECIDED_BIT | bit:#010x} == {DECIDED_BIT:#010x}"
+    negation = ((read_literal(bit, not holds, depth - 1),),) if depth else ()
     return Literal(yes if holds else no, negation)
 
 
 def compile_match(match: Match, sets: dict[str, tuple[str, ...]], flags: dict[str, str] | None = None,
-                  reads: dict[tuple, int] | None = None, decided: int = 0) -> DNF:
+                  reads: dict[tuple, int] | None = None) -> DNF:
     """The conjunctions (each one nft rule's match part) for `match`. `reads`: each reading
     test's bit of the connection's mark, keyed by (field, patterns) (compile/reading.py)."""
     flags = flags or {}
@@ -312,17 +314,16 @@ def compile_match(match: Match, sets: dict[str, tuple[str, ...]], flags: dict[st
     if match.flagged is not None:
         bit = flags[match.flagged]
         parts.append([(_plain(f"ct mark & {bit} == {bit}", f"ct mark & {bit} != {bit}"),)])
-    for kind in ("tls_sni", "http_host", "tls_ech", "tls"):
+    for kind in READ_FIELDS:
         value = getattr(match, kind)
         if value is not None:
-            key = (kind, tuple(value) if isinstance(value, list) else ())
-            parts.append([(read_literal(reads[key], decided, holds=value is not False),)])
+            parts.append([(read_literal(reads[test_key(kind, value)], holds=value is not False),)])
     for child in match.all or []:
-        parts.append(compile_match(child, sets, flags, reads, decided))
+        parts.append(compile_match(child, sets, flags, reads))
     if match.any:
-        parts.append(_or(*[compile_match(child, sets, flags, reads, decided) for child in match.any]))
+        parts.append(_or(*[compile_match(child, sets, flags, reads) for child in match.any]))
     if match.not_ is not None:
-        parts.append(negate(compile_match(match.not_, sets, flags, reads, decided)))
+        parts.append(negate(compile_match(match.not_, sets, flags, reads)))
     return _and(*parts) if parts else ALWAYS
 
 

@@ -132,6 +132,38 @@ class NftPlan:
     counters: tuple[str, ...] = ()  # named counters (testbed/kernel/counters.py reads them)
 
 
+@dataclass(frozen=True)
+class ReadTest:
+    """One test the reader answers per flow, with the bit of the connection's mark that says yes."""
+
+    bit: int
+    kind: str  # tls_sni, http_host, tls_ech, tls
+    patterns: tuple[str, ...]  # for tls_sni and http_host
+    packets: int
+    reassembly: str
+    owner: str  # the first class that asks it, for people reading the plan
+
+
+@dataclass(frozen=True)
+class ReaderPlan:
+    """The userspace reader's part (testbed/compile/reading.py): what it tests, and the two
+    forms of the rules that queue packets to it (nft where the kernel has `queue`, else xt)."""
+
+    queue: int
+    fail: str  # open: the kernel passes packets while no reader listens; closed: drops them
+    decided_bit: int
+    tests: tuple[ReadTest, ...]
+    queue_chain: NftChain
+    iptables: tuple[tuple[str, ...], ...]  # iptables arguments, one rule each
+    iptables_chain: str
+
+
+def nft_names(devices: tuple[str, ...]) -> str:
+    """Interface names as an nft match takes them: one quoted, or a set."""
+    quoted = [f'"{d}"' for d in devices]
+    return quoted[0] if len(quoted) == 1 else "{ " + ", ".join(quoted) + " }"
+
+
 def counter_name(traffic_class: str, direction: str, dropped: bool = False) -> str:
     """The named nft counter of what a class (or "default") took in a direction, or of what
     it dropped: "stun.up", "stun.up.dropped". Class names hold no dot: the name parses back."""
@@ -144,7 +176,7 @@ class Plan:
     interfaces: tuple[InterfacePlan, ...]
     nft: NftPlan
     features: tuple[str, ...] = field(default_factory=tuple)  # kernel features needed
-    reader: Any = None  # compile/reading.ReaderPlan: what the userspace reader tests, if anything
+    reader: ReaderPlan | None = None  # what the userspace reader tests, if the profile reads
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

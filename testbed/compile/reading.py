@@ -21,14 +21,12 @@ target through iptables, in a chain named after the table.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from testbed.compile.plan import NftChain, NftRule
+from testbed.compile.plan import NftChain, NftRule, ReaderPlan, ReadTest, nft_names
 from testbed.errors import InputError, Problem
 from testbed.profile.checks import flags_of
 from testbed.profile.loader import LoadedProfile
-from testbed.profile.matches import Match, walk_paths
-from testbed.profile.model import Profile, ReadOptions, TrafficClass
+from testbed.profile.matches import READ_FIELDS, walk_paths
+from testbed.profile.model import TrafficClass
 from testbed.profile.yamlpos import line_of
 
 DECIDED_BIT = 0x8000_0000
@@ -37,92 +35,49 @@ QUEUE_PRIORITY = -150  # before the classes' chain (priority 0): mangle's place,
 FIRST_DATA_PACKET = 3  # SYN, ACK, then the client's first data
 
 
-@dataclass(frozen=True)
-class ReadTest:
-    """One test the reader answers per flow, with the bit of the mark that says yes."""
-
-    bit: int
-    kind: str  # tls_sni, http_host, tls_ech, tls
-    patterns: tuple[str, ...]  # for tls_sni and http_host
-    packets: int
-    reassembly: str
-    owner: str  # the first class that asks it, for people reading the plan
+def test_key(kind: str, value: object) -> tuple[str, tuple[str, ...]]:
+    """A reading test as a match states it: the field and its patterns (none for booleans)."""
+    return kind, tuple(value) if isinstance(value, list) else ()
 
 
-@dataclass(frozen=True)
-class ReaderPlan:
-    queue: int
-    fail: str  # open: the kernel passes packets while no reader listens; closed: drops them
-    decided_bit: int
-    tests: tuple[ReadTest, ...]
-    queue_chain: NftChain  # the nft form, where the kernel has `queue`
-    iptables: tuple[tuple[str, ...], ...]  # the xt form: iptables arguments, one rule each
-    iptables_chain: str
-
-    @property
-    def mask(self) -> int:
-        return self.decided_bit | sum(t.bit for t in self.tests)
-
-    @property
-    def max_packets(self) -> int:
-        return max(t.packets for t in self.tests)
+def _asked(cls: TrafficClass) -> list[tuple[str, tuple[str, ...]]]:
+    return [test_key(kind, getattr(node, kind)) for _, node in walk_paths(cls.match)
+            for kind in READ_FIELDS if getattr(node, kind) is not None]
 
 
-def test_key(kind: str, value: object, options: ReadOptions | None = None) -> tuple:
-    """What makes two reading tests one: the field, its patterns and (for the bit) how it reads."""
-    patterns = tuple(value) if isinstance(value, list) else ()
-    return (kind, patterns) if options is None else (kind, patterns, options.packets, options.reassembly)
-
-
-def _tests_of(match: Match) -> list[tuple[str, object]]:
-    return [(kind, getattr(node, kind)) for _, node in walk_paths(match)
-            for kind in ("tls_sni", "http_host", "tls_ech", "tls") if getattr(node, kind) is not None]
-
-
-def read_bits(profile: Profile, flag_count: int) -> tuple[dict[tuple, ReadTest], list[ReadTest]]:
-    """Each reading test's bit, keyed by test_key() with the class's options."""
-    by_key: dict[tuple, ReadTest] = {}
-    bit = DECIDED_BIT >> 1
-    for cls in profile.reading_classes():
+def read_tests(loaded: LoadedProfile) -> list[ReadTest]:
+    """Each distinct reading test of the profile (field, patterns and its class's read
+    options) with its bit, from the top of the mark down; an InputError, located, when
+    they and the profile's flags (from the bottom up) do not fit 32 bits."""
+    tests: list[ReadTest] = []
+    for cls in loaded.profile.reading_classes():
         options = cls.read_options()
-        for kind, value in _tests_of(cls.match):
-            key = test_key(kind, value, options)
-            if key not in by_key:
-                by_key[key] = ReadTest(bit, kind, key[1], options.packets, options.reassembly, cls.name)
-                bit >>= 1
-    lowest = min((t.bit for t in by_key.values()), default=DECIDED_BIT)
-    if flag_count and (1 << (flag_count - 1)) >= lowest:
-        raise ValueError(f"{flag_count} flags and {len(by_key) + 1} reader bits do not fit the connection's "
-                         "32-bit mark")
-    return by_key, list(by_key.values())
+        for kind, patterns in _asked(cls):
+            if not any((t.kind, t.patterns, t.packets, t.reassembly) ==
+                       (kind, patterns, options.packets, options.reassembly) for t in tests):
+                tests.append(ReadTest(DECIDED_BIT >> (len(tests) + 1), kind, patterns, options.packets,
+                                      options.reassembly, cls.name))
+    flags = len(flags_of(loaded.profile))
+    if tests and flags and (1 << (flags - 1)) >= tests[-1].bit:
+        at = ("classes",)
+        raise InputError([Problem(str(loaded.source), line_of(loaded.lines, at), "classes",
+                                  f"{flags} flags and {len(tests) + 1} reader bits do not fit the "
+                                  "connection's 32-bit mark")])
+    return tests
 
 
-def read_tests(loaded: LoadedProfile) -> tuple[dict[tuple, ReadTest], list[ReadTest]]:
-    """read_bits() of a loaded profile; more bits than the mark holds is an InputError."""
-    try:
-        return read_bits(loaded.profile, len(flags_of(loaded.profile)))
-    except ValueError as exc:
-        raise InputError([Problem(str(loaded.source), line_of(loaded.lines, ("classes",)), "classes",
-                                  str(exc))]) from None
+def class_reads(cls: TrafficClass, tests: list[ReadTest]) -> dict[tuple[str, tuple[str, ...]], int]:
+    """The bits of the tests a class asks, keyed by test_key(), as compile_match looks them up."""
+    options = cls.read_options()
+    return {(t.kind, t.patterns): t.bit for t in tests
+            if (t.packets, t.reassembly) == (options.packets, options.reassembly)}
 
 
-def class_reads(cls: TrafficClass, by_key: dict[tuple, ReadTest]) -> dict[tuple, int]:
-    """The bits of the reading tests a class asks, keyed (field, patterns) as compile_match
-    looks them up: the tests read with this class's options."""
-    options = test_key("", [], cls.read_options())[2:]
-    return {key[:2]: test.bit for key, test in by_key.items() if key[2:] == options}
-
-
-def copy_rules(decided: int, tests: list[ReadTest]) -> tuple[NftRule, ...]:
+def copy_rules(tests: list[ReadTest]) -> tuple[NftRule, ...]:
     """The reader's bits, set on the deciding packet, into its connection's mark."""
+    rows = [(DECIDED_BIT, "decided"), *((t.bit, f"{t.kind} of {t.owner}") for t in tests)]
     return tuple(NftRule(f"meta mark & {bit:#010x} == {bit:#010x} ct mark set ct mark | {bit:#010x}",
-                         "reader: " + ("decided" if bit == decided else f"{kind} of {owner}"))
-                 for bit, kind, owner in [(decided, "", ""), *((t.bit, t.kind, t.owner) for t in tests)])
-
-
-def _names(devices: tuple[str, ...]) -> str:
-    quoted = [f'"{d}"' for d in devices]
-    return quoted[0] if len(quoted) == 1 else "{ " + ", ".join(quoted) + " }"
+                         f"reader: {what}") for bit, what in rows)
 
 
 def reader_spec(reader: ReaderPlan) -> dict:
@@ -137,26 +92,25 @@ def reader_chain(table: str) -> str:
     return f"{table}-read"[:28]
 
 
-def reader_plan(profile: Profile, tests: list[ReadTest], inside: tuple[str, ...],
+def reader_plan(loaded: LoadedProfile, tests: list[ReadTest], inside: tuple[str, ...],
                 outside: tuple[str, ...], table: str) -> ReaderPlan | None:
     if not tests:
         return None
-    fail = profile.reading_classes()[0].read_options().fail
-    bypass = " bypass" if fail == "open" else ""
+    fail = loaded.profile.reading_classes()[0].read_options().fail  # one for all: the model checks
+    sides = ((inside, outside), (outside, inside))  # whichever side opened the connection
     unread = (f"meta l4proto tcp ct direction original ct mark & {DECIDED_BIT:#010x} == 0 "
               f"ct original packets >= {FIRST_DATA_PACKET}")
-    queue = f"queue num {QUEUE_NUMBER}{bypass}"
-    rules = tuple(NftRule(f"iifname {_names(a)} oifname {_names(b)} {unread} {queue}",
-                          "to the reader: undecided flows' client data")
-                  for a, b in ((inside, outside), (outside, inside)))
-    chain_name = reader_chain(table)
+    queue = f"queue num {QUEUE_NUMBER}" + (" bypass" if fail == "open" else "")
+    rules = tuple(NftRule(f"iifname {nft_names(a)} oifname {nft_names(b)} {unread} {queue}",
+                          "to the reader: undecided flows' client data") for a, b in sides)
+    chain = reader_chain(table)
     xt = tuple(
-        ("-t", "mangle", "-A", chain_name, "-i", a, "-o", b, "-p", "tcp",
+        ("-t", "mangle", "-A", chain, "-i", a, "-o", b, "-p", "tcp",
          "-m", "conntrack", "--ctdir", "ORIGINAL",
          "-m", "connmark", "--mark", f"0/{DECIDED_BIT:#x}",
          "-m", "connbytes", "--connbytes", f"{FIRST_DATA_PACKET}:", "--connbytes-dir", "original",
          "--connbytes-mode", "packets",
          "-j", "NFQUEUE", "--queue-num", str(QUEUE_NUMBER), *(("--queue-bypass",) if fail == "open" else ()))
-        for sides in ((inside, outside), (outside, inside)) for a in sides[0] for b in sides[1])
+        for ins, outs in sides for a in ins for b in outs)
     return ReaderPlan(QUEUE_NUMBER, fail, DECIDED_BIT, tuple(tests),
-                      NftChain("read", "forward", QUEUE_PRIORITY, rules), xt, chain_name)
+                      NftChain("read", "forward", QUEUE_PRIORITY, rules), xt, chain)

@@ -8,12 +8,14 @@ from pathlib import Path
 
 
 def start_time(pid: int) -> int | None:
-    """The process's start time, or None when there is no such process."""
+    """The process's start time, or None when there is no such process or it has exited and
+    waits to be reaped (a zombie: its parent, a test or a session, has not collected it)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    return int(stat.rsplit(")", 1)[1].split()[19])  # after the name, which may hold spaces
+    fields = stat.rsplit(")", 1)[1].split()  # after the name, which may hold spaces
+    return None if fields[0] == "Z" else int(fields[19])
 
 
 def alive(pid: int | None, started: int | None) -> bool:

@@ -13,7 +13,6 @@ chain named after the table (the one exception to "one nft table per run").
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
 import json
@@ -25,8 +24,8 @@ import sys
 import time
 from pathlib import Path
 
-from testbed.compile.plan import NftPlan, Plan
-from testbed.compile.reading import ReaderPlan, reader_spec
+from testbed.compile.plan import NftPlan, Plan, ReaderPlan
+from testbed.compile.reading import reader_spec
 from testbed.errors import EnvironmentFailure, ProgramMissing
 from testbed.kernel import netns
 from testbed.kernel.process import alive, start_time
@@ -65,7 +64,7 @@ def installed_nft(plan: Plan) -> NftPlan:
     return dataclasses.replace(plan.nft, chains=(*plan.nft.chains, plan.reader.queue_chain))
 
 
-def _record(ns: str | None, table: str) -> dict | None:
+def owner_record(ns: str | None, table: str) -> dict | None:
     try:
         return json.loads((directory(ns, table) / "pid.json").read_text())
     except (OSError, ValueError):
@@ -74,7 +73,7 @@ def _record(ns: str | None, table: str) -> dict | None:
 
 def running(ns: str | None, table: str, reader: ReaderPlan | None = None) -> bool:
     """A reader runs for this censor and table (serving `reader`'s spec, when given)."""
-    record = _record(ns, table)
+    record = owner_record(ns, table)
     if record is None or not alive(record.get("pid"), record.get("started")):
         return False
     return reader is None or record.get("spec") == reader_spec(reader)
@@ -82,7 +81,7 @@ def running(ns: str | None, table: str, reader: ReaderPlan | None = None) -> boo
 
 def failure(ns: str | None, table: str) -> str | None:
     """Why a reader that was started is not running (None while it runs, or if none was)."""
-    record = _record(ns, table)
+    record = owner_record(ns, table)
     if record is None or alive(record.get("pid"), record.get("started")):
         return None
     log = directory(ns, table) / "stderr.log"
@@ -117,17 +116,9 @@ def start(reader: ReaderPlan, ns: str | None, table: str) -> None:
         time.sleep(0.02)
 
 
-def _reap(pid: int) -> bool:
-    """Collect the reader's exit if this process started it (a test, a scenario's session),
-    so that it does not linger as a zombie that still looks alive; always True."""
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)
-    return True
-
-
 def stop(ns: str | None, table: str) -> bool:
     """End the reader of this censor and table; whether one was running."""
-    record = _record(ns, table)
+    record = owner_record(ns, table)
     if record is None or not alive(record.get("pid"), record.get("started")):
         return False
     pid = record["pid"]
@@ -137,11 +128,21 @@ def stop(ns: str | None, table: str) -> bool:
         except ProcessLookupError:
             break
         deadline = time.monotonic() + grace
-        while _reap(pid) and alive(pid, record.get("started")) and time.monotonic() < deadline:
+        while alive(pid, record.get("started")) and time.monotonic() < deadline:
             time.sleep(0.02)
         if not alive(pid, record.get("started")):
             break
     return True
+
+
+def forget(namespace: str) -> list[Path]:
+    """End the readers of a namespace that is going or gone (one whose namespace was deleted
+    under it would keep it alive) and remove their files; what was removed."""
+    found = sorted(READERS_DIR.glob(f"{namespace}.*")) if READERS_DIR.exists() else []
+    for where in found:
+        stop(namespace, where.name.split(".", 1)[1])
+        shutil.rmtree(where, ignore_errors=True)
+    return found
 
 
 def summary(ns: str | None, table: str) -> dict | None:

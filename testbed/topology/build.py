@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import shutil
 import socket
 import subprocess
 import zlib
@@ -259,8 +258,7 @@ def remove_netns(name: str) -> bool:
     for pid in pids:
         subprocess.run(["kill", "-9", pid], capture_output=True)
     subprocess.run(["ip", "netns", "del", name], capture_output=True)
-    for files in readers.READERS_DIR.glob(f"{name}.*"):  # a reader's, in a censor namespace
-        shutil.rmtree(files, ignore_errors=True)
+    readers.forget(name)
     return not netns.exists(name)
 
 

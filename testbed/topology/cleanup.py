@@ -11,7 +11,6 @@ themselves without touching what another run left for its own owner to inspect.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 
 from testbed.kernel import netns, readers
@@ -95,10 +94,9 @@ def clean(everything: bool = False, run: str | None = None, pid: int | None = No
         if run_id not in claimed and ours(run_id) and remove_nat(run_id):
             removed.append(f"nft table ip {nat_table(run_id)}")
     for where in sorted(readers.READERS_DIR.glob(f"{NS_PREFIX}*")) if readers.READERS_DIR.exists() else []:
-        namespace = where.name.split(".", 1)[0]  # a reader's files outlive it, not its namespace
+        namespace = where.name.split(".", 1)[0]  # a namespace deleted under its reader
         if not netns.exists(namespace) and ours(_run_of(namespace)):
-            shutil.rmtree(where, ignore_errors=True)
-            removed.append(f"reader files {where}")
+            removed += [f"reader {path.name}" for path in readers.forget(namespace)]
     for name in _root_links():  # the Mininet backend makes links in this namespace first
         if name.startswith(NS_PREFIX) and _run_of(name) not in claimed and ours(_run_of(name)):
             subprocess.run(["ip", "link", "del", name], capture_output=True)

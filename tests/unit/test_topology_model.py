@@ -81,6 +81,25 @@ def test_clean_pid_judges_by_the_recorded_owner_first(tmp_path, monkeypatch) -> 
     assert not cleanup.created_by(given_out_by_7, 9, started=600)
 
 
+def test_a_process_that_exited_is_not_alive_before_it_is_reaped() -> None:
+    import subprocess
+    import time
+
+    from testbed.kernel.process import alive, start_time
+
+    child = subprocess.Popen(["sleep", "30"])
+    started = start_time(child.pid)
+    assert started is not None and alive(child.pid, started)
+    child.kill()
+    deadline = time.monotonic() + 5
+    while alive(child.pid, started) and time.monotonic() < deadline:  # a zombie until waited for
+        time.sleep(0.01)
+    try:
+        assert start_time(child.pid) is None and not alive(child.pid, started)
+    finally:
+        child.wait()
+
+
 def test_a_recorded_owner_is_one_process_pid_and_start_time() -> None:
     from testbed.kernel.process import owned_by
 
