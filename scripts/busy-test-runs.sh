@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run the host and VM tiers N times in a row with one CPU core kept busy by another process
 # (a Python busy loop), as a loaded CI machine or laptop would be; print each run's result
-# and duration. The robustness claim in README "Tests" comes from this. The unit tier is
+# and duration. The robustness claim in docs/tests.md comes from this. The unit tier is
 # left out: it measures no time and sends no packet.
 #   sudo scripts/busy-test-runs.sh [N]     (default 5; the VM image must be built)
 set -uo pipefail

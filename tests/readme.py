@@ -1,4 +1,5 @@
-"""The README's shell blocks, as the tests that run them as written read them."""
+"""The shell blocks of the README and the guide (docs/), as the tests that run them as
+written read them."""
 
 from __future__ import annotations
 
@@ -7,11 +8,11 @@ import re
 from tests.cli import ROOT
 
 
-def shell_lines(after: str, before: str | None = None) -> list[str]:
-    """Every command line of the ```sh blocks between the marker `after` and the next
-    section (or the marker `before`), without its trailing comment."""
-    text = (ROOT / "README.md").read_text()
-    assert after in text, f"the README has no {after!r}"
+def shell_lines(after: str, before: str | None = None, page: str = "README.md") -> list[str]:
+    """Every command line of the ```sh blocks of `page` between the marker `after` and the
+    next section (or the marker `before`), without its trailing comment."""
+    text = (ROOT / page).read_text()
+    assert after in text, f"{page} has no {after!r}"
     section = text.split(after, 1)[1].split("\n## ", 1)[0]
     if before is not None:
         section = section.split(before, 1)[0]

@@ -132,7 +132,7 @@ def schema() -> None:
 @click.option("--check", is_flag=True,
               help="Only say whether the generated docs are current (exit 1 if not).")
 def docs(measured: Path | None, check: bool) -> None:
-    """Write the generated docs: docs/profiles.md, docs/metrics.md, README's metric table."""
+    """Write the generated docs: docs/profiles.md and docs/metrics.md."""
     from testbed.report.catalog import merge_measured
     from testbed.scenario import docs as generated
 

@@ -201,8 +201,8 @@ def test_a_blocked_flow_gets_no_answers_while_others_do_and_clear_lifts_the_bloc
 
 
 def walkthrough() -> list[str]:
-    """The README's gateway commands, as written."""
-    return shell_lines("**A real phone behind the censor.**")
+    """The guide's gateway commands (docs/gateway.md), as written."""
+    return shell_lines("**A real phone behind the censor.**", page="docs/gateway.md")
 
 
 def test_the_readme_walkthrough_runs_as_written_and_leaves_the_machine_as_it_was(bench) -> None:

@@ -1,4 +1,4 @@
-"""The README's quick tour, run as written (as root; the test's own run id stands in for
+"""The README's quick tour and the guide's app walkthrough, run as written (as root; the test's own run id stands in for
 "main", so a user's run "main" on this machine is never touched)."""
 
 from __future__ import annotations
@@ -42,9 +42,9 @@ def test_the_quick_tour_runs_as_written() -> None:
 
 
 def app_walkthrough() -> list[str]:
-    """The shell lines of README "Test your own app" up to the gateway (its own test runs
-    that part: tests/host/test_gateway.py)."""
-    return shell_lines("## Test your own app", "**A real phone behind the censor.**")
+    """The shell lines of the guide's "Test your own app" (the gateway's page has its own
+    test: tests/host/test_gateway.py)."""
+    return shell_lines("# Test your own app", page="docs/your-app.md")
 
 
 def test_the_app_walkthrough_runs_as_written() -> None:

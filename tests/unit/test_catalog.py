@@ -49,7 +49,7 @@ def test_signatures_are_reachable_by_profile_name_and_nothing_is_orphaned() -> N
 
 
 def test_docs_are_generated_from_the_current_catalog() -> None:
-    """docs/profiles.md, docs/metrics.md and README's metric table must be regenerated (`testbed
+    """docs/profiles.md and docs/metrics.md must be regenerated (`testbed
     docs`) when a profile, a signature or a workload's metrics change."""
     from testbed.scenario.docs import stale
 

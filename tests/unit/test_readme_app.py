@@ -1,4 +1,4 @@
-"""README "Test your own app": its pytest excerpt is the example's own test, word for word,
+"""The guide's "Test your own app" (docs/your-app.md): its pytest excerpt is the example's own test, word for word,
 so the code people copy is code CI runs (examples/voiceapp/test_voiceapp.py)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from tests.cli import ROOT
 
 
 def test_the_fixture_excerpt_is_the_examples_own_test() -> None:
-    section = (ROOT / "README.md").read_text().split("## Test your own app", 1)[1].split("\n## ", 1)[0]
+    section = (ROOT / "docs" / "your-app.md").read_text()
     blocks = re.findall(r"```python\n(.*?)```", section, re.DOTALL)
     assert len(blocks) == 1
     example = (ROOT / "examples" / "voiceapp" / "test_voiceapp.py").read_text()
