@@ -34,7 +34,8 @@ class DownloadResult:
     kbit_steady: float  # mean rate over the second half of the transfer's time
 
 
-def _send(conn: socket.socket, size: int, seconds: float) -> None:
+def send_bulk(conn: socket.socket, size: int, seconds: float) -> bool:
+    """Send `size` bytes (0: until the deadline); True if the peer reset the connection."""
     block = bytes(CHUNK)
     sent = 0
     deadline = time.monotonic() + seconds
@@ -44,16 +45,17 @@ def _send(conn: socket.socket, size: int, seconds: float) -> None:
             sent += conn.send(block if size == 0 else block[: min(CHUNK, size - sent)])
         except TimeoutError:
             continue  # the censor holds the window shut: keep trying until the deadline
-        except OSError:
-            return
+        except OSError as exc:
+            return isinstance(exc, ConnectionResetError)
     with contextlib.suppress(OSError):
         conn.shutdown(socket.SHUT_WR)
+    return False
 
 
-def _receive(conn: socket.socket, size: int, seconds: float, idle_s: float) -> dict:
+def receive_bulk(conn: socket.socket, size: int, seconds: float, idle_s: float) -> dict:
     """Read until EOF, `size` bytes, the deadline, or `idle_s` without a byte (a stall)."""
     progress: list[tuple[float, int]] = []
-    total, stalled = 0, False
+    total, stalled, reset = 0, False, False
     start = time.monotonic()
     deadline = start + seconds
     conn.settimeout(min(idle_s, 0.5))
@@ -66,7 +68,8 @@ def _receive(conn: socket.socket, size: int, seconds: float, idle_s: float) -> d
                 stalled = True
                 break
             continue
-        except OSError:
+        except OSError as exc:
+            reset = isinstance(exc, ConnectionResetError)
             break
         if not chunk:
             break
@@ -75,7 +78,7 @@ def _receive(conn: socket.socket, size: int, seconds: float, idle_s: float) -> d
         progress.append((last_byte_at - start, total))
     step = len(progress) // 4096 + 1  # keep the report small: at most ~4096 samples
     kept = progress[::step] + ([progress[-1]] if progress and step > 1 else [])
-    return {"connected": True, "bytes": total, "stalled": stalled, "progress": kept}
+    return {"connected": True, "bytes": total, "stalled": stalled, "reset": reset, "progress": kept}
 
 
 def serve(port: int, direction: str, size: int, seconds: float, idle_s: float) -> dict | None:
@@ -91,9 +94,9 @@ def serve(port: int, direction: str, size: int, seconds: float, idle_s: float) -
     except TimeoutError:
         return {"connected": False, "bytes": 0, "stalled": False, "progress": []}
     if direction == "down":
-        _send(conn, size, seconds)
+        send_bulk(conn, size, seconds)
         return None
-    return _receive(conn, size, seconds, idle_s)
+    return receive_bulk(conn, size, seconds, idle_s)
 
 
 def client(host: str, port: int, direction: str, size: int, seconds: float, idle_s: float) -> dict | None:
@@ -102,8 +105,8 @@ def client(host: str, port: int, direction: str, size: int, seconds: float, idle
     except OSError:
         return {"connected": False, "bytes": 0, "stalled": False, "progress": []}
     if direction == "down":
-        return _receive(conn, size, seconds, idle_s)
-    _send(conn, size, seconds)
+        return receive_bulk(conn, size, seconds, idle_s)
+    send_bulk(conn, size, seconds)
     return None
 
 

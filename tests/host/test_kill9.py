@@ -28,7 +28,7 @@ WEBRTC_SCENARIO = ROOT / "tests" / "data" / "scenarios" / "webrtc-kill.yaml"
 # (command, its arguments, seconds after its start at which it is killed): 4 points each
 POINTS = [
     ("up", lambda run, out: ["up", "--run", run], (0.05, 0.2, 0.5, 1.5)),
-    ("apply", lambda run, out: ["apply", "ru-2021-twitter-throttle", "--run", run], (0.1, 0.6, 1.2, 2.5)),
+    ("apply", lambda run, out: ["apply", "ru-2021-twitter-throttle-by-address", "--run", run], (0.1, 0.6, 1.2, 2.5)),
     ("run", lambda run, out: ["run", str(HOST_SCENARIO), "--allow-commands", "--results", out], (0.5, 2.0, 4.0, 7.0)),
     ("calls", lambda run, out: ["calls", "--seconds", "3", "--results", out], (0.3, 1.0, 2.5, 4.5)),
     ("vm-run", lambda run, out: ["vm", "run", "--", "sleep", "60"], (1.0, 4.0, 8.0, 14.0)),

@@ -47,7 +47,7 @@ def _users_test(folder: Path, profile: str) -> Path:
 
 
 def test_the_fixture_builds_the_users_network_with_a_profile_nft_alone_needs(folder: Path) -> None:
-    result = _pytest(_users_test(folder, "ru-2021-twitter-throttle"))
+    result = _pytest(_users_test(folder, "ru-2021-twitter-throttle-by-address"))
     assert "1 passed" in result.stdout, result.stdout[-2000:] + result.stderr[-2000:]
 
 
@@ -59,5 +59,5 @@ def test_the_fixture_skips_saying_why_and_how_to_run_in_the_vm(folder: Path) -> 
     else:
         assert "1 skipped" in result.stdout and "this kernel lacks sch_netem" in result.stdout, result.stdout
         assert "testbed vm run -- python3 -m pytest PATH" in result.stdout
-    as_nobody = _pytest(_users_test(folder, "ru-2021-twitter-throttle"), as_nobody=True)
+    as_nobody = _pytest(_users_test(folder, "ru-2021-twitter-throttle-by-address"), as_nobody=True)
     assert "1 skipped" in as_nobody.stdout and "needs root" in as_nobody.stdout, as_nobody.stdout[-2000:]

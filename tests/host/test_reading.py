@@ -17,7 +17,7 @@ from testbed.kernel import netns, readers
 from testbed.topology.model import TopologyState
 from tests.host.conftest import apply_profile
 
-PROFILE = Path(__file__).parents[1] / "data" / "profiles" / "twitter-sni.yaml"
+PROFILE = Path(__file__).parents[2] / "profiles" / "ru-2021-twitter-throttle.yaml"
 HELLO = Path(__file__).parents[1] / "data" / "clienthellos" / "curl-https.bin"
 BODY_BYTES = 3_000_000
 # nft's byte limit holds one second at the rate plus the burst (nft_limit.c), then refills at
@@ -128,7 +128,7 @@ def test_a_split_clienthello_escapes_only_a_reader_that_does_not_join_segments(
     topo = server
     text = PROFILE.read_text().replace("read: {packets: 1, reassembly: none, fail: open}",
                                        f"read: {{packets: {packets}, reassembly: {reassembly}, fail: open}}")
-    profile = tmp_path / "twitter-sni.yaml"
+    profile = tmp_path / "ru-2021-twitter-throttle.yaml"
     profile.write_text(text)
     apply_profile(topo, profile)
     _send_split_hello(topo, 1)
@@ -148,7 +148,7 @@ def _kill_reader(topo: TopologyState) -> None:
 def test_a_dead_reader_lets_flows_pass_or_stops_them_as_fail_says(server: TopologyState, tmp_path: Path,
                                                                    fail: str) -> None:
     topo = server
-    profile = tmp_path / "twitter-sni.yaml"
+    profile = tmp_path / "ru-2021-twitter-throttle.yaml"
     profile.write_text(PROFILE.read_text().replace("fail: open", f"fail: {fail}"))
     plan = apply_profile(topo, profile)
     _kill_reader(topo)

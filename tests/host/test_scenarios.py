@@ -120,14 +120,14 @@ def test_a_signal_leaves_nothing_and_marks_results_incomplete(tmp_path, signum) 
 
 
 def test_matrix_runs_every_profile_and_codec(tmp_path) -> None:
-    result = run_cli("matrix", "ru-2021-twitter-throttle", "--codec", "g711", "--codec", "g729", "--seconds", "2",
+    result = run_cli("matrix", "ru-2021-twitter-throttle-by-address", "--codec", "g711", "--codec", "g729", "--seconds", "2",
                      "--results", str(tmp_path))
     assert result.returncode == 0, result.stderr
     (directory,) = tmp_path.iterdir()
     cells = json.loads((directory / "matrix.json").read_text())
     assert {(c["profile"], c["codec"]) for c in cells} == {
         ("clean-path", "g711"), ("clean-path", "g729"),
-        ("ru-2021-twitter-throttle", "g711"), ("ru-2021-twitter-throttle", "g729")}
+        ("ru-2021-twitter-throttle-by-address", "g711"), ("ru-2021-twitter-throttle-by-address", "g729")}
     assert all(not c["error"] and c["chat_delivered"] == 1.0 for c in cells)
     g729 = next(c for c in cells if c["codec"] == "g729" and c["profile"] == "clean-path")
     g711 = next(c for c in cells if c["codec"] == "g711" and c["profile"] == "clean-path")

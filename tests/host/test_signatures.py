@@ -37,7 +37,7 @@ def test_twitter_policer_and_freeze_residual_keep_state_for_10_minutes() -> None
     topo = build.up(TopologySpec(outside=["twitter=104.244.42.65", "dc=5.9.10.20"]), run)
     try:
         caller, twitter, dc = topo.node("caller"), topo.node("twitter"), topo.node("dc")
-        apply_profile(topo, resolve_profile_path("ru-2021-twitter-throttle"))
+        apply_profile(topo, resolve_profile_path("ru-2021-twitter-throttle-by-address"))
         tcp_download(twitter.netns, caller.netns, twitter.address(), 20_000, port=443)
         elements = _set_elements(topo.censor.netns, "pol_twitter_down_v4")
         assert elements, "the download's flow has policer state"

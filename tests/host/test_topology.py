@@ -81,9 +81,9 @@ def test_cli_up_exec_apply_status_clear_down(tmp_path) -> None:
     try:
         addr = _cli("exec", "caller", "--run", run, "--", "ip", "-o", "-4", "addr", "show", "eth0").stdout
         assert "198.18.0.2/24" in addr
-        applied = _cli("apply", "profiles/ru-2021-twitter-throttle.yaml", "--run", run)
+        applied = _cli("apply", "profiles/ru-2021-twitter-throttle-by-address.yaml", "--run", run)
         assert "read back and verified" in applied.stdout
-        assert "ru-2021-twitter-throttle" in _cli("status").stdout
+        assert "ru-2021-twitter-throttle-by-address" in _cli("status").stdout
         bad = tmp_path / "bad.yaml"
         bad.write_text("name: bad\ntitle: t\nconfidence: guessed\nclasses: [{name: a, match: {protocol: tcpp}}]\n")
         refused = _cli("apply", str(bad), "--run", run, check=False)
@@ -117,7 +117,7 @@ def test_clean_removes_a_run_killed_while_coming_up() -> None:
 
 
 def test_try_measures_before_and_after() -> None:
-    proc = popen("try", "ru-2021-twitter-throttle", "--seconds", "1", stdout=subprocess.PIPE,
+    proc = popen("try", "ru-2021-twitter-throttle-by-address", "--seconds", "1", stdout=subprocess.PIPE,
                  stderr=subprocess.PIPE)
     stdout, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 0, stderr

@@ -13,8 +13,9 @@ from testbed.scenario.loader import SIGNATURE_DIR, load_scenario, resolve_scenar
 
 PROFILES = catalog()
 REQUIRED = {"clean", "3g", "lossy-wifi", "satellite", "ru-2025-calls-degraded", "ru-2025-calls-blocked",
-            "ru-2021-twitter-throttle", "ru-2025-16kb-freeze", "ru-tspu-quic-block", "ru-2023-vpn-block",
-            "ru-2018-telegram-ip-block", "ru-2025-mobile-whitelist", "ir-throttle-curfew", "uae-voip-block"}
+            "ru-2021-twitter-throttle-by-address", "ru-2025-16kb-freeze", "ru-tspu-quic-block", "ru-2023-vpn-block",
+            "ru-2018-telegram-ip-block", "ru-2025-mobile-whitelist", "ir-throttle-curfew", "uae-voip-block",
+            "ru-2021-twitter-throttle", "ru-tspu-ech-block", "ru-2025-mobile-whitelist-sni"}
 
 
 def test_the_catalog_has_every_technique() -> None:
@@ -100,7 +101,7 @@ def test_try_hint_puts_the_callee_inside_a_matched_range() -> None:
     from testbed.topology.model import HostSpec
 
     assert address_hint(load_profile(resolve_profile_path("clean"))) is None
-    hint = address_hint(load_profile(resolve_profile_path("ru-2021-twitter-throttle")))
+    hint = address_hint(load_profile(resolve_profile_path("ru-2021-twitter-throttle-by-address")))
     assert hint is not None
     example = hint.rsplit(" ", 1)[-1]
     assert ipaddress.ip_address(example) in ipaddress.ip_network("104.244.40.0/21")

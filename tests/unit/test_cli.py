@@ -30,7 +30,7 @@ def test_list_shows_every_catalog_profile_with_confidence() -> None:
 
 
 def test_show_and_validate() -> None:
-    shown = _cli("profiles", "show", "ru-2021-twitter-throttle")
+    shown = _cli("profiles", "show", "ru-2021-twitter-throttle-by-address")
     assert shown.returncode == 0 and "Xue et al." in shown.stdout
     valid = _cli("profiles", "validate", *map(str, catalog()))
     assert valid.returncode == 0 and valid.stdout.count(": ok") == len(catalog())

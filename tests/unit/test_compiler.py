@@ -17,7 +17,7 @@ from testbed.profile.matches import Match
 
 DATA = Path(__file__).parent.parent / "data"
 GOLDEN_SOURCES = [DATA / "profiles" / "everything.yaml", DATA / "profiles" / "tbf.yaml",
-                  DATA / "profiles" / "twitter-sni.yaml", *catalog()]
+                  *catalog()]
 
 
 @pytest.mark.parametrize("source", GOLDEN_SOURCES, ids=[p.stem for p in GOLDEN_SOURCES])

@@ -93,7 +93,7 @@ def test_inputs_outside_the_shares_are_copied_and_system_directories_never_share
 
 
 def test_every_workload_type_declares_its_metrics_with_units_and_meanings() -> None:
-    assert set(TYPES) == {"chat", "command", "download", "iperf3", "ping", "probe", "voip", "webrtc"}
+    assert set(TYPES) == {"chat", "command", "download", "https", "iperf3", "ping", "probe", "voip", "webrtc"}
     for name, cls in TYPES.items():
         assert cls.METRICS, name
         names = [m.name for m in cls.METRICS]

@@ -1,4 +1,5 @@
 # profile ru-2021-twitter-throttle: run in the censor node (testbed exec censor -- sh)
+sysctl -qw net.netfilter.nf_conntrack_acct=1
 # uplink on out0
 tc qdisc replace dev out0 root handle 1: htb default 2
 tc class replace dev out0 parent 1: classid 1:1 htb rate 10gbit ceil 10gbit burst 1251600b cburst 1251600b
@@ -22,28 +23,20 @@ nft -f - <<'EOF'
 table inet testbed
 delete table inet testbed
 table inet testbed {
-	comment "testbed plan aa804c24b72b7428"
+	comment "testbed plan bd69b2671d1a6a98"
 	counter twitter.up { }
 	counter twitter.up.dropped { }
 	counter twitter.down { }
 	counter twitter.down.dropped { }
 	counter default.up { }
 	counter default.down { }
-	set twitter_v4 {
-		type ipv4_addr
-		flags interval
-		auto-merge
-		elements = {
-			104.244.40.0/21,
-			192.133.76.0/22,
-			199.16.156.0/22,
-			199.59.148.0/22,
-			199.96.56.0/21,
-			69.195.160.0/19,
-		}
-	}
 	set pol_twitter_up_v4 {
 		type ipv4_addr . ipv4_addr . inet_proto . inet_service . inet_service
+		flags dynamic,timeout
+		timeout 600s
+	}
+	set pol_twitter_up_v6 {
+		type ipv6_addr . ipv6_addr . inet_proto . inet_service . inet_service
 		flags dynamic,timeout
 		timeout 600s
 	}
@@ -52,26 +45,46 @@ table inet testbed {
 		flags dynamic,timeout
 		timeout 600s
 	}
+	set pol_twitter_down_v6 {
+		type ipv6_addr . ipv6_addr . inet_proto . inet_service . inet_service
+		flags dynamic,timeout
+		timeout 600s
+	}
 	chain forward {
 		type filter hook forward priority 0; policy accept;
+		meta mark & 0x80000000 == 0x80000000 ct mark set ct mark | 0x80000000 comment "reader: decided"
+		meta mark & 0x40000000 == 0x40000000 ct mark set ct mark | 0x40000000 comment "reader: tls_sni of twitter"
 		iifname "in0" oifname "out0" jump uplink
 		iifname "out0" oifname "in0" jump downlink
 		iifname "out0" oifname "out0" meta priority set 1:3 comment "between hosts abroad: no border crossed"
 		iifname "in0" oifname "in0" meta priority set 1:3 comment "between hosts inside: no border crossed"
 	}
 	chain uplink {
-		ip daddr @twitter_v4 tcp dport 443 meta l4proto { tcp, udp } update @pol_twitter_up_v4 { ip saddr . ip daddr . meta l4proto . th sport . th dport limit rate over 18750 bytes/second burst 16384 bytes } counter name "twitter.up" counter name "twitter.up.dropped" drop comment "twitter"
-		ip daddr @twitter_v4 tcp dport 443 meta priority set 1:10 counter name "twitter.up" accept comment "twitter"
-		ip saddr @twitter_v4 tcp sport 443 meta l4proto { tcp, udp } update @pol_twitter_up_v4 { ip saddr . ip daddr . meta l4proto . th sport . th dport limit rate over 18750 bytes/second burst 16384 bytes } counter name "twitter.up" counter name "twitter.up.dropped" drop comment "twitter"
-		ip saddr @twitter_v4 tcp sport 443 meta priority set 1:10 counter name "twitter.up" accept comment "twitter"
+		meta l4proto tcp ct mark & 0x40000000 == 0x40000000 meta nfproto ipv4 meta l4proto { tcp, udp } update @pol_twitter_up_v4 { ip saddr . ip daddr . meta l4proto . th sport . th dport limit rate over 18750 bytes/second burst 16384 bytes } counter name "twitter.up" counter name "twitter.up.dropped" drop comment "twitter"
+		meta l4proto tcp ct mark & 0x40000000 == 0x40000000 meta nfproto ipv6 meta l4proto { tcp, udp } update @pol_twitter_up_v6 { ip6 saddr . ip6 daddr . meta l4proto . th sport . th dport limit rate over 18750 bytes/second burst 16384 bytes } counter name "twitter.up" counter name "twitter.up.dropped" drop comment "twitter"
+		meta l4proto tcp ct mark & 0x40000000 == 0x40000000 meta priority set 1:10 counter name "twitter.up" accept comment "twitter"
 		meta priority set 1:2 counter name "default.up" comment "default"
 	}
 	chain downlink {
-		ip daddr @twitter_v4 tcp dport 443 meta l4proto { tcp, udp } update @pol_twitter_down_v4 { ip saddr . ip daddr . meta l4proto . th sport . th dport limit rate over 18750 bytes/second burst 16384 bytes } counter name "twitter.down" counter name "twitter.down.dropped" drop comment "twitter"
-		ip daddr @twitter_v4 tcp dport 443 meta priority set 1:10 counter name "twitter.down" accept comment "twitter"
-		ip saddr @twitter_v4 tcp sport 443 meta l4proto { tcp, udp } update @pol_twitter_down_v4 { ip saddr . ip daddr . meta l4proto . th sport . th dport limit rate over 18750 bytes/second burst 16384 bytes } counter name "twitter.down" counter name "twitter.down.dropped" drop comment "twitter"
-		ip saddr @twitter_v4 tcp sport 443 meta priority set 1:10 counter name "twitter.down" accept comment "twitter"
+		meta l4proto tcp ct mark & 0x40000000 == 0x40000000 meta nfproto ipv4 meta l4proto { tcp, udp } update @pol_twitter_down_v4 { ip saddr . ip daddr . meta l4proto . th sport . th dport limit rate over 18750 bytes/second burst 16384 bytes } counter name "twitter.down" counter name "twitter.down.dropped" drop comment "twitter"
+		meta l4proto tcp ct mark & 0x40000000 == 0x40000000 meta nfproto ipv6 meta l4proto { tcp, udp } update @pol_twitter_down_v6 { ip6 saddr . ip6 daddr . meta l4proto . th sport . th dport limit rate over 18750 bytes/second burst 16384 bytes } counter name "twitter.down" counter name "twitter.down.dropped" drop comment "twitter"
+		meta l4proto tcp ct mark & 0x40000000 == 0x40000000 meta priority set 1:10 counter name "twitter.down" accept comment "twitter"
 		meta priority set 1:2 counter name "default.down" comment "default"
 	}
 }
 EOF
+# the reader: each flow's first client data packets go to NFQUEUE 0, read in userspace, until it marks the flow decided
+python3 -m testbed.classify.reader spec.json .  # spec.json: {"queue":0,"fail":"open","decided_bit":2147483648,"tests":[{"bit":1073741824,"kind":"tls_sni","patterns":["*twitter.com","*.twimg.com","*t.co*"],"packets":1,"reassembly":"none","name":"tls_sni of twitter"}]}
+# where nft has `queue`:
+nft add chain inet testbed read '{ type filter hook forward priority -150; }'
+nft add rule inet testbed read iifname '"in0"' oifname '"out0"' meta l4proto tcp ct direction original ct mark '&' 0x80000000 == 0 ct original packets '>=' 3 queue num 0 bypass
+nft add rule inet testbed read iifname '"out0"' oifname '"in0"' meta l4proto tcp ct direction original ct mark '&' 0x80000000 == 0 ct original packets '>=' 3 queue num 0 bypass
+# or, on a kernel without it (CONFIG_NFT_QUEUE unset), the xt NFQUEUE target:
+# iptables -t mangle -N testbed-read
+# iptables -t mangle -A testbed-read -i in0 -o out0 -p tcp -m conntrack --ctdir ORIGINAL -m connmark --mark 0/0x80000000 -m connbytes --connbytes 3: --connbytes-dir original --connbytes-mode packets -j NFQUEUE --queue-num 0 --queue-bypass
+# iptables -t mangle -A testbed-read -i out0 -o in0 -p tcp -m conntrack --ctdir ORIGINAL -m connmark --mark 0/0x80000000 -m connbytes --connbytes 3: --connbytes-dir original --connbytes-mode packets -j NFQUEUE --queue-num 0 --queue-bypass
+# iptables -t mangle -I FORWARD -j testbed-read
+# ip6tables -t mangle -N testbed-read
+# ip6tables -t mangle -A testbed-read -i in0 -o out0 -p tcp -m conntrack --ctdir ORIGINAL -m connmark --mark 0/0x80000000 -m connbytes --connbytes 3: --connbytes-dir original --connbytes-mode packets -j NFQUEUE --queue-num 0 --queue-bypass
+# ip6tables -t mangle -A testbed-read -i out0 -o in0 -p tcp -m conntrack --ctdir ORIGINAL -m connmark --mark 0/0x80000000 -m connbytes --connbytes 3: --connbytes-dir original --connbytes-mode packets -j NFQUEUE --queue-num 0 --queue-bypass
+# ip6tables -t mangle -I FORWARD -j testbed-read

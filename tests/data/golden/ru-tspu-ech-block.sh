@@ -1,4 +1,4 @@
-# profile twitter-sni: run in the censor node (testbed exec censor -- sh)
+# profile ru-tspu-ech-block: run in the censor node (testbed exec censor -- sh)
 sysctl -qw net.netfilter.nf_conntrack_acct=1
 # uplink on out0
 tc qdisc replace dev out0 root handle 1: htb default 2
@@ -23,58 +23,35 @@ nft -f - <<'EOF'
 table inet testbed
 delete table inet testbed
 table inet testbed {
-	comment "testbed plan 464e87ba960b716b"
-	counter twitter.up { }
-	counter twitter.up.dropped { }
-	counter twitter.down { }
-	counter twitter.down.dropped { }
+	comment "testbed plan 70b246e00558a430"
+	counter ech.up { }
+	counter ech.up.dropped { }
+	counter ech.down { }
+	counter ech.down.dropped { }
 	counter default.up { }
 	counter default.down { }
-	set pol_twitter_up_v4 {
-		type ipv4_addr . ipv4_addr . inet_proto . inet_service . inet_service
-		flags dynamic,timeout
-		timeout 600s
-	}
-	set pol_twitter_up_v6 {
-		type ipv6_addr . ipv6_addr . inet_proto . inet_service . inet_service
-		flags dynamic,timeout
-		timeout 600s
-	}
-	set pol_twitter_down_v4 {
-		type ipv4_addr . ipv4_addr . inet_proto . inet_service . inet_service
-		flags dynamic,timeout
-		timeout 600s
-	}
-	set pol_twitter_down_v6 {
-		type ipv6_addr . ipv6_addr . inet_proto . inet_service . inet_service
-		flags dynamic,timeout
-		timeout 600s
-	}
 	chain forward {
 		type filter hook forward priority 0; policy accept;
 		meta mark & 0x80000000 == 0x80000000 ct mark set ct mark | 0x80000000 comment "reader: decided"
-		meta mark & 0x40000000 == 0x40000000 ct mark set ct mark | 0x40000000 comment "reader: tls_sni of twitter"
+		meta mark & 0x40000000 == 0x40000000 ct mark set ct mark | 0x40000000 comment "reader: tls_sni of ech"
+		meta mark & 0x20000000 == 0x20000000 ct mark set ct mark | 0x20000000 comment "reader: tls_ech of ech"
 		iifname "in0" oifname "out0" jump uplink
 		iifname "out0" oifname "in0" jump downlink
 		iifname "out0" oifname "out0" meta priority set 1:3 comment "between hosts abroad: no border crossed"
 		iifname "in0" oifname "in0" meta priority set 1:3 comment "between hosts inside: no border crossed"
 	}
 	chain uplink {
-		meta l4proto tcp ct mark & 0x40000000 == 0x40000000 meta nfproto ipv4 meta l4proto { tcp, udp } update @pol_twitter_up_v4 { ip saddr . ip daddr . meta l4proto . th sport . th dport limit rate over 18750 bytes/second burst 16384 bytes } counter name "twitter.up" counter name "twitter.up.dropped" drop comment "twitter"
-		meta l4proto tcp ct mark & 0x40000000 == 0x40000000 meta nfproto ipv6 meta l4proto { tcp, udp } update @pol_twitter_up_v6 { ip6 saddr . ip6 daddr . meta l4proto . th sport . th dport limit rate over 18750 bytes/second burst 16384 bytes } counter name "twitter.up" counter name "twitter.up.dropped" drop comment "twitter"
-		meta l4proto tcp ct mark & 0x40000000 == 0x40000000 meta priority set 1:10 counter name "twitter.up" accept comment "twitter"
+		meta l4proto tcp ct mark & 0x40000000 == 0x40000000 ct mark & 0x20000000 == 0x20000000 counter name "ech.up" counter name "ech.up.dropped" drop comment "ech"
 		meta priority set 1:2 counter name "default.up" comment "default"
 	}
 	chain downlink {
-		meta l4proto tcp ct mark & 0x40000000 == 0x40000000 meta nfproto ipv4 meta l4proto { tcp, udp } update @pol_twitter_down_v4 { ip saddr . ip daddr . meta l4proto . th sport . th dport limit rate over 18750 bytes/second burst 16384 bytes } counter name "twitter.down" counter name "twitter.down.dropped" drop comment "twitter"
-		meta l4proto tcp ct mark & 0x40000000 == 0x40000000 meta nfproto ipv6 meta l4proto { tcp, udp } update @pol_twitter_down_v6 { ip6 saddr . ip6 daddr . meta l4proto . th sport . th dport limit rate over 18750 bytes/second burst 16384 bytes } counter name "twitter.down" counter name "twitter.down.dropped" drop comment "twitter"
-		meta l4proto tcp ct mark & 0x40000000 == 0x40000000 meta priority set 1:10 counter name "twitter.down" accept comment "twitter"
+		meta l4proto tcp ct mark & 0x40000000 == 0x40000000 ct mark & 0x20000000 == 0x20000000 counter name "ech.down" counter name "ech.down.dropped" drop comment "ech"
 		meta priority set 1:2 counter name "default.down" comment "default"
 	}
 }
 EOF
 # the reader: each flow's first client data packets go to NFQUEUE 0, read in userspace, until it marks the flow decided
-python3 -m testbed.classify.reader spec.json .  # spec.json: {"queue":0,"fail":"open","decided_bit":2147483648,"tests":[{"bit":1073741824,"kind":"tls_sni","patterns":["*twitter.com","*.twimg.com","*t.co*"],"packets":1,"reassembly":"none","name":"tls_sni of twitter"}]}
+python3 -m testbed.classify.reader spec.json .  # spec.json: {"queue":0,"fail":"open","decided_bit":2147483648,"tests":[{"bit":1073741824,"kind":"tls_sni","patterns":["cloudflare-ech.com"],"packets":3,"reassembly":"full","name":"tls_sni of ech"},{"bit":536870912,"kind":"tls_ech","patterns":[],"packets":3,"reassembly":"full","name":"tls_ech of ech"}]}
 # where nft has `queue`:
 nft add chain inet testbed read '{ type filter hook forward priority -150; }'
 nft add rule inet testbed read iifname '"in0"' oifname '"out0"' meta l4proto tcp ct direction original ct mark '&' 0x80000000 == 0 ct original packets '>=' 3 queue num 0 bypass
