@@ -11,7 +11,7 @@ import math
 from pathlib import Path
 
 from testbed.errors import InputError
-from testbed.report import captures, counters, plots, webrtc
+from testbed.report import captures, counters, plots, reading, webrtc
 from testbed.report.results import VERDICTS, verdict
 from testbed.report.rows import ROW_KEYS, check_word
 from testbed.report.speech import section_html
@@ -126,6 +126,7 @@ kernel {html.escape(info['kernel'])}{' (testbed VM)' if info.get('in_vm') else '
 {section_html(directory)}
 {webrtc.section_html(directory, info)}
 {counters.section_html(directory)}
+{reading.section_html(directory)}
 {captures.section_html(directory, info)}
 <h2>All metrics</h2>
 {metric_tables(info, rows)}

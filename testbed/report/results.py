@@ -17,7 +17,7 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-from testbed.report import captures, counters, webrtc
+from testbed.report import captures, counters, reading, webrtc
 from testbed.report.rows import ROW_KEYS, check_word, errors
 
 VERDICTS = {"pass": "PASS", "fail": "FAIL", "error": "ERROR", "incomplete": "INCOMPLETE",
@@ -133,6 +133,7 @@ def summary_markdown(info: dict, rows: list[dict], directory: Path | None = None
     if directory is not None and "definition" in info:
         lines += webrtc.summary_lines(directory, info)
         lines += counters.summary_lines(directory)
+        lines += reading.summary_lines(directory)
         lines += captures.summary_lines(directory, info)
     lines += ["| repetition | phase | workload | metrics |", "|---|---|---|---|"]
     for row in rows:

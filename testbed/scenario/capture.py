@@ -73,9 +73,11 @@ def capturing(state: TopologyState, capture: Capture | None, directory: Path, re
     try:
         for node, interface in interfaces(state, capture):
             path = folder / f"rep{repetition}-{phase}-{node}-{interface}.pcap"
-            # -Z root: tcpdump would open the file as its own user, which cannot write here
-            argv = ["tcpdump", "-i", interface, "-n", "-U", "-Z", "root", "-s", str(capture.snaplen),
-                    "-c", str(capture.packets), "-w", str(path)]
+            # -Z root: tcpdump would open the file as its own user, which cannot write here;
+            # --immediate-mode: else packets wait in the kernel's ring for a block to fill or time
+            # out (about a second), and those of a phase's last moments were lost at SIGINT
+            argv = ["tcpdump", "-i", interface, "-n", "-U", "--immediate-mode", "-Z", "root", "-s",
+                    str(capture.effective_snaplen(reads=False)), "-c", str(capture.packets), "-w", str(path)]
             process = subprocess.Popen(netns.command(state.nodes[node].netns, argv),
                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
             dump = _Tcpdump(node, interface, path, process)

@@ -85,16 +85,29 @@ class Output(Strict):
     plots: bool = True
 
 
+HEADERS_SNAPLEN = 128  # bytes: the link, IP and TCP or UDP headers and a little more
+WHOLE_SNAPLEN = 65535  # a GSO packet the censor forwards can be that large
+
+
 class Capture(Strict):
     """Packet captures (tcpdump), a pcap per phase, host and interface, in the results'
     captures/ folder: to open in Wireshark. At most `packets` packets of `snaplen` bytes each
-    (plus 16 bytes of pcap header a packet): 20,000 of 128 bytes is 2.9 MB a file."""
+    (plus 16 bytes of pcap header a packet): 20,000 of 128 bytes is 2.9 MB a file. Where a
+    profile of the scenario reads (tls_sni, ...), packets are kept whole by default, so that
+    the capture shows the ClientHellos the reader decided on."""
 
     nodes: list[str] = Field(["censor"], min_length=1, description="hosts whose interfaces are captured "
                              "(censor: both sides of the border)")
     interfaces: list[str] | None = Field(None, min_length=1, description="only these interfaces (default: "
                                          "every interface of each host)")
-    snaplen: int = Field(128, ge=64, le=65535, description="bytes kept of each packet (headers: 128)")
+    snaplen: int | None = Field(None, ge=64, le=65535, description=(
+        f"bytes kept of each packet (default: {HEADERS_SNAPLEN}, the headers; {WHOLE_SNAPLEN}, whole, where "
+        "a profile reads)"))
+
+    def effective_snaplen(self, reads: bool) -> int:
+        if self.snaplen is not None:
+            return self.snaplen
+        return WHOLE_SNAPLEN if reads else HEADERS_SNAPLEN
     packets: int = Field(20_000, ge=1, le=1_000_000, description="the cap: packets per file")
 
 

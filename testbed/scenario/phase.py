@@ -12,6 +12,7 @@ from pathlib import Path
 from testbed.errors import TestbedError, WorkloadFailed
 from testbed.profile.loader import LoadedProfile
 from testbed.report import counters as counters_report
+from testbed.report import reading as reading_report
 from testbed.report import results
 from testbed.scenario.capture import capturing
 from testbed.scenario.model import Capture, Phase
@@ -130,8 +131,18 @@ def run_phase(session: Experiment, phase: Phase, profiles: dict[str, LoadedProfi
     named = [phase.profile, *(step.profile for step in phase.schedule or [])]
     used = {profiles[name].profile.name for name in named if name}
     record_counts(directory, base, used, counted_before, session.counts())
+    record_decisions(directory, base, session)
     censor = {**base, "workload": CENSOR, "type": CENSOR, "apply_seconds": apply_seconds}
     return [censor, *rows_of(results, active, base)]
+
+
+def record_decisions(directory: Path, base: dict, session: Experiment) -> None:
+    """Add the flows the censor's reader decided during the phase to reader.json; then fail
+    the run (exit 4) if the reader died."""
+    decided = session.decisions()
+    if decided:
+        results.append_rows(directory / reading_report.READER_FILE, [{**base, **d} for d in decided])
+    session.check_reader()
 
 
 def record_counts(directory: Path, base: dict, used: set[str], before: dict, after: dict) -> None:

@@ -96,6 +96,10 @@ def run_scenario(loaded: LoadedScenario, results_root: Path, progress: Progress 
     work = results.new_directory(results_root, scenario.name)
     info = _describe(loaded)
     result = ScenarioResult(work, complete=False)
+    capture = scenario.capture
+    if capture is not None:
+        reads = any(p.profile.reading_classes() for p in loaded.profiles.values())
+        capture = capture.model_copy(update={"snaplen": capture.effective_snaplen(reads)})
     try:
         for workload in scenario.workloads:
             workload.prepare(work, progress)
@@ -107,7 +111,7 @@ def run_scenario(loaded: LoadedScenario, results_root: Path, progress: Progress 
                     progress(f"phase {phase.name} ({phase.duration / 1e9:g} s, profile {source})")
                     result.metrics += run_phase(session, phase, loaded.profiles, scenario.workloads,
                                                 repetition, work, scenario.output.traces, progress,
-                                                scenario.capture)
+                                                capture)
         result.complete = True
     finally:
         result.speech_pending = bool(speech.pending(work))

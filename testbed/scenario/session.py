@@ -22,7 +22,7 @@ from collections.abc import Callable
 from testbed.compile.compiler import Target, compile_profile
 from testbed.compile.plan import Plan
 from testbed.kernel import apply as engine
-from testbed.kernel import counters
+from testbed.kernel import counters, readers
 from testbed.kernel.netns import Endpoint
 from testbed.profile.loader import LoadedProfile
 from testbed.topology import build
@@ -46,6 +46,10 @@ class Experiment:
         self.profile: str | None = None  # the profile applied now
         self._state: TopologyState | None = None
         self._counted: dict[CountKey, counters.ClassCounts] = {}  # what profiles applied before counted
+        self._reading: tuple[str, str] | None = None  # (profile, table) whose reader runs now
+        self._read_offset = 0  # its decisions already handed out
+        self._reader_kept: tuple[str, object] | None = None  # its table and spec, while it runs
+        self._read_before: list[dict] = []  # decisions of readers since replaced, not handed out yet
 
     def __enter__(self) -> Experiment:
         with _live_lock:
@@ -106,21 +110,49 @@ class Experiment:
         return {(self.profile, c.traffic_class, c.direction): c
                 for c in counters.read(self.state.censor.netns, self.target)}
 
+    def decisions(self) -> list[dict]:
+        """The flows the censor's readers decided since the last call, each with its profile."""
+        found, self._read_before = [*self._read_before, *self._live_decisions()], []
+        return found
+
+    def _live_decisions(self) -> list[dict]:
+        if self._reading is None:
+            return []
+        profile, table = self._reading
+        found = readers.decisions(self.state.censor.netns, table)
+        new, self._read_offset = found[self._read_offset:], len(found)
+        return [{"profile": profile, **decision} for decision in new]
+
+    def check_reader(self) -> None:
+        """Raise ReaderFailed (exit 4, with its reason) if the applied profile's reader has
+        died: whatever its `fail` let the kernel do, the run did not measure the profile."""
+        if self._reading is None:
+            return
+        (profile, table), ns = self._reading, self.state.censor.netns
+        if not readers.running(ns, table):
+            reason = readers.failure(ns, table) or "it is not running"
+            raise readers.ReaderFailed(f"the censor's reader ({profile}) stopped during the run: {reason}")
+
     def apply(self, loaded: LoadedProfile | None) -> float:
         """Put `loaded` on the censor (None: a clean path). Returns the seconds it took."""
         started = time.perf_counter()
         if self.profile is not None and (loaded is None or loaded.profile.name != self.profile):
             self._counted = self.counts()  # its table goes, and its counters with it
+        self._read_before += self._live_decisions()  # a new or stopped reader starts its record afresh
         if loaded is None:
             target = self.target
             engine.clear_devices(self.state.censor.netns, [*target.uplink_devices, *target.downlink_devices],
                                  target.table)
-            self.profile = None
+            self.profile, self._reading, self._reader_kept = None, None, None
         else:
             plan = self.plan(loaded)
             self.progress(f"applying {plan.profile}")
             engine.apply(plan, self.state.censor.netns)
+            if plan.reader is None or (plan.nft.table, plan.reader) != self._reader_kept:
+                self._read_offset = 0  # a reader kept running (the same spec) keeps its record
+            self._reader_kept = (plan.nft.table, plan.reader) if plan.reader is not None else None
             self.profile = plan.profile
+            self._reading = (plan.profile, plan.nft.table) if plan.reader is not None else None
         return time.perf_counter() - started
 
 

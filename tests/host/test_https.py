@@ -78,3 +78,34 @@ def test_a_split_hello_leaves_as_two_segments_and_a_joining_reader_still_reads_i
         time.sleep(0.05)
     (decision,) = found
     assert decision["matched"] == ["tls_sni of twitter"] and decision["packets"] == 2, decision
+
+
+def test_a_run_keeps_what_the_reader_decided_and_captures_whole_client_hellos(tmp_path: Path) -> None:
+    """reader.json, summary.md and report.html hold each flow the reader read; the capture
+    (snaplen left to its default) keeps the ClientHello whole, as tshark reads it."""
+    from testbed.scenario.loader import load_scenario
+    from testbed.scenario.runner import run_scenario
+
+    scenario = tmp_path / "read.yaml"
+    scenario.write_text(f"""name: read
+title: what the reader decided, kept
+profiles: {{throttle: {PROFILE}}}
+phases: [{{name: read, duration: 3s, profile: throttle}}]
+workloads:
+  - {{type: https, name: example, server_name: example.org, size: 100KiB}}
+  - {{type: https, name: twitter, server_name: twitter.com, size: 20KiB, port: 8443}}
+capture: {{nodes: [censor], interfaces: [in0]}}
+""")
+    result = run_scenario(load_scenario(scenario), tmp_path / "results", render=True)
+    assert result.complete
+    rows = json.loads((result.directory / "reader.json").read_text())
+    assert sorted((r["read"]["tls_sni"], r["matched"]) for r in rows) == [
+        ("example.org", []), ("twitter.com", ["tls_sni of twitter"])], rows
+    for page in ("summary.md", "report.html"):
+        text = (result.directory / page).read_text()
+        assert "What the censor's reader decided" in text and "tls_sni twitter.com" in text, page
+    (pcap,) = (result.directory / "captures").glob("*.pcap")
+    names = subprocess.run(["tshark", "-r", str(pcap), "-Y", "tls.handshake.type == 1", "-T", "fields", "-e",
+                            "tls.handshake.extensions_server_name"], capture_output=True, text=True,
+                           check=True).stdout.split()
+    assert sorted(names) == ["example.org", "twitter.com"], names

@@ -4,6 +4,7 @@ censor that reads their ClientHello, with the reader's queue fed by iptables' NF
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -185,3 +186,37 @@ def test_the_reader_sees_tls_from_python_ssl_in_both_versions(server: TopologySt
     for version in ("TLSv1_2", "TLSv1_3"):
         netns.run(topo.node("caller").netns, ["python3", "-c", code, topo.node("callee").address(), version])
     assert [d["matched"] for d in _decisions(topo, 2)] == [["tls_sni of twitter"]] * 2
+
+
+def test_a_reader_that_dies_during_a_scenario_ends_the_run_with_exit_4_and_its_reason(tmp_path: Path) -> None:
+    """Killed mid-phase (kill -9): the scenario's flows pass unread (fail: open), and the run
+    says so rather than report a profile it did not measure; the flows read before stay on
+    record in reader.json."""
+    from tests.cli import popen
+
+    scenario = tmp_path / "dies.yaml"
+    scenario.write_text(f"""name: dies
+title: the reader dies mid-phase
+profiles: {{throttle: {PROFILE}}}
+phases: [{{name: read, duration: 8s, profile: throttle}}]
+workloads: [{{type: https, server_name: twitter.com}}]  # policed: it lasts the phase
+""")
+    before = set(readers.READERS_DIR.glob("*")) if readers.READERS_DIR.exists() else set()
+    proc = popen("run", str(scenario), "--results", str(tmp_path / "results"), stdout=subprocess.PIPE,
+                 stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # this run's reader, once it has decided the first flow
+        ours = [d for d in readers.READERS_DIR.glob("*") if d not in before and (d / "decisions.jsonl").exists()
+                and (d / "decisions.jsonl").stat().st_size > 0]
+        if ours:
+            break
+        time.sleep(0.05)
+    (directory,) = ours
+    pid = json.loads((directory / "pid.json").read_text())["pid"]
+    os.kill(pid, signal.SIGKILL)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 4, stderr
+    assert "the censor's reader (ru-2021-twitter-throttle) stopped during the run" in stderr, stderr
+    (results,) = (tmp_path / "results").iterdir()
+    (decided,) = json.loads((results / "reader.json").read_text())
+    assert decided["read"]["tls_sni"] == "twitter.com" and decided["phase"] == "read"
