@@ -6,10 +6,9 @@ uae-voip-block with unframed calls scored MOS 4.39, and nothing said why)."""
 from __future__ import annotations
 
 import html
-import json
 from pathlib import Path
 
-from testbed.errors import InputError
+from testbed.report.rowfile import first_repetition, read_rows
 
 COUNTERS_FILE = "counters.json"
 COLUMNS = ("phase", "profile", "class", "dir", "took pkts", "took bytes", "dropped", "sent", "queue drops")
@@ -20,18 +19,7 @@ KEYS = {"repetition": int, "phase": str, "profile": str, "traffic_class": str, "
 
 
 def records(directory: Path) -> list[dict]:
-    path = directory / COUNTERS_FILE
-    if not path.exists():
-        return []  # a run from before counters, or one whose phases applied no profile
-    try:
-        found = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise InputError.single(f"cannot read the censor's counters: {exc}", str(path)) from None
-    if not isinstance(found, list) or not all(
-            isinstance(r, dict) and all(isinstance(r.get(k), t) for k, t in KEYS.items()) for r in found):
-        raise InputError.single("not the censor's counters (a list of rows with "
-                                f"{', '.join(KEYS)})", str(path))
-    return found
+    return read_rows(directory / COUNTERS_FILE, KEYS, "the censor's counters")
 
 
 def idle_classes(rows: list[dict]) -> list[tuple[str, str, str]]:
@@ -59,13 +47,8 @@ def _cells(row: dict) -> list[str]:
     return [row["phase"], row["profile"], row["traffic_class"], direction, *map(str, figures)]
 
 
-def _first_repetition(rows: list[dict]) -> list[dict]:
-    first = min((r["repetition"] for r in rows), default=1)
-    return [r for r in rows if r["repetition"] == first]
-
-
 def summary_lines(directory: Path) -> list[str]:
-    rows = _first_repetition(records(directory))
+    rows = first_repetition(records(directory))
     if not rows:
         return []
     lines = ["## What the censor's classes did", "", "| " + " | ".join(COLUMNS) + " |",
@@ -76,7 +59,7 @@ def summary_lines(directory: Path) -> list[str]:
 
 
 def section_html(directory: Path) -> str:
-    rows = _first_repetition(records(directory))
+    rows = first_repetition(records(directory))
     if not rows:
         return ""
     heads = "".join(f"<th>{html.escape(h)}</th>" for h in COLUMNS)

@@ -5,10 +5,9 @@ flow named what and which tests held, and an app developer sees why their flow w
 from __future__ import annotations
 
 import html
-import json
 from pathlib import Path
 
-from testbed.errors import InputError
+from testbed.report.rowfile import first_repetition, read_rows
 
 READER_FILE = "reader.json"
 COLUMNS = ("phase", "profile", "client", "server", "read", "packets", "matched")
@@ -19,18 +18,7 @@ KEYS = {"repetition": int, "phase": str, "profile": str, "client": str, "server"
 
 
 def records(directory: Path) -> list[dict]:
-    path = directory / READER_FILE
-    if not path.exists():
-        return []  # no phase applied a profile that reads
-    try:
-        found = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise InputError.single(f"cannot read the reader's decisions: {exc}", str(path)) from None
-    if not isinstance(found, list) or not all(
-            isinstance(r, dict) and all(isinstance(r.get(k), t) for k, t in KEYS.items()) for r in found):
-        raise InputError.single(f"not the reader's decisions (a list of rows with {', '.join(KEYS)})",
-                                str(path))
-    return found
+    return read_rows(directory / READER_FILE, KEYS, "the reader's decisions")
 
 
 def _what_was_read(read: dict) -> str:
@@ -48,17 +36,12 @@ def _cells(row: dict) -> list[str]:
             str(row["packets"]), ", ".join(row["matched"]) or "none"]
 
 
-def _first_repetition(rows: list[dict]) -> list[dict]:
-    first = min((r["repetition"] for r in rows), default=1)
-    return [r for r in rows if r["repetition"] == first]
-
-
 def _more(rows: list[dict]) -> str:
     return f"{len(rows) - SHOWN} more in {READER_FILE}" if len(rows) > SHOWN else ""
 
 
 def summary_lines(directory: Path) -> list[str]:
-    rows = _first_repetition(records(directory))
+    rows = first_repetition(records(directory))
     if not rows:
         return []
     lines = ["## What the censor's reader decided", "", "| " + " | ".join(COLUMNS) + " |",
@@ -68,7 +51,7 @@ def summary_lines(directory: Path) -> list[str]:
 
 
 def section_html(directory: Path) -> str:
-    rows = _first_repetition(records(directory))
+    rows = first_repetition(records(directory))
     if not rows:
         return ""
     heads = "".join(f"<th>{html.escape(h)}</th>" for h in COLUMNS)
