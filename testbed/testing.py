@@ -9,6 +9,7 @@ censor between them), a profile on the censor, and your programs in the hosts.
         net.apply("clean")      # another profile, mid-test
         net.clear()             # no profile: a clean path
         net.counts()            # what each class of the profile took, dropped and sent
+        net.decisions()         # what the censor's reader read from each flow (profiles that read)
 
 With pytest, the `censored_network` fixture (registered by installing this package) does the
 same and tears the network down at the end of the test; it skips the test, saying why and
@@ -121,6 +122,11 @@ class CensoredNetwork:
     def clear(self) -> None:
         """A clean path: no profile on the censor."""
         self._session.apply(None)
+
+    def decisions(self) -> list[dict]:
+        """The flows the censor's reader decided since the last call (profiles that read
+        tls_sni, http_host, ...): client, server, what it read, packets, the tests that held."""
+        return self._session.decisions()
 
     def counts(self) -> dict[tuple[str, str], counters.ClassCounts]:
         """What each class of the profile now applied did, by (class, direction)."""

@@ -23,7 +23,7 @@ from testbed.gateway.model import (
     stray_files,
 )
 from testbed.kernel import apply as engine
-from testbed.kernel import netns, probe
+from testbed.kernel import netns, probe, readers
 from testbed.kernel.process import alive, owned_by, start_time
 from testbed.profile.loader import LoadedProfile
 
@@ -178,6 +178,8 @@ def down(state: GatewayState) -> tuple[list[str], list[str]]:
         command = plumbing.Command(("sysctl", "-qw", f"{key}={before}"))
         netns.run(state.netns, command.argv, check=False)
         done.append(command.shell())
+    if readers.discard(state.netns, state.target().table):
+        done.append(f"# the reader of table {state.target().table} ended, its iptables chain removed")
     for command in plumbing.teardown(state):
         if netns.run(state.netns, command.argv, stdin=command.stdin, check=False).returncode == 0:
             done.append(command.shell())

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pyroute2.netlink.exceptions import NetlinkError
 
 from testbed.compile.plan import InterfacePlan, NetemLeaf, PfifoLeaf, Plan, TbfLeaf
-from testbed.compile.reading import reader_chain
 from testbed.compile.render import nft_ruleset, sysctls
 from testbed.errors import KernelFeatureMissing
 from testbed.kernel import netem, netns, probe, readers
@@ -95,7 +94,7 @@ def apply(plan: Plan, ns: str | None) -> ApplyResult:
         if result.returncode != 0:
             raise _refused(result.stderr)
         if plan.reader is not None and readers.queue_form() == "iptables":
-            readers.add_xt_rules(plan.reader, ns)
+            readers.add_xt_rules(plan.reader, ns, plan.nft.table)
         for key, value in sysctls(plan):  # after nft: the ruleset's ct match loads conntrack
             netns.run(ns, ["sysctl", "-qw", f"{key}={value}"])
         with netns.route(ns) as ipr:
@@ -128,5 +127,5 @@ def clear_devices(ns: str | None, devices: list[str], table: str, family: str = 
                 delete_root(ipr, found[0])
     netns.run(ns, ["nft", "delete", "table", family, table], check=False)
     if readers.directory(ns, table).exists():  # a reader was started here: no iptables call otherwise
-        readers.remove_xt_rules(reader_chain(table), ns)
+        readers.remove_xt_rules(table, ns)
         readers.stop(ns, table)

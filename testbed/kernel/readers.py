@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from testbed.compile.plan import NftPlan, Plan, ReaderPlan
-from testbed.compile.reading import reader_spec
+from testbed.compile.reading import reader_chain, reader_spec
 from testbed.errors import EnvironmentFailure, ProgramMissing
 from testbed.kernel import netns
 from testbed.kernel.process import alive, start_time
@@ -145,6 +145,18 @@ def forget(namespace: str) -> list[Path]:
     return found
 
 
+def discard(ns: str | None, table: str) -> bool:
+    """The reader of a table that is going for good (a gateway taken down): its iptables
+    chain removed, the process ended, its files gone; whether there was one."""
+    where = directory(ns, table)
+    if not where.exists():
+        return False
+    remove_xt_rules(table, ns)
+    stop(ns, table)
+    shutil.rmtree(where, ignore_errors=True)
+    return True
+
+
 def summary(ns: str | None, table: str) -> dict | None:
     try:
         return json.loads((directory(ns, table) / "summary.json").read_text())
@@ -174,8 +186,20 @@ def _xt(ns: str | None, argv: list[str], check: bool = True) -> subprocess.Compl
     return netns.run(ns, argv, check=check)
 
 
-def add_xt_rules(reader: ReaderPlan, ns: str | None) -> None:
+_NFT_FAMILY = {"iptables": "ip", "ip6tables": "ip6"}
+MADE_TABLES = "made-tables.json"  # the mangle tables iptables made for the reader: removed with it
+
+
+def _has_mangle(ns: str | None, program: str) -> bool:
+    listed = netns.run(ns, ["nft", "list", "table", _NFT_FAMILY[program], "mangle"], check=False)
+    return listed.returncode == 0
+
+
+def add_xt_rules(reader: ReaderPlan, ns: str | None, table: str) -> None:
     chain = reader.iptables_chain
+    made = [program for program in _FAMILIES if not _has_mangle(ns, program)]
+    if made:
+        (directory(ns, table) / MADE_TABLES).write_text(json.dumps(made))
     for program in _FAMILIES:
         if _xt(ns, [program, "-t", "mangle", "-N", chain], check=False).returncode != 0:
             _xt(ns, [program, "-t", "mangle", "-F", chain])
@@ -186,14 +210,27 @@ def add_xt_rules(reader: ReaderPlan, ns: str | None) -> None:
             _xt(ns, [program, "-t", "mangle", "-I", "FORWARD", "-j", chain])
 
 
-def remove_xt_rules(chain: str, ns: str | None) -> None:
+def remove_xt_rules(table: str, ns: str | None) -> None:
+    """The reader's chain and its jump gone; and the mangle table too, where iptables made it
+    for the reader and nothing else has put a rule in it since (a gateway leaves the machine
+    as it found it)."""
     if shutil.which("iptables") is None:
         return
+    chain = reader_chain(table)
     for program in _FAMILIES:
         while _xt(ns, [program, "-t", "mangle", "-D", "FORWARD", "-j", chain], check=False).returncode == 0:
             pass
         _xt(ns, [program, "-t", "mangle", "-F", chain], check=False)
         _xt(ns, [program, "-t", "mangle", "-X", chain], check=False)
+    try:
+        made = json.loads((directory(ns, table) / MADE_TABLES).read_text())
+    except (OSError, ValueError):
+        return
+    for family in (_NFT_FAMILY[p] for p in made if p in _NFT_FAMILY) if isinstance(made, list) else ():
+        listed = netns.run(ns, ["nft", "-j", "list", "table", family, "mangle"], check=False)
+        if listed.returncode == 0 and '"rule"' not in listed.stdout:
+            netns.run(ns, ["nft", "delete", "table", family, "mangle"], check=False)
+    (directory(ns, table) / MADE_TABLES).unlink(missing_ok=True)
 
 
 def xt_rule_count(chain: str, ns: str | None, program: str = "iptables") -> int | None:

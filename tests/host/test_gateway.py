@@ -21,11 +21,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from testbed.gateway.model import GatewayState, state_path
-from testbed.kernel import netns
+from testbed.gateway.model import TABLE, GatewayState, state_path
+from testbed.kernel import netns, readers
 from testbed.kernel.netns import Endpoint
-from testbed.kernel.process import start_time
+from testbed.kernel.process import alive, start_time
 from testbed.topology.model import base36
+from testbed.traffic.certificates import make_certificates
+from testbed.traffic.https import HttpsOptions, run_https
 from testbed.traffic.iperf import run_iperf
 from tests.cli import ROOT, clean_process, popen, run_cli
 from tests.readme import shell_lines
@@ -60,6 +62,9 @@ class Bench:
             "gro": self.sh(m, "ethtool", "-k", "hotspot0") + self.sh(m, "ethtool", "-k", "uplink0"),
             "conf": self.sh(m, "sysctl", "net.ipv4.conf.hotspot0.forwarding", "net.ipv4.conf.uplink0.forwarding"),
             "acct": netns.run(m, ["sysctl", "-n", "net.netfilter.nf_conntrack_acct"], check=False).stdout,
+            "xt": "".join(line for program in ("iptables-save", "ip6tables-save")  # a reader's queue rules
+                          for line in netns.run(m, [program, "-t", "mangle"], check=False).stdout.splitlines(True)
+                          if not line.startswith("#")),  # its comments carry the time
         }
 
 
@@ -198,6 +203,31 @@ def test_a_blocked_flow_gets_no_answers_while_others_do_and_clear_lifts_the_bloc
     assert voice_up["dropped"] == 20
     _ok(_gateway(bench, "clear"))
     assert udp_round_trips(bench.phone, bench.server, SERVER_IP, 5004, 20) == 20
+
+
+def test_a_profile_that_reads_throttles_by_server_name_on_the_gateway_and_down_ends_its_reader(
+        bench, tmp_path) -> None:
+    before = bench.snapshot()
+    _ok(_gateway(bench, "up", "--inside", "hotspot0", "--profile",
+                 str(ROOT / "profiles" / "ru-2021-twitter-throttle.yaml")))
+    made = make_certificates(tmp_path, ["twitter.com", "example.org"])
+    phone, server = Endpoint("phone", bench.phone, PHONE_IP, ""), Endpoint("server", bench.server, SERVER_IP, "")
+    got = {name: run_https(phone, server, HttpsOptions(name, name, "1.3", None, False, "down", 200_000, 4.0, 2.0),
+                           made) for name in ("twitter.com", "example.org")}
+    assert got["example.org"].bytes >= 200_000
+    # policed at 150 kbit/s: nft's bucket (1 s at the rate and 16 KiB) then 18,750 B/s, so 4 s
+    # carry at most about 35 + 4 x 18.75 = 110 KB, well short of 200 KB
+    assert got["twitter.com"].handshake and got["twitter.com"].bytes < 200_000
+    deadline = time.monotonic() + 10  # the reader writes its decisions out once idle for 50 ms
+    while len(found := readers.decisions(bench.machine, TABLE)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    decided = sorted((d["read"]["tls_sni"], d["matched"]) for d in found)
+    assert decided == [("example.org", []), ("twitter.com", ["tls_sni of twitter"])], decided
+    record = readers.owner_record(bench.machine, TABLE)
+    assert record is not None and alive(record["pid"], record["started"])
+    _ok(_gateway(bench, "down"))
+    assert not alive(record["pid"], record["started"]) and not readers.directory(bench.machine, TABLE).exists()
+    assert bench.snapshot() == before
 
 
 def walkthrough() -> list[str]:

@@ -24,6 +24,27 @@ def test_hosts_and_a_profile(censored_network):
 """
 
 
+USERS_TLS_TEST = """
+import subprocess, time
+from testbed.traffic.certificates import make_certificates
+
+def test_only_approved_names_get_an_answer(censored_network, tmp_path):
+    net = censored_network({profile!r}, inside=["phone"], outside=["server"])
+    made = make_certificates(tmp_path, ["ya.ru", "example.org"])
+    server = ["openssl", "s_server", "-accept", "443", "-cert", str(made.certificate), "-key", str(made.key),
+              "-www", "-quiet"]
+    with net["server"].popen(server):
+        time.sleep(1)
+        for name, code in (("ya.ru", "200"), ("example.org", "000")):
+            curl = ["curl", "-s", "--cacert", str(made.authority), "--resolve", f"{{name}}:443:{{net['server'].ipv4}}",
+                    f"https://{{name}}/", "-o", "/dev/null", "-w", "%{{http_code}}", "--max-time", "3"]
+            assert net["phone"].run(curl).stdout == code, name
+    decided = sorted((d["read"]["tls_sni"], d["matched"]) for d in net.decisions())
+    # the test is the list's (the class drops what is *not* on it): ya.ru holds it, example.org not
+    assert decided == [("example.org", []), ("ya.ru", ["tls_sni of unlisted"])], decided
+"""
+
+
 def _pytest(test: Path, as_nobody: bool = False) -> subprocess.CompletedProcess[str]:
     argv = [*(NOBODY if as_nobody else []), sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider",
             str(test)]
@@ -61,3 +82,12 @@ def test_the_fixture_skips_saying_why_and_how_to_run_in_the_vm(folder: Path) -> 
         assert "testbed vm run -- python3 -m pytest PATH" in result.stdout
     as_nobody = _pytest(_users_test(folder, "ru-2021-twitter-throttle-by-address"), as_nobody=True)
     assert "1 skipped" in as_nobody.stdout and "needs root" in as_nobody.stdout, as_nobody.stdout[-2000:]
+
+
+def test_the_fixture_runs_a_profile_that_reads_and_tells_what_its_reader_decided(folder: Path) -> None:
+    """A user's own TLS server and client (openssl s_server, curl) under the SNI whitelist."""
+    test = folder / "test_whitelist.py"
+    test.write_text(USERS_TLS_TEST.format(profile=str(ROOT / "profiles" / "ru-2025-mobile-whitelist-sni.yaml")))
+    test.chmod(0o644)
+    result = _pytest(test)
+    assert "1 passed" in result.stdout, result.stdout[-3000:] + result.stderr[-2000:]
