@@ -29,6 +29,7 @@ bench: setup
 	.venv/bin/python benchmarks/apply_speed.py
 	.venv/bin/python benchmarks/catalog_apply.py
 	.venv/bin/python benchmarks/reader_decide.py
+	.venv/bin/python benchmarks/reader_kernel.py
 
 clean:
 	.venv/bin/testbed clean

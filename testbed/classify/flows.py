@@ -18,6 +18,10 @@ from testbed.classify.tls import is_tls_start, read_client_hello
 from testbed.profile.names import any_matches
 
 MAX_FLOWS = 65536  # undecided flows held at once; the oldest is decided "no" beyond that
+# A packet of a decided flow whose sequence number lies this far past the flow's first byte
+# is the same connection (queued before the verdict reached the kernel); beyond it, a new
+# connection on the same addresses and ports (a random ISN lands inside with p = 2^-8)
+SAME_CONNECTION = 1 << 24
 TLS_RECORD_HEADER = 5
 MAX_HELD_BYTES = 64 * 1024  # a ClientHello's record cap (RFC 8446 5.1) with room
 
@@ -74,6 +78,7 @@ def _before(a: int, b: int) -> bool:
 
 @dataclass
 class Flow:
+    first_seq: int = 0  # of the first data packet read: what tells a later packet's connection
     segments: dict[int, bytes] = field(default_factory=dict)
     packets: int = 0  # data packets read
     answers: dict[int, bool] = field(default_factory=dict)  # test bit -> answer
@@ -141,14 +146,21 @@ class Reader:
         self.tests = tests
         self.decided_bit = decided_bit
         self.flows: OrderedDict[tuple, Flow] = OrderedDict()
-        self.recently_decided: OrderedDict[tuple, None] = OrderedDict()
-        self.late_packets = 0  # packets of flows already decided (the kernel should stop them)
+        self.recently_decided: OrderedDict[tuple, tuple[int, int]] = OrderedDict()  # -> (bits, first seq)
+        self.late_packets = 0  # packets of flows already decided, queued before their verdict
         self.evicted = 0
 
-    def feed(self, seg: Segment) -> tuple[int, Flow] | None:
-        if seg.flow in self.recently_decided:
-            self.late_packets += 1
-            return None
+    def feed(self, seg: Segment) -> tuple[int, Flow | None] | None:
+        """The mark bits and the flow when this packet decides it; the bits and None for a
+        packet of a flow decided already (its verdict marks it again: the connection's mark
+        is set either way); None while undecided."""
+        earlier = self.recently_decided.get(seg.flow)
+        if earlier is not None:
+            bits, first_seq = earlier
+            if (seg.seq - first_seq) & 0xFFFFFFFF < SAME_CONNECTION:
+                self.late_packets += 1
+                return bits, None
+            del self.recently_decided[seg.flow]  # a new connection on the same ports: read it
         if not seg.payload:
             return None
         flow = self.flows.get(seg.flow)
@@ -156,7 +168,7 @@ class Reader:
             if len(self.flows) >= MAX_FLOWS:
                 self.flows.popitem(last=False)
                 self.evicted += 1
-            flow = self.flows[seg.flow] = Flow()
+            flow = self.flows[seg.flow] = Flow(first_seq=seg.seq)
         flow.packets += 1
         flow.segments.setdefault(seg.seq, seg.payload)
         stream = None
@@ -174,8 +186,8 @@ class Reader:
         if len(flow.answers) < len(self.tests):
             return None
         del self.flows[seg.flow]
-        self.recently_decided[seg.flow] = None
+        bits = self.decided_bit | sum(bit for bit, yes in flow.answers.items() if yes)
+        self.recently_decided[seg.flow] = (bits, flow.first_seq)
         if len(self.recently_decided) > MAX_FLOWS:
             self.recently_decided.popitem(last=False)
-        bits = self.decided_bit | sum(bit for bit, yes in flow.answers.items() if yes)
         return bits, flow

@@ -102,7 +102,8 @@ def run(spec: dict, directory: Path) -> None:
                         continue
                     bits, flow = decided
                     queue.verdict(packet.packet_id, NF_ACCEPT, packet.mark | bits)
-                    recorder.decided(seg.flow, bits, flow)
+                    if flow is not None:  # else a packet queued before its flow's verdict
+                        recorder.decided(seg.flow, bits, flow)
                 recorder.summary(reader)
         finally:
             recorder.summary(reader, final=True)

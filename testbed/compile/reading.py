@@ -98,14 +98,15 @@ def reader_plan(loaded: LoadedProfile, tests: list[ReadTest], inside: tuple[str,
         return None
     fail = loaded.profile.reading_classes()[0].read_options().fail  # one for all: the model checks
     sides = ((inside, outside), (outside, inside))  # whichever side opened the connection
-    unread = (f"meta l4proto tcp ct direction original ct mark & {DECIDED_BIT:#010x} == 0 "
-              f"ct original packets >= {FIRST_DATA_PACKET}")
+    # SYN and RST carry nothing to read (a FIN may carry the last data, so it is read)
+    unread = (f"meta l4proto tcp tcp flags & (syn | rst) == 0 ct direction original "
+              f"ct mark & {DECIDED_BIT:#010x} == 0 ct original packets >= {FIRST_DATA_PACKET}")
     queue = f"queue num {QUEUE_NUMBER}" + (" bypass" if fail == "open" else "")
     rules = tuple(NftRule(f"iifname {nft_names(a)} oifname {nft_names(b)} {unread} {queue}",
                           "to the reader: undecided flows' client data") for a, b in sides)
     chain = reader_chain(table)
     xt = tuple(
-        ("-t", "mangle", "-A", chain, "-i", a, "-o", b, "-p", "tcp",
+        ("-t", "mangle", "-A", chain, "-i", a, "-o", b, "-p", "tcp", "--tcp-flags", "SYN,RST", "NONE",
          "-m", "conntrack", "--ctdir", "ORIGINAL",
          "-m", "connmark", "--mark", f"0/{DECIDED_BIT:#x}",
          "-m", "connbytes", "--connbytes", f"{FIRST_DATA_PACKET}:", "--connbytes-dir", "original",

@@ -180,12 +180,24 @@ def test_http_host_tls_and_ech_tests() -> None:
     assert _decide([ech], _segments((HELLOS / "curl-https.bin").read_bytes(), []))[0] == DECIDED_BIT
 
 
-def test_packets_of_a_decided_flow_are_counted_as_late() -> None:
+def test_a_packet_queued_before_its_flows_verdict_is_late_and_marked_again() -> None:
     reader = Reader([_sni(1, "none")], DECIDED_BIT)
     hello = (HELLOS / "curl-https.bin").read_bytes()
-    assert reader.feed(Segment(CLIENT, 1, hello)) is not None
-    assert reader.feed(Segment(CLIENT, 1 + len(hello), b"more")) is None
+    decided = reader.feed(Segment(CLIENT, 1, hello))
+    assert decided is not None and decided[1] is not None
+    assert reader.feed(Segment(CLIENT, 1 + len(hello), b"more")) == (decided[0], None)  # the same bits
     assert reader.late_packets == 1 and not reader.flows
+
+
+def test_a_new_connection_on_the_ports_of_a_decided_one_is_read_afresh() -> None:
+    """Ports come back (a client that closes with a reset, a NAT): a random ISN far from the
+    old flow's bytes is a new connection, and what it says is read, not the old verdict."""
+    reader = Reader([_sni(1, "none")], DECIDED_BIT)
+    twitter, other = (HELLOS / "curl-https.bin").read_bytes(), (HELLOS / "openssl-nosni.bin").read_bytes()
+    first = reader.feed(Segment(CLIENT, 1000, twitter))
+    again = reader.feed(Segment(CLIENT, 1000 + (1 << 31), other))
+    assert first is not None and again is not None and again[1] is not None
+    assert first[0] == DECIDED_BIT | 0x40000000 and again[0] == DECIDED_BIT and reader.late_packets == 0
 
 
 def _ipv4_tcp(payload: bytes, data_offset: int = 5) -> bytes:

@@ -23,7 +23,7 @@ nft -f - <<'EOF'
 table inet testbed
 delete table inet testbed
 table inet testbed {
-	comment "testbed plan bd69b2671d1a6a98"
+	comment "testbed plan dd45716ab190cad8"
 	counter twitter.up { }
 	counter twitter.up.dropped { }
 	counter twitter.down { }
@@ -77,14 +77,14 @@ EOF
 python3 -m testbed.classify.reader spec.json .  # spec.json: {"queue":0,"fail":"open","decided_bit":2147483648,"tests":[{"bit":1073741824,"kind":"tls_sni","patterns":["*twitter.com","*.twimg.com","*t.co*"],"packets":1,"reassembly":"none","name":"tls_sni of twitter"}]}
 # where nft has `queue`:
 nft add chain inet testbed read '{ type filter hook forward priority -150; }'
-nft add rule inet testbed read iifname '"in0"' oifname '"out0"' meta l4proto tcp ct direction original ct mark '&' 0x80000000 == 0 ct original packets '>=' 3 queue num 0 bypass
-nft add rule inet testbed read iifname '"out0"' oifname '"in0"' meta l4proto tcp ct direction original ct mark '&' 0x80000000 == 0 ct original packets '>=' 3 queue num 0 bypass
+nft add rule inet testbed read iifname '"in0"' oifname '"out0"' meta l4proto tcp tcp flags '&' '(syn' '|' 'rst)' == 0 ct direction original ct mark '&' 0x80000000 == 0 ct original packets '>=' 3 queue num 0 bypass
+nft add rule inet testbed read iifname '"out0"' oifname '"in0"' meta l4proto tcp tcp flags '&' '(syn' '|' 'rst)' == 0 ct direction original ct mark '&' 0x80000000 == 0 ct original packets '>=' 3 queue num 0 bypass
 # or, on a kernel without it (CONFIG_NFT_QUEUE unset), the xt NFQUEUE target:
 # iptables -t mangle -N testbed-read
-# iptables -t mangle -A testbed-read -i in0 -o out0 -p tcp -m conntrack --ctdir ORIGINAL -m connmark --mark 0/0x80000000 -m connbytes --connbytes 3: --connbytes-dir original --connbytes-mode packets -j NFQUEUE --queue-num 0 --queue-bypass
-# iptables -t mangle -A testbed-read -i out0 -o in0 -p tcp -m conntrack --ctdir ORIGINAL -m connmark --mark 0/0x80000000 -m connbytes --connbytes 3: --connbytes-dir original --connbytes-mode packets -j NFQUEUE --queue-num 0 --queue-bypass
+# iptables -t mangle -A testbed-read -i in0 -o out0 -p tcp --tcp-flags SYN,RST NONE -m conntrack --ctdir ORIGINAL -m connmark --mark 0/0x80000000 -m connbytes --connbytes 3: --connbytes-dir original --connbytes-mode packets -j NFQUEUE --queue-num 0 --queue-bypass
+# iptables -t mangle -A testbed-read -i out0 -o in0 -p tcp --tcp-flags SYN,RST NONE -m conntrack --ctdir ORIGINAL -m connmark --mark 0/0x80000000 -m connbytes --connbytes 3: --connbytes-dir original --connbytes-mode packets -j NFQUEUE --queue-num 0 --queue-bypass
 # iptables -t mangle -I FORWARD -j testbed-read
 # ip6tables -t mangle -N testbed-read
-# ip6tables -t mangle -A testbed-read -i in0 -o out0 -p tcp -m conntrack --ctdir ORIGINAL -m connmark --mark 0/0x80000000 -m connbytes --connbytes 3: --connbytes-dir original --connbytes-mode packets -j NFQUEUE --queue-num 0 --queue-bypass
-# ip6tables -t mangle -A testbed-read -i out0 -o in0 -p tcp -m conntrack --ctdir ORIGINAL -m connmark --mark 0/0x80000000 -m connbytes --connbytes 3: --connbytes-dir original --connbytes-mode packets -j NFQUEUE --queue-num 0 --queue-bypass
+# ip6tables -t mangle -A testbed-read -i in0 -o out0 -p tcp --tcp-flags SYN,RST NONE -m conntrack --ctdir ORIGINAL -m connmark --mark 0/0x80000000 -m connbytes --connbytes 3: --connbytes-dir original --connbytes-mode packets -j NFQUEUE --queue-num 0 --queue-bypass
+# ip6tables -t mangle -A testbed-read -i out0 -o in0 -p tcp --tcp-flags SYN,RST NONE -m conntrack --ctdir ORIGINAL -m connmark --mark 0/0x80000000 -m connbytes --connbytes 3: --connbytes-dir original --connbytes-mode packets -j NFQUEUE --queue-num 0 --queue-bypass
 # ip6tables -t mangle -I FORWARD -j testbed-read

@@ -27,7 +27,7 @@ nft -f - <<'EOF'
 table inet testbed
 delete table inet testbed
 table inet testbed {
-	comment "testbed plan 7635cce2e257a22c"
+	comment "testbed plan e4e68b63f8ed07f1"
 	counter unlisted.up { }
 	counter unlisted.up.dropped { }
 	counter unlisted.down { }
@@ -63,14 +63,14 @@ EOF
 python3 -m testbed.classify.reader spec.json .  # spec.json: {"queue":0,"fail":"closed","decided_bit":2147483648,"tests":[{"bit":1073741824,"kind":"tls_sni","patterns":["gosuslugi.ru","*.gosuslugi.ru","ya.ru","*.ya.ru","yandex.ru","*.yandex.ru","vk.com","*.vk.com","ozon.ru","*.ozon.ru","wildberries.ru","*.wildberries.ru","max.ru","*.max.ru"],"packets":3,"reassembly":"full","name":"tls_sni of unlisted"}]}
 # where nft has `queue`:
 nft add chain inet testbed read '{ type filter hook forward priority -150; }'
-nft add rule inet testbed read iifname '"in0"' oifname '"out0"' meta l4proto tcp ct direction original ct mark '&' 0x80000000 == 0 ct original packets '>=' 3 queue num 0
-nft add rule inet testbed read iifname '"out0"' oifname '"in0"' meta l4proto tcp ct direction original ct mark '&' 0x80000000 == 0 ct original packets '>=' 3 queue num 0
+nft add rule inet testbed read iifname '"in0"' oifname '"out0"' meta l4proto tcp tcp flags '&' '(syn' '|' 'rst)' == 0 ct direction original ct mark '&' 0x80000000 == 0 ct original packets '>=' 3 queue num 0
+nft add rule inet testbed read iifname '"out0"' oifname '"in0"' meta l4proto tcp tcp flags '&' '(syn' '|' 'rst)' == 0 ct direction original ct mark '&' 0x80000000 == 0 ct original packets '>=' 3 queue num 0
 # or, on a kernel without it (CONFIG_NFT_QUEUE unset), the xt NFQUEUE target:
 # iptables -t mangle -N testbed-read
-# iptables -t mangle -A testbed-read -i in0 -o out0 -p tcp -m conntrack --ctdir ORIGINAL -m connmark --mark 0/0x80000000 -m connbytes --connbytes 3: --connbytes-dir original --connbytes-mode packets -j NFQUEUE --queue-num 0
-# iptables -t mangle -A testbed-read -i out0 -o in0 -p tcp -m conntrack --ctdir ORIGINAL -m connmark --mark 0/0x80000000 -m connbytes --connbytes 3: --connbytes-dir original --connbytes-mode packets -j NFQUEUE --queue-num 0
+# iptables -t mangle -A testbed-read -i in0 -o out0 -p tcp --tcp-flags SYN,RST NONE -m conntrack --ctdir ORIGINAL -m connmark --mark 0/0x80000000 -m connbytes --connbytes 3: --connbytes-dir original --connbytes-mode packets -j NFQUEUE --queue-num 0
+# iptables -t mangle -A testbed-read -i out0 -o in0 -p tcp --tcp-flags SYN,RST NONE -m conntrack --ctdir ORIGINAL -m connmark --mark 0/0x80000000 -m connbytes --connbytes 3: --connbytes-dir original --connbytes-mode packets -j NFQUEUE --queue-num 0
 # iptables -t mangle -I FORWARD -j testbed-read
 # ip6tables -t mangle -N testbed-read
-# ip6tables -t mangle -A testbed-read -i in0 -o out0 -p tcp -m conntrack --ctdir ORIGINAL -m connmark --mark 0/0x80000000 -m connbytes --connbytes 3: --connbytes-dir original --connbytes-mode packets -j NFQUEUE --queue-num 0
-# ip6tables -t mangle -A testbed-read -i out0 -o in0 -p tcp -m conntrack --ctdir ORIGINAL -m connmark --mark 0/0x80000000 -m connbytes --connbytes 3: --connbytes-dir original --connbytes-mode packets -j NFQUEUE --queue-num 0
+# ip6tables -t mangle -A testbed-read -i in0 -o out0 -p tcp --tcp-flags SYN,RST NONE -m conntrack --ctdir ORIGINAL -m connmark --mark 0/0x80000000 -m connbytes --connbytes 3: --connbytes-dir original --connbytes-mode packets -j NFQUEUE --queue-num 0
+# ip6tables -t mangle -A testbed-read -i out0 -o in0 -p tcp --tcp-flags SYN,RST NONE -m conntrack --ctdir ORIGINAL -m connmark --mark 0/0x80000000 -m connbytes --connbytes 3: --connbytes-dir original --connbytes-mode packets -j NFQUEUE --queue-num 0
 # ip6tables -t mangle -I FORWARD -j testbed-read
