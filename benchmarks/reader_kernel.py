@@ -105,7 +105,7 @@ print(made, failed, time.monotonic() - start, flush=True)
 
 
 def _pinned(cpu: int, argv: list[str]) -> list[str]:
-    return ["taskset", "-c", str(cpu), *argv]
+    return ["taskset", "-c", str(cpu), *argv] if (os.cpu_count() or 1) >= 2 else argv
 
 
 def _generate(session: Experiment, seconds: float, rate: float) -> tuple[int, int, float]:
@@ -190,7 +190,10 @@ def main() -> int:
         ns = session.state.censor.netns
         record = readers.owner_record(ns, "testbed")
         assert record is not None
-        os.sched_setaffinity(record["pid"], {1})
+        if (os.cpu_count() or 1) < 2:
+            print("this machine has one CPU: the reader shares it with the load", file=sys.stderr)
+        else:
+            os.sched_setaffinity(record["pid"], {1})
         netns.run(session.state.node("caller").netns,
                   ["sysctl", "-qw", "net.ipv4.ip_local_port_range=1024 65535"])
         with netns.serving(session.state.node("callee").netns, _pinned(0, [sys.executable, "-c", SERVER])):

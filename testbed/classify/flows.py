@@ -18,9 +18,10 @@ from testbed.classify.tls import is_tls_start, read_client_hello
 from testbed.profile.names import any_matches
 
 MAX_FLOWS = 65536  # undecided flows held at once; the oldest is decided "no" beyond that
-# A packet of a decided flow whose sequence number lies this far past the flow's first byte
-# is the same connection (queued before the verdict reached the kernel); beyond it, a new
-# connection on the same addresses and ports (a random ISN lands inside with p = 2^-8)
+# A packet of a decided flow whose sequence number lies within this of the flow's first byte
+# read, either way, is the same connection (queued before the verdict reached the kernel);
+# beyond it, a new connection on the same addresses and ports (a random ISN lands within
+# it with p = 2^-7, and then takes the old verdict)
 SAME_CONNECTION = 1 << 24
 TLS_RECORD_HEADER = 5
 MAX_HELD_BYTES = 64 * 1024  # a ClientHello's record cap (RFC 8446 5.1) with room
@@ -157,7 +158,7 @@ class Reader:
         earlier = self.recently_decided.get(seg.flow)
         if earlier is not None:
             bits, first_seq = earlier
-            if (seg.seq - first_seq) & 0xFFFFFFFF < SAME_CONNECTION:
+            if min((seg.seq - first_seq) & 0xFFFFFFFF, (first_seq - seg.seq) & 0xFFFFFFFF) < SAME_CONNECTION:
                 self.late_packets += 1
                 return bits, None
             del self.recently_decided[seg.flow]  # a new connection on the same ports: read it

@@ -49,7 +49,8 @@ class Recorder:
     def __init__(self, directory: Path, tests: list[Query], names: dict[int, str]):
         self.directory = directory
         self.names = names
-        self.log = (directory / "decisions.jsonl").open("a", buffering=1 << 16)
+        # a line a decision, written at once: a run reads them as soon as its phase ends
+        self.log = (directory / "decisions.jsonl").open("a", buffering=1)
         self.counts = {"packets": 0, "flows_decided": 0, "logged": 0,
                        "matched": {names[t.bit]: 0 for t in tests}}
         self.started = time.time()

@@ -87,7 +87,8 @@ def apply(plan: Plan, ns: str | None) -> ApplyResult:
     try:
         if plan.reader is not None:  # listening before any rule queues to it
             readers.start(plan.reader, ns, plan.nft.table)
-        elif readers.running(ns, plan.nft.table):
+        elif readers.directory(ns, plan.nft.table).exists():  # the profile before read: no queue stays
+            readers.remove_xt_rules(plan.nft.table, ns)
             readers.stop(ns, plan.nft.table)
         ruleset = nft_ruleset(readers.installed_nft(plan), plan.digest)
         result = netns.run(ns, ["nft", "-f", "-"], stdin=ruleset, check=False)

@@ -96,8 +96,12 @@ def start(reader: ReaderPlan, ns: str | None, table: str) -> None:
         return
     stop(ns, table)
     where = directory(ns, table)
+    made = where / MADE_TABLES  # what iptables made for an earlier reader here goes with this one
+    kept = made.read_text() if made.exists() else None
     shutil.rmtree(where, ignore_errors=True)
     where.mkdir(parents=True)
+    if kept is not None:
+        made.write_text(kept)
     (where / "spec.json").write_text(json.dumps(reader_spec(reader), indent=1))
     argv = [sys.executable, "-m", "testbed.classify.reader", str(where / "spec.json"), str(where)]
     with (where / "stderr.log").open("w") as errors:

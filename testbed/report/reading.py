@@ -10,7 +10,7 @@ from pathlib import Path
 from testbed.report.rowfile import first_repetition, read_rows
 
 READER_FILE = "reader.json"
-COLUMNS = ("phase", "profile", "client", "server", "read", "packets", "matched")
+COLUMNS = ("phase", "profile", "client", "server", "read", "packets", "tests that held")
 SHOWN = 50  # rows in the report; the file keeps them all
 
 KEYS = {"repetition": int, "phase": str, "profile": str, "client": str, "server": str, "read": dict,
@@ -46,7 +46,7 @@ def summary_lines(directory: Path) -> list[str]:
         return []
     lines = ["## What the censor's reader decided", "", "| " + " | ".join(COLUMNS) + " |",
              "|" + "---|" * len(COLUMNS)]
-    lines += ["| " + " | ".join(_cells(r)) + " |" for r in rows[:SHOWN]]
+    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in _cells(r)) + " |" for r in rows[:SHOWN]]
     return [*lines, "", *([_more(rows), ""] if _more(rows) else [])]
 
 
@@ -59,5 +59,7 @@ def section_html(directory: Path) -> str:
                    for r in rows[:SHOWN])
     more = f"<p>{html.escape(_more(rows))}</p>" if _more(rows) else ""
     return ("<h2>What the censor's reader decided</h2><p>Each flow the reader read: what its first client "
-            "data said, how many data packets it took to decide, and the tests that held (the classes "
-            f"act on those).</p><table><tr>{heads}</tr>{body}</table>{more}")
+            "data said, how many data packets it took to decide, and the tests that held. A test is a "
+            "field of a class's match (\"tls_sni of twitter\": the name is on twitter's list); a class "
+            f"that says <code>not:</code> acts when its test does not hold.</p><table><tr>{heads}</tr>{body}"
+            f"</table>{more}")

@@ -1,6 +1,6 @@
 """A certificate authority and a server certificate made for one run, so that the `https`
 workload's client verifies its server as a browser would, for any names the scenario
-chooses, without a key that outlives the run."""
+chooses. The keys are made for the run and kept with its results (in tls/), never reused."""
 
 from __future__ import annotations
 

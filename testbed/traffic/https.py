@@ -153,6 +153,30 @@ def _request(options: HttpsOptions) -> bytes:
             "Connection: close\r\n\r\n").encode()
 
 
+def _read_head(stream: TlsStream) -> None:
+    """The response's head (status line and headers), so that what follows is the body."""
+    head = b""
+    while not head.endswith(b"\r\n\r\n") and len(head) < MAX_HEADER:
+        byte = stream.recv(1)
+        if not byte:
+            raise ConnectionAbortedError("the server closed the connection before its response")
+        head += byte
+
+
+def _close_gently(sock: socket.socket, drain_s: float) -> None:
+    """Send our FIN and read what still comes until the server's (at most `drain_s`), then
+    close: a socket closed with unread bytes sends a reset, which the server would count
+    as the censor's (TLS 1.3 session tickets, the rest of a download stopped at its end)."""
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_WR)
+        deadline = time.monotonic() + drain_s
+        while (left := deadline - time.monotonic()) > 0:
+            sock.settimeout(left)
+            if not sock.recv(65536):
+                break
+    sock.close()
+
+
 def client(host: str, port: int, options: HttpsOptions, authority: str) -> dict:
     report = {"connected": False, "answered": False, "handshake": False, "handshake_ms": None,
               "reset": False, "bytes": 0, "stalled": False, "progress": []}
@@ -172,6 +196,7 @@ def client(host: str, port: int, options: HttpsOptions, authority: str) -> dict:
         report.update(handshake=True, handshake_ms=(time.monotonic() - started) * 1000)
         stream.sendall(_request(options))
         if options.direction == "down":
+            _read_head(stream)
             report.update(receive_bulk(stream, options.size, options.seconds, options.idle_s))  # type: ignore[arg-type]
         else:
             report["reset"] = send_bulk(stream, options.size, options.seconds)  # type: ignore[arg-type]
@@ -181,7 +206,10 @@ def client(host: str, port: int, options: HttpsOptions, authority: str) -> dict:
         pass
     finally:
         report["answered"] = stream.answered
-        sock.close()
+        if report["handshake"] and not report["reset"]:
+            _close_gently(sock, options.idle_s + 1)
+        else:
+            sock.close()
     return report
 
 

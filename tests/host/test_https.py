@@ -109,3 +109,16 @@ capture: {{nodes: [censor], interfaces: [in0]}}
                             "tls.handshake.extensions_server_name"], capture_output=True, text=True,
                            check=True).stdout.split()
     assert sorted(names) == ["example.org", "twitter.com"], names
+
+
+def test_a_clean_path_shows_no_reset_at_either_end_whichever_way_the_data_goes(topo: TopologyState,
+                                                                                 tmp_path: Path) -> None:
+    """The client ends with its FIN and reads to the server's: a reset counted on a clean path
+    would be the client's own (a socket closed with bytes unread), not a censor's."""
+    made = make_certificates(tmp_path, ["twitter.com"])
+    for direction in ("down", "up"):
+        for version in ("1.2", "1.3"):
+            options = _options(direction=direction, tls=version, size=0, seconds=2.0)  # the whole phase
+            result = run_https(topo.node("caller"), topo.node("callee"), options, made)
+            assert result.handshake and result.bytes > 100_000, (direction, version, result)
+            assert not result.reset and not result.server_reset, (direction, version, result)

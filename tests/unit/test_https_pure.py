@@ -109,3 +109,13 @@ def _serve_once(context: ssl.SSLContext, sock: socket.socket) -> None:
             pass
     except (ssl.SSLError, OSError):
         sock.close()
+
+
+def test_an_unquoted_tls_version_is_the_version_it_spells() -> None:
+    from pydantic import ValidationError
+
+    from testbed.scenario.workloads.https import Https
+
+    assert Https.model_validate({"type": "https", "tls": 1.2}).tls == "1.2"
+    with pytest.raises(ValidationError, match="'1.2' or '1.3'"):
+        Https.model_validate({"type": "https", "tls": 1.1})

@@ -3,16 +3,28 @@ apart, with the ClientHello split or carrying ECH: what a censor that reads TLS 
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from testbed.profile.types import Bytes, Duration, FieldError
 from testbed.scenario.workloads.base import Metric, Metrics, PhaseContext, TwoNodes
 from testbed.scenario.workloads.download import Download
 from testbed.traffic.certificates import Certificates, make_certificates
 from testbed.traffic.https import HttpsOptions, run_https
+
+# A DNS name as Python's ssl sends it: ASCII labels (and not an address: _dns_name)
+DNS_NAME = r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,62}(\.[A-Za-z0-9_][A-Za-z0-9_-]{0,62})*\.?$"
+HOST_HEADER = r"^[\x21-\x7e]+$"  # printable ASCII, no spaces: it goes into a request line
+
+
+def _version_text(value: object) -> object:
+    """`tls: 1.2` unquoted is a YAML float: take it as the version it spells."""
+    return str(value) if isinstance(value, float) else value
+
 
 TRANSFER_METRICS = ("handshake", "handshake_ms", "bytes", "stalled", "kbit", "kbit_steady")
 
@@ -25,10 +37,12 @@ class Https(TwoNodes):
     type: Literal["https"]
     name: str = "https"
     server_name: str | None = Field("example.org", min_length=1, max_length=253,
-                                    description="the TLS server name (SNI); null sends none")
-    host: str | None = Field(None, min_length=1, max_length=253,
+                                    description="the TLS server name (SNI), a DNS name in ASCII (an IDN as "
+                                    "its xn-- form); null sends none")
+    host: str | None = Field(None, min_length=1, max_length=253, pattern=HOST_HEADER,
                              description="the HTTP Host header (default: the server name)")
-    tls: Literal["1.2", "1.3"] = Field("1.3", description="the TLS version, the only one offered")
+    tls: Annotated[Literal["1.2", "1.3"], BeforeValidator(_version_text)] = Field(
+        "1.3", description="the TLS version, the only one offered")
     split_at: int | Literal["sni"] | None = Field(
         None, description="send the ClientHello as two TCP segments, the first of this many bytes (1: the "
         "first byte alone), or `sni`: cut inside the server name")
@@ -61,6 +75,22 @@ class Https(TwoNodes):
             raise FieldError("server_name",
                              "server_name: null sends no name: give `host`, the Host header to send")
         return self
+
+    @field_validator("server_name")
+    @classmethod
+    def _dns_name(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(DNS_NAME, value):
+            raise ValueError(f"{value!r} is not a DNS name in ASCII (dot-separated labels of letters, "
+                             "digits, '-' and '_'): write an IDN in its xn-- form, as clients send it")
+        try:
+            ipaddress.ip_address(value or "")
+        except ValueError:
+            return value
+        raise ValueError(f"{value!r} is an address: a ClientHello names no address (Python's ssl sends no "
+                         "server name then); give a DNS name, or null for none")
+
+    def services(self) -> dict[str, tuple[str, str]]:
+        return {"port": (self.server, f"TCP port {self.port}")}
 
     def unmeasured(self, metric: str) -> str | None:
         if self.grease_ech and metric in TRANSFER_METRICS:
