@@ -87,9 +87,8 @@ def apply(plan: Plan, ns: str | None) -> ApplyResult:
     try:
         if plan.reader is not None:  # listening before any rule queues to it
             readers.start(plan.reader, ns, plan.nft.table)
-        elif readers.directory(ns, plan.nft.table).exists():  # the profile before read: no queue stays
-            readers.remove_xt_rules(plan.nft.table, ns)
-            readers.stop(ns, plan.nft.table)
+        else:  # the profile before may have read: no queue rule may stay without its reader
+            readers.retire(ns, plan.nft.table)
         ruleset = nft_ruleset(readers.installed_nft(plan), plan.digest)
         result = netns.run(ns, ["nft", "-f", "-"], stdin=ruleset, check=False)
         if result.returncode != 0:
@@ -127,6 +126,4 @@ def clear_devices(ns: str | None, devices: list[str], table: str, family: str = 
             if found:
                 delete_root(ipr, found[0])
     netns.run(ns, ["nft", "delete", "table", family, table], check=False)
-    if readers.directory(ns, table).exists():  # a reader was started here: no iptables call otherwise
-        readers.remove_xt_rules(table, ns)
-        readers.stop(ns, table)
+    readers.retire(ns, table)

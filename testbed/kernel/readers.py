@@ -149,15 +149,23 @@ def forget(namespace: str) -> list[Path]:
     return found
 
 
-def discard(ns: str | None, table: str) -> bool:
-    """The reader of a table that is going for good (a gateway taken down): its iptables
-    chain removed, the process ended, its files gone; whether there was one."""
-    where = directory(ns, table)
-    if not where.exists():
+def retire(ns: str | None, table: str) -> bool:
+    """The reader of a table whose profile no longer reads (cleared, or replaced by one that
+    does not): its iptables chain removed and the process ended; its record stays to be read.
+    Whether one was started here (no iptables call otherwise)."""
+    if not directory(ns, table).exists():
         return False
     remove_xt_rules(table, ns)
     stop(ns, table)
-    shutil.rmtree(where, ignore_errors=True)
+    return True
+
+
+def discard(ns: str | None, table: str) -> bool:
+    """The reader of a table that is going for good (a gateway taken down): retired and its
+    files gone; whether there was one."""
+    if not retire(ns, table):
+        return False
+    shutil.rmtree(directory(ns, table), ignore_errors=True)
     return True
 
 

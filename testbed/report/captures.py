@@ -4,27 +4,16 @@ in summary.md and report.html, each with the packets it holds and how to open it
 from __future__ import annotations
 
 import html
-import json
 from pathlib import Path
 
-from testbed.errors import InputError
+from testbed.report.rowfile import read_rows
 
 CAPTURES_FILE = "captures.json"
 HOW = "Open one in Wireshark, or `tshark -r FILE`."
 
 
 def records(directory: Path) -> list[dict]:
-    path = directory / CAPTURES_FILE
-    if not path.exists():
-        return []
-    try:
-        found = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise InputError.single(f"cannot read the list of captures: {exc}", str(path)) from None
-    if not isinstance(found, list) or not all(isinstance(r, dict) and isinstance(r.get("file"), str)
-                                              for r in found):
-        raise InputError.single("not a list of captures (each with its file)", str(path))
-    return found
+    return read_rows(directory / CAPTURES_FILE, {"file": str}, "the list of captures")
 
 
 def _line(row: dict, cap: int | None) -> str:

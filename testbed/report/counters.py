@@ -8,7 +8,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from testbed.report.rowfile import first_repetition, read_rows
+from testbed.report.rowfile import first_repetition, html_table, markdown_table, read_rows
 
 COUNTERS_FILE = "counters.json"
 COLUMNS = ("phase", "profile", "class", "dir", "took pkts", "took bytes", "dropped", "sent", "queue drops")
@@ -51,9 +51,7 @@ def summary_lines(directory: Path) -> list[str]:
     rows = first_repetition(records(directory))
     if not rows:
         return []
-    lines = ["## What the censor's classes did", "", "| " + " | ".join(COLUMNS) + " |",
-             "|" + "---|" * len(COLUMNS)]
-    lines += ["| " + " | ".join(_cells(r)) + " |" for r in rows]
+    lines = ["## What the censor's classes did", "", *markdown_table(COLUMNS, [_cells(r) for r in rows])]
     idle = idle_classes(rows)
     return [*lines, "", *([f"**Note**: {warning(idle)}", ""] if idle else [])]
 
@@ -62,10 +60,8 @@ def section_html(directory: Path) -> str:
     rows = first_repetition(records(directory))
     if not rows:
         return ""
-    heads = "".join(f"<th>{html.escape(h)}</th>" for h in COLUMNS)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in _cells(r)) + "</tr>" for r in rows)
     idle = idle_classes(rows)
     note = f'<p class="bad">{html.escape(warning(idle))}</p>' if idle else ""
     return (f"<h2>What the censor's classes did</h2>{note}<p>took: packets the class's nft rules matched; "
             "dropped: by its rules; sent and queue drops (netem loss, a full queue): its htb class.</p>"
-            f"<table><tr>{heads}</tr>{body}</table>")
+            + html_table(COLUMNS, [_cells(r) for r in rows]))

@@ -7,7 +7,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from testbed.report.rowfile import first_repetition, read_rows
+from testbed.report.rowfile import first_repetition, html_table, markdown_table, read_rows
 
 READER_FILE = "reader.json"
 COLUMNS = ("phase", "profile", "client", "server", "read", "packets", "tests that held")
@@ -44,22 +44,18 @@ def summary_lines(directory: Path) -> list[str]:
     rows = first_repetition(records(directory))
     if not rows:
         return []
-    lines = ["## What the censor's reader decided", "", "| " + " | ".join(COLUMNS) + " |",
-             "|" + "---|" * len(COLUMNS)]
-    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in _cells(r)) + " |" for r in rows[:SHOWN]]
-    return [*lines, "", *([_more(rows), ""] if _more(rows) else [])]
+    table = markdown_table(COLUMNS, [_cells(r) for r in rows[:SHOWN]])
+    more = [_more(rows), ""] if _more(rows) else []
+    return ["## What the censor's reader decided", "", *table, "", *more]
 
 
 def section_html(directory: Path) -> str:
     rows = first_repetition(records(directory))
     if not rows:
         return ""
-    heads = "".join(f"<th>{html.escape(h)}</th>" for h in COLUMNS)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in _cells(r)) + "</tr>"
-                   for r in rows[:SHOWN])
     more = f"<p>{html.escape(_more(rows))}</p>" if _more(rows) else ""
     return ("<h2>What the censor's reader decided</h2><p>Each flow the reader read: what its first client "
             "data said, how many data packets it took to decide, and the tests that held. A test is a "
             "field of a class's match (\"tls_sni of twitter\": the name is on twitter's list); a class "
-            f"that says <code>not:</code> acts when its test does not hold.</p><table><tr>{heads}</tr>{body}"
-            f"</table>{more}")
+            "that says <code>not:</code> acts when its test does not hold.</p>"
+            + html_table(COLUMNS, [_cells(r) for r in rows[:SHOWN]]) + more)

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 
 from testbed.compile.compiler import Target, compile_profile
-from testbed.compile.plan import Plan
+from testbed.compile.plan import Plan, ReaderPlan
 from testbed.kernel import apply as engine
 from testbed.kernel import counters, readers
 from testbed.kernel.netns import Endpoint
@@ -46,9 +46,8 @@ class Experiment:
         self.profile: str | None = None  # the profile applied now
         self._state: TopologyState | None = None
         self._counted: dict[CountKey, counters.ClassCounts] = {}  # what profiles applied before counted
-        self._reading: tuple[str, str] | None = None  # (profile, table) whose reader runs now
+        self._reading: tuple[str, str, ReaderPlan] | None = None  # profile, table, spec of the reader now
         self._read_offset = 0  # its decisions already handed out
-        self._reader_kept: tuple[str, object] | None = None  # its table and spec, while it runs
         self._read_before: list[dict] = []  # decisions of readers since replaced, not handed out yet
 
     def __enter__(self) -> Experiment:
@@ -118,7 +117,7 @@ class Experiment:
     def _live_decisions(self) -> list[dict]:
         if self._reading is None:
             return []
-        profile, table = self._reading
+        profile, table, _ = self._reading
         found = readers.decisions(self.state.censor.netns, table)
         new, self._read_offset = found[self._read_offset:], len(found)
         return [{"profile": profile, **decision} for decision in new]
@@ -128,7 +127,7 @@ class Experiment:
         died: whatever its `fail` let the kernel do, the run did not measure the profile."""
         if self._reading is None:
             return
-        (profile, table), ns = self._reading, self.state.censor.netns
+        (profile, table, _), ns = self._reading, self.state.censor.netns
         if not readers.running(ns, table):
             reason = readers.failure(ns, table) or "it is not running"
             raise readers.ReaderFailed(f"the censor's reader ({profile}) stopped during the run: {reason}")
@@ -143,16 +142,15 @@ class Experiment:
             target = self.target
             engine.clear_devices(self.state.censor.netns, [*target.uplink_devices, *target.downlink_devices],
                                  target.table)
-            self.profile, self._reading, self._reader_kept = None, None, None
+            self.profile, self._reading = None, None
         else:
             plan = self.plan(loaded)
             self.progress(f"applying {plan.profile}")
             engine.apply(plan, self.state.censor.netns)
-            if plan.reader is None or (plan.nft.table, plan.reader) != self._reader_kept:
+            reading = (plan.profile, plan.nft.table, plan.reader) if plan.reader is not None else None
+            if reading is None or self._reading is None or reading[1:] != self._reading[1:]:
                 self._read_offset = 0  # a reader kept running (the same spec) keeps its record
-            self._reader_kept = (plan.nft.table, plan.reader) if plan.reader is not None else None
-            self.profile = plan.profile
-            self._reading = (plan.profile, plan.nft.table) if plan.reader is not None else None
+            self.profile, self._reading = plan.profile, reading
         return time.perf_counter() - started
 
 

@@ -164,11 +164,13 @@ def _read_head(stream: TlsStream) -> None:
 
 
 def _close_gently(sock: socket.socket, drain_s: float) -> None:
-    """Send our FIN and read what still comes until the server's (at most `drain_s`), then
-    close: a socket closed with unread bytes sends a reset, which the server would count
-    as the censor's (TLS 1.3 session tickets, the rest of a download stopped at its end)."""
+    """Send our FIN and read what still comes until the other side's (at most `drain_s`),
+    then close: a socket closed with unread bytes sends a reset, which the other side would
+    count as the censor's (TLS 1.3 session tickets, the rest of a transfer whose other end
+    reached its deadline a moment later). Either end closes so."""
     with contextlib.suppress(OSError):
-        sock.shutdown(socket.SHUT_WR)
+        sock.shutdown(socket.SHUT_WR)  # done already after an upload or a download's sending
+    with contextlib.suppress(OSError):
         deadline = time.monotonic() + drain_s
         while (left := deadline - time.monotonic()) > 0:
             sock.settimeout(left)
@@ -244,6 +246,7 @@ def serve(port: int, options: HttpsOptions, certificate: str, key: str) -> dict:
         return report
     report["accepted"] = True
     conn.settimeout(options.idle_s + 1)
+    tls = None
     try:
         tls = context.wrap_socket(conn, server_side=True)
         report["handshake"] = True
@@ -259,7 +262,9 @@ def serve(port: int, options: HttpsOptions, certificate: str, key: str) -> dict:
     except OSError:
         pass
     finally:
-        conn.close()
+        if tls is not None and not report["reset"]:
+            _close_gently(tls, options.idle_s + 1)  # type: ignore[arg-type]
+        conn.close()  # the TLS socket took its descriptor; this closes what a failed handshake left
     return report
 
 

@@ -99,7 +99,8 @@ class Https(TwoNodes):
 
     def _certificates(self, directory: Path) -> Certificates:
         folder = directory / "tls" / self.name
-        names = [n for n in (self.server_name, self.host) if n]
+        # for the name the client checks; with none it checks no name (the Host is not checked)
+        names = [self.server_name] if self.server_name else []
         if (folder / "server.key").exists():
             return Certificates(folder / "ca.pem", folder / "server.pem", folder / "server.key")
         return make_certificates(folder, names)
