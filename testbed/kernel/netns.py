@@ -9,10 +9,12 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-
-from pyroute2 import IPRoute, NetNS
+from typing import TYPE_CHECKING
 
 from testbed.errors import EnvironmentFailure, NamespaceVanished
+
+if TYPE_CHECKING:
+    from pyroute2 import IPRoute
 
 NETNS_DIR = Path("/run/netns")
 
@@ -50,6 +52,10 @@ def require(netns: str | None, during: str = "") -> None:
 @contextmanager
 def route(netns: str | None) -> Iterator[IPRoute]:
     """A pyroute2 netlink socket inside `netns` (the current namespace when None)."""
+    # imported here, not above: pyroute2 takes seconds to import in the emulated (TCG) VM, and
+    # the traffic programs that import this module for `command` never open a socket
+    from pyroute2 import IPRoute, NetNS
+
     require(netns)
     sock = NetNS(netns, flags=0) if netns else IPRoute()
     try:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.signal import lfilter
 
 TIME_CONSTANT_S = 0.03
 HANGOVER_S = 0.2
@@ -30,6 +29,10 @@ def _with_hangover(active: np.ndarray, hangover: int) -> np.ndarray:
 
 
 def _envelope(x: np.ndarray, rate: int) -> np.ndarray:
+    # imported here: scipy.signal takes a second to import (ten or more in the emulated VM),
+    # and every run imports this module whether or not it scores speech
+    from scipy.signal import lfilter
+
     g = math.exp(-1.0 / (rate * TIME_CONSTANT_S))
     return lfilter([1 - g], [1, -g], lfilter([1 - g], [1, -g], np.abs(x)))
 
