@@ -117,9 +117,9 @@ def agent(env: dict) -> int:
 
 def main() -> None:
     spec = setup()
-    env = dict(os.environ, PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-               HOME="/tmp/home", PYTHONDONTWRITEBYTECODE="1", TESTBED_IN_VM="1",
-               TERM=os.environ.get("TERM", "linux"), **spec.get("env", {}))
+    env = {**os.environ, "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+           "HOME": "/tmp/home", "PYTHONDONTWRITEBYTECODE": "1", "TESTBED_IN_VM": "1",
+           "TERM": os.environ.get("TERM", "linux"), **spec.get("env", {})}  # the host's settings win
     mode = spec.get("mode", "run")
     if mode == "shell":
         print("testbed VM shell: `exit` powers the VM off", flush=True)
