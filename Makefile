@@ -9,10 +9,9 @@ setup:
 demo: setup
 	.venv/bin/testbed run ru-2025-calls
 
-# Every tier: unit and host tests here (real namespaces, real packets) beside the VM tier
-# (netem) inside the testbed VM, then the host tests that run scenarios in the VM
-# (scripts/test-tiers.sh says why). pytest's exit code 5 (no test collected) is reported,
-# not failed on.
+# Every tier: the unit tier here beside the VM tier (netem) inside the testbed VM, then the
+# host tier here (real namespaces, real packets; scripts/test-tiers.sh says why in that
+# order). pytest's exit code 5 (no test collected) is reported, not failed on.
 test: setup
 	@.venv/bin/testbed vm build
 	@scripts/test-tiers.sh

@@ -12,7 +12,7 @@ from .conftest import new_run_id
 
 # the whole test's guard: its slowest command may take 600 s (a TCG VM on a busy machine),
 # which pytest-timeout's default of 300 s would cut short
-pytestmark = [pytest.mark.timeout(660), pytest.mark.scenarios_in_vm]
+pytestmark = pytest.mark.timeout(660)
 
 
 def test_apply_brings_a_netem_run_up_in_the_vm_and_down_stops_it(tmp_path) -> None:

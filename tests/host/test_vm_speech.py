@@ -19,7 +19,7 @@ from tests.signatures import keep_record, listening
 
 # the whole test's guard: its slowest command may take 1200 s (a TCG VM on a busy machine),
 # which pytest-timeout's default of 300 s would cut short
-pytestmark = [pytest.mark.timeout(1260), pytest.mark.scenarios_in_vm]
+pytestmark = pytest.mark.timeout(1260)
 
 
 def _run(target: str, tmp_path) -> tuple[dict, list[dict], list[dict]]:
