@@ -33,19 +33,21 @@ def profiles(netem: bool | None = None) -> list[str]:
             if ("sch_netem" in compile_profile(load_profile(path)).features) == netem]
 
 
+def check_metric(check: str) -> str:
+    """The metric an expectation's check names ("voip.pesq <= 2.5": "pesq")."""
+    found = CHECK.match(check)
+    assert found, f"not a check: {check!r}"
+    return found[2]
+
+
 @cache  # the VM tier's collection and the host's each ask; loading every signature takes seconds in the VM
 def listening() -> list[str]:
     """Catalog names whose signatures expect something of the calls' audio: in the VM those
     expectations stay pending, so tests/host/test_vm_speech.py runs them from the host, audio
     scored, instead of the VM tier (which would check a subset of the same run)."""
-    def metric(check: str) -> str:
-        found = CHECK.match(check)
-        assert found, check
-        return found[2]
-
     # read as plain YAML: loading each signature with its profiles takes seconds in the VM
     return [path.stem for path in catalog()
-            if any(metric(e["check"]) in ROW_METRICS
+            if any(check_metric(e["check"]) in ROW_METRICS
                    for e in yaml.safe_load(signature_path(path.stem).read_text()).get("expect", []))]
 
 

@@ -15,7 +15,7 @@ import pytest
 from testbed.measure.trace import load_traces
 from testbed.report.speech import ROW_METRICS
 from tests.cli import run_cli
-from tests.signatures import keep_record, listening
+from tests.signatures import check_metric, keep_record, listening
 
 # the whole test's guard: its slowest command may take 1200 s (a TCG VM on a busy machine),
 # which pytest-timeout's default of 300 s would cut short
@@ -74,7 +74,7 @@ def test_signatures_that_listen_hold(profile: str, tmp_path) -> None:
     info, _, speech = _run(profile, tmp_path)
     keep_record(profile, all(c["passed"] for c in info["checks"]), info["checks"], info["kernel"], info["in_vm"])
     assert all(c["passed"] for c in info["checks"])
-    heard = [c for c in info["checks"] if c["check"].split(".")[1].split()[0] in ROW_METRICS]
+    heard = [c for c in info["checks"] if check_metric(c["check"]) in ROW_METRICS]
     assert heard and all(c["value"] is not None for c in heard), "the audio's expectations were checked"
     if profile.endswith("blocked"):
         # the blocked voip calls are silence; the WebRTC call that TURN over TLS rescues is heard
