@@ -3,7 +3,9 @@
 The spec directory (/run/testbed/vm/ID on the host) is shared into the guest as 9p tag
 `spec`; spec.json there tells the guest's init (testbed/vm/guest_init.py) what to mount
 and what to run, and the guest writes the command's output and exit code back into it.
-Every host directory in `shares` is mounted in the guest at its own path.
+Every host directory in `shares` is mounted in the guest at its own path, and so is the
+speech cache: voices synthesised and media encoded once serve the host and every VM (in
+the emulated VM they take about a minute per run to make).
 
 The disk is opened with snapshot=on, so the cached image never changes. Each QEMU is
 registered in /run/testbed/qemu-PID.pid with its start time, so `testbed clean` can stop
@@ -65,8 +67,22 @@ def qemu_argv(image: Image, accel: str, spec_dir: Path | None, shares: list[Path
 
 
 def guest_env() -> dict[str, str]:
-    """The environment of commands in the guest: the project importable from its own path."""
-    return {"PYTHONPATH": f"{ROOT}:{SITE}"}
+    """The environment of commands in the guest: the project importable from its own path,
+    and the host's cache (its speech directory is shared: see speech_cache)."""
+    return {"PYTHONPATH": f"{ROOT}:{SITE}", "TESTBED_CACHE": str(CACHE)}
+
+
+def speech_cache(shares: list[Path]) -> list[Path]:
+    """The speech cache (testbed/speech/reference.py: CACHE/speech), as a share unless one of
+    `shares` holds it already or it cannot be made (the guest then makes its own, per boot)."""
+    directory = CACHE / "speech"
+    if any(directory == s or s in directory.parents for s in shares):
+        return []
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return []
+    return [directory]
 
 
 class Machine:
@@ -83,6 +99,7 @@ class Machine:
         if not self.image.ready:
             raise VMError("the VM image is not built: run `testbed vm build` (or `make test`)")
         accel = accel or probe_accel(self.image)  # before any file exists: the probe may fail
+        shares = [*shares, *speech_cache(shares)]
         self.directory = SPEC_ROOT / uuid.uuid4().hex[:12]
         (self.directory / "files").mkdir(parents=True)
         try:

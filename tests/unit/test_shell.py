@@ -258,3 +258,19 @@ def test_clean_sweeps_spec_directories_no_vm_names(monkeypatch, tmp_path) -> Non
     assert machine.stop_all(owner=4242, owner_started=7) == [] and not gone.exists()
     machine._sweep_orphaned_specs(everything=True)
     assert sorted(p.name for p in machine.SPEC_ROOT.iterdir()) == ["live"]
+
+
+def test_the_speech_cache_is_shared_at_its_own_path_unless_a_share_holds_it(monkeypatch, tmp_path) -> None:
+    """Voices and encoded media are made once for the host and every VM: the guest is told the
+    host's cache and its speech directory is mounted there; nothing is shared twice, and a
+    cache that cannot be made is not shared (the guest then makes its own, per boot)."""
+    from testbed.vm import machine
+
+    monkeypatch.setattr(machine, "CACHE", tmp_path / "cache")
+    assert machine.speech_cache([]) == [tmp_path / "cache" / "speech"]
+    assert (tmp_path / "cache" / "speech").is_dir()
+    assert machine.guest_env()["TESTBED_CACHE"] == str(tmp_path / "cache")
+    assert machine.speech_cache([tmp_path]) == []
+    (tmp_path / "file").write_text("not a directory")
+    monkeypatch.setattr(machine, "CACHE", tmp_path / "file")
+    assert machine.speech_cache([]) == []
