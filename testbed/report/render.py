@@ -11,7 +11,7 @@ import math
 from pathlib import Path
 
 from testbed.errors import InputError
-from testbed.report import captures, counters, plots, reading, webrtc
+from testbed.report import captures, counters, reading, webrtc
 from testbed.report.results import VERDICTS, verdict
 from testbed.report.rows import ROW_KEYS, check_word
 from testbed.report.speech import section_html
@@ -100,6 +100,9 @@ def metric_tables(info: dict, rows: list[dict]) -> str:
 
 def render(directory: Path) -> Path:
     """Write the plots and report.html into `directory`; returns the report's path."""
+    # matplotlib takes 40 s to import in the emulated VM, which only loads results
+    from testbed.report import plots
+
     info, rows = load(directory)
     bars = plots.phase_bars(directory, info, rows)
     timeline = plots.timeline(directory, info)
