@@ -90,8 +90,15 @@ class Stream:
                 raise TimeoutError
             time.sleep(POLL_S)
 
+    def started(self) -> bool:
+        """The guest has begun the command (it opens its output files just before)."""
+        return any(self.base.with_name(self.base.name + s).exists() for s in (".stdout", ".stderr"))
+
     def stop(self, signum: int, alive: Callable[[], bool]) -> int | None:
-        """Ask the command to stop (as with `signum`) and wait a while for it to clean up."""
+        """Ask the command to stop (as with `signum`) and wait a while for it to clean up; a
+        command the guest has not begun (it is still booting) has nothing to clean up."""
+        if not self.started():
+            return None
         self.interrupt(signum)
         try:
             return self.follow(alive, "the interrupted command", time.monotonic() + INTERRUPT_GRACE_S)

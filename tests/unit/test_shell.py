@@ -4,6 +4,7 @@ layering and the size of modules."""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -274,3 +275,17 @@ def test_the_speech_cache_is_shared_at_its_own_path_unless_a_share_holds_it(monk
     (tmp_path / "file").write_text("not a directory")
     monkeypatch.setattr(machine, "CACHE", tmp_path / "file")
     assert machine.speech_cache([]) == []
+
+
+def test_a_signal_before_the_guest_began_the_command_asks_nothing_of_it(tmp_path) -> None:
+    """Ctrl-C while the VM boots: no interrupt file (nothing would read it until the command
+    had started) and no wait; once the command has begun, it is asked to stop and followed."""
+    from testbed.vm.commands import Stream
+
+    stream = Stream(tmp_path, "command", quiet=True)
+    assert stream.stop(signal.SIGINT, lambda: True) is None
+    assert not (tmp_path / "command.interrupt").exists()
+    (tmp_path / "command.stdout").write_bytes(b"")
+    (tmp_path / "command.exit").write_text("130")
+    assert stream.stop(signal.SIGINT, lambda: True) == 130
+    assert (tmp_path / "command.interrupt").read_text() == str(int(signal.SIGINT))
