@@ -9,13 +9,15 @@ setup:
 demo: setup
 	.venv/bin/testbed run ru-2025-calls
 
-# Every tier: unit and host tests here (real namespaces, real packets), then the VM
-# tier (netem) inside the testbed VM. pytest's exit code 5 (no test collected) is
-# reported, not failed on.
+# Every tier: the unit tests on every core (they send no packet and time nothing), the
+# host tests here one at a time (real namespaces, real packets), then the VM tier
+# (netem) inside the testbed VM. pytest's exit code 5 (no test collected) is reported,
+# not failed on.
 PYTEST_OK = rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; rc=0; fi; exit $$rc
 test: setup
 	@.venv/bin/testbed vm build
-	@.venv/bin/python -m pytest -m "not vm"; $(PYTEST_OK)
+	@.venv/bin/python -m pytest -n auto tests/unit; $(PYTEST_OK)
+	@.venv/bin/python -m pytest -m "not vm" --ignore=tests/unit; $(PYTEST_OK)
 	@.venv/bin/testbed vm run -- python3 -m pytest -m vm tests/vm --color=no -p no:cacheprovider; $(PYTEST_OK)
 
 vm: setup
@@ -30,6 +32,7 @@ bench: setup
 	.venv/bin/python benchmarks/catalog_apply.py
 	.venv/bin/python benchmarks/reader_decide.py
 	.venv/bin/python benchmarks/reader_kernel.py
+	.venv/bin/python benchmarks/topology_speed.py
 
 clean:
 	.venv/bin/testbed clean
