@@ -13,8 +13,6 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-from testbed.kernel import probe
-
 GUEST_TESTBED = ["python3", "-m", "testbed.cli"]
 Progress = Callable[[str], None]
 
@@ -29,6 +27,10 @@ def choose(where: str, features: Callable[[], Iterable[str]], progress: Progress
         return "local"
     if where == "vm":
         return "vm"
+    # here, not above: pyroute2 (which the probe needs) is 0.3 s of every command's start on
+    # this host and 5 s in the emulated VM, and most commands never probe
+    from testbed.kernel import probe
+
     missing = probe.missing_features(tuple(sorted(set(features()))))
     if missing:
         progress(f"this kernel lacks {', '.join(missing)}: running in the testbed VM")
