@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from testbed.errors import InputError, NeedsRoot
-from testbed.topology.model import DEFAULT_RUN, RUN_ID_PATTERN
+from testbed.topology.runs import DEFAULT_RUN, RUN_ID_PATTERN
 
 WHERE = ("auto", "local", "vm")
 

@@ -16,11 +16,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 from testbed.kernel.netns import Endpoint
 from testbed.kernel.records import claim_file
 from testbed.profile.types import BitsPerSecond, FieldError, Nanoseconds
+from testbed.topology.runs import DEFAULT_RUN, NS_PREFIX, RUN_ID_PATTERN, STATE_DIR  # noqa: F401 - re-exported
 
-STATE_DIR = Path("/run/testbed")
-NS_PREFIX = "tb-"
-RUN_ID_PATTERN = r"^[a-z0-9]{1,8}$"
-DEFAULT_RUN = "main"  # the run `up`, `apply`, `exec` ... use without --run (or $TESTBED_RUN)
 _B36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 _sessions = itertools.count()
 
