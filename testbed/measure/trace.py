@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from testbed.measure.arrays import load_npz
+
 # frame: which frame of the call the packet carries (sequence numbers skip none, frames skip
 # those DTX left unsent)
 SENT_DTYPE = np.dtype([("seq", "<u4"), ("send_ns", "<i8"), ("size", "<u2"), ("frame", "<u4")])
@@ -44,8 +46,8 @@ def save_traces(path: Path, traces: list[StreamTrace]) -> None:
 
 
 def load_traces(path: Path) -> list[StreamTrace]:
-    data = np.load(path)
-    keys = sorted({name.rsplit(".", 1)[0] for name in data.files})
+    data = load_npz(path)
+    keys = sorted({name.rsplit(".", 1)[0] for name in data})
     out = []
     for key in keys:
         call, direction = key.removeprefix("call").split("-", 1)

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from testbed.measure.arrays import load_npz
 from testbed.speech import g711
 from testbed.speech.presets import AudioPreset
 
@@ -103,17 +104,16 @@ def save(media: Media, path: Path) -> None:
 
 
 def load(path: Path) -> Media:
-    with np.load(path) as data:
-        meta = json.loads(str(data["meta"]))
-        if meta.get("format") != FORMAT:
-            raise ValueError(f"{path}: media format {meta.get('format')}, expected {FORMAT}")
-        blob = data["payloads"].tobytes()
-        ends = np.cumsum(data["sizes"]).tolist()
-        starts = [0, *ends[:-1]]
-        preset = AudioPreset(**meta["preset"])  # as encoded, overrides (expected loss) included
-        return Media(preset, meta["source"], data["reference"],
-                     [blob[a:b] for a, b in zip(starts, ends, strict=True)], meta["delay_samples"],
-                     meta["dtx"])
+    data = load_npz(path)
+    meta = json.loads(str(data["meta"]))
+    if meta.get("format") != FORMAT:
+        raise ValueError(f"{path}: media format {meta.get('format')}, expected {FORMAT}")
+    blob = data["payloads"].tobytes()
+    ends = np.cumsum(data["sizes"]).tolist()
+    starts = [0, *ends[:-1]]
+    preset = AudioPreset(**meta["preset"])  # as encoded, overrides (expected loss) included
+    return Media(preset, meta["source"], data["reference"],
+                 [blob[a:b] for a, b in zip(starts, ends, strict=True)], meta["delay_samples"], meta["dtx"])
 
 
 def media_key(preset: AudioPreset, source: str, dtx: bool) -> str:

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from testbed.errors import InputError, Problem, ProgramMissing
+from testbed.measure.arrays import load_npy
 from testbed.speech.level import active_level_dbov, normalise
 
 CACHE = Path(os.environ.get("TESTBED_CACHE", "/var/cache/testbed")) / "speech"
@@ -118,7 +119,7 @@ def _cached(key: str, make) -> np.ndarray:
     """int16 samples cached under CACHE/KEY.npy (written atomically; a failed write is harmless)."""
     path = CACHE / f"{key}.npy"
     try:
-        return np.load(path)
+        return load_npy(path)
     except (OSError, ValueError):
         pass
     samples = make()

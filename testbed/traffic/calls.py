@@ -15,6 +15,7 @@ from testbed.errors import WorkloadFailed
 from testbed.kernel import netns
 from testbed.kernel.netns import Endpoint
 from testbed.kernel.scratch import scratch
+from testbed.measure.arrays import load_npz
 from testbed.measure.emodel import CODECS
 from testbed.measure.trace import RECV_DTYPE, SENT_DTYPE, StreamTrace
 from testbed.traffic import rtp
@@ -85,7 +86,7 @@ def run_calls(caller: Endpoint, callee: Endpoint, codec: str = "g711", calls: in
             for proc in procs.values():
                 if proc.poll() is None:
                     proc.kill()
-        results = {role: np.load(Path(tmp) / f"{role}.npz") for role in procs}
+        results = {role: load_npz(Path(tmp) / f"{role}.npz") for role in procs}
         return CallRun(_assemble(results, calls, spec.frame_ms),
                        {role: results[role]["lateness"] for role in results}, frames)
 

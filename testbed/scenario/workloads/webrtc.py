@@ -19,6 +19,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from testbed.kernel.scratch import scratch
+from testbed.measure.arrays import load_npy, load_npz
 from testbed.measure.webrtc import RELAY_TRANSPORT, summarise
 from testbed.profile.types import Duration, FieldError
 from testbed.report.speech import ROW_METRICS
@@ -182,8 +183,8 @@ class Webrtc(SaysSpeech, TwoNodes, ScoresSpeech):
                 continue
             samples = np.zeros(0, np.int16)
             if call in by_call:
-                with np.load(by_call[call]["path"]) as saved:
-                    samples, played, rate = saved["samples"], saved["played"], by_call[call]["rate"]
+                saved = load_npz(by_call[call]["path"])
+                samples, played, rate = saved["samples"], saved["played"], by_call[call]["rate"]
             if not samples.size:  # a FLAC of no samples cannot be read back
                 rate, frames = CLOCK[self.codec], round(ctx.seconds / FRAME_S)
                 samples, played = np.zeros(frames * int(rate * FRAME_S), np.int16), np.zeros(frames, bool)
@@ -193,7 +194,7 @@ class Webrtc(SaysSpeech, TwoNodes, ScoresSpeech):
                 source = said[call]
                 assert source is not None  # speech to score: the call said something
                 reference = ctx.artefact(self.name, f"-call{call}-said.flac")
-                soundfile.write(str(reference), np.load(source), CLOCK[self.codec], "PCM_16", format="FLAC")
+                soundfile.write(str(reference), load_npy(source), CLOCK[self.codec], "PCM_16", format="FLAC")
                 scored.append({"call": call, "recording": path.name, "said": reference.name,
                                "codec": self.codec, "source": self.speech[call % len(self.speech)],
                                "played": "".join("p" if p else "l" for p in played.tolist())})
