@@ -64,6 +64,10 @@ def _refused(stderr: str) -> Exception:
 def check_plan(plan: Plan, ns: str | None, dry_run: bool = True) -> None:
     """Everything that can fail without changing anything: features, devices, nft dry run."""
     probe.require(plan.features)
+    for item in plan.interfaces:  # read now: missing, it would stop the apply half-way
+        for leaf in item.leaves:
+            if isinstance(leaf, NetemLeaf) and leaf.netem.distribution:
+                netem.distribution_table(leaf.netem.distribution)
     with netns.route(ns) as ipr:
         for item in plan.interfaces:
             device_index(ipr, item.device)

@@ -21,6 +21,7 @@ from pyroute2.netlink.rtnl.tcmsg import plugins
 from pyroute2.netlink.rtnl.tcmsg.common import time2tick
 
 from testbed.compile.plan import NetemParams
+from testbed.errors import Missing
 
 parent = TC_H_ROOT
 U32_MAX = 0xFFFFFFFF
@@ -29,8 +30,8 @@ DIST_DIRS = (Path("/usr/lib/tc"), Path("/usr/lib/x86_64-linux-gnu/tc"), Path("/u
              Path("/usr/lib/aarch64-linux-gnu/tc"))
 
 
-class DistributionMissing(FileNotFoundError):
-    pass
+class DistributionMissing(Missing):
+    """iproute2's table for a netem delay distribution is not installed (exit 3)."""
 
 
 def pct_to_u32(percent: float) -> int:
@@ -69,7 +70,8 @@ def distribution_table(name: str) -> list[int]:
             return values[:NETEM_DIST_MAX]
     raise DistributionMissing(
         f"netem distribution table {name}.dist not found in "
-        f"{', '.join(str(d) for d in DIST_DIRS)}; install iproute2"
+        f"{', '.join(str(d) for d in DIST_DIRS)}: apt-get install iproute2 (scripts/setup.sh installs "
+        "everything)"
     )
 
 

@@ -96,3 +96,25 @@ def test_each_distribution_applies(topo, tmp_path, distribution) -> None:
     shown = json.loads(netns.run(topo.censor.netns, ["tc", "-j", "qdisc", "show", "dev", "out0"]).stdout)
     delay = next(q for q in shown if q["handle"] == "2:")["options"]["delay"]
     assert delay == _approx({"delay": 0.04, "jitter": 0.01, "correlation": 0.1})
+
+
+def test_a_missing_distribution_table_is_exit_3_before_anything_changes(topo, tmp_path, monkeypatch) -> None:
+    """iproute2's tables are read before the first change: a missing one is a missing file
+    of the machine (exit 3, naming the package), not a half-applied profile or a crash."""
+    from testbed.kernel import netem
+    from tests.host.conftest import profile_dict
+
+    plan = plan_for(topo, profile_dict("dist", default={"both": {"netem": {
+        "delay": "40ms", "jitter": "10ms", "distribution": "pareto"}}}), tmp_path)
+
+    def kernel_state() -> list[str]:
+        ns = topo.censor.netns
+        return [netns.run(ns, ["tc", "-j", "qdisc", "show", "dev", item.device]).stdout for item in plan.interfaces] \
+            + [netns.run(ns, ["nft", "list", "tables"]).stdout]
+
+    before = kernel_state()
+    monkeypatch.setattr(netem, "DIST_DIRS", (tmp_path / "no-tables",))
+    with pytest.raises(netem.DistributionMissing, match=r"pareto\.dist.*apt-get install iproute2") as raised:
+        engine.apply(plan, topo.censor.netns)
+    assert raised.value.exit_code == 3
+    assert kernel_state() == before
