@@ -11,14 +11,14 @@ demo: setup
 
 # Every tier: the unit tests on every core (they send no packet and time nothing), the
 # host tests here one at a time (real namespaces, real packets), then the VM tier
-# (netem) inside the testbed VM. pytest's exit code 5 (no test collected) is reported,
-# not failed on.
+# (netem) inside the testbed VM; those two print their 25 slowest tests (where the suite's
+# time goes). pytest's exit code 5 (no test collected) is reported, not failed on.
 PYTEST_OK = rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; rc=0; fi; exit $$rc
 test: setup
 	@.venv/bin/testbed vm build
 	@.venv/bin/python -m pytest -n auto tests/unit; $(PYTEST_OK)
-	@.venv/bin/python -m pytest -m "not vm" --ignore=tests/unit; $(PYTEST_OK)
-	@.venv/bin/testbed vm run -- python3 -m pytest -m vm tests/vm --color=no -p no:cacheprovider; $(PYTEST_OK)
+	@.venv/bin/python -m pytest -m "not vm" --ignore=tests/unit --durations=25; $(PYTEST_OK)
+	@.venv/bin/testbed vm run -- python3 -m pytest -m vm tests/vm --color=no -p no:cacheprovider --durations=25; $(PYTEST_OK)
 
 vm: setup
 	.venv/bin/testbed vm build
