@@ -142,7 +142,6 @@ def adaptive_buffer(send_ns: np.ndarray, seq: np.ndarray, recv_ns: np.ndarray, f
     least = np.minimum.accumulate(seen)
     targets_seen = np.maximum(_recent_quantile(seen, window, quantile) + margin_ms * 1e6,
                               least + frame_ms * 1e6)
-    targets_seen[0] = least[0] + frame_ms * 1e6  # nothing seen before the first: one frame over it
     targets = np.full(send_ns.size, np.nan)
     targets[order] = targets_seen
     discarded = np.zeros(send_ns.size, bool)
@@ -159,10 +158,10 @@ def adaptive_buffer(send_ns: np.ndarray, seq: np.ndarray, recv_ns: np.ndarray, f
 
 
 def _recent_quantile(values: np.ndarray, window: int, quantile: float) -> np.ndarray:
-    """Per element, the `quantile` percentile of the up to `window` values before it (NaN for
-    the first): one vectorised percentile per full window (a percentile per packet took most
-    of a call's analysis, 20-30 s per phase in the emulated VM)."""
-    out = np.full(values.size, np.nan)
+    """Per element, the `quantile` percentile of the up to `window` values before it (-inf for
+    the first, which has none: any floor wins): one vectorised percentile per full window (a
+    percentile per packet took most of a call's analysis, 20-30 s per phase in the emulated VM)."""
+    out = np.full(values.size, -np.inf)
     for k in range(1, min(window, values.size)):  # the windows still filling
         out[k] = np.percentile(values[:k], quantile)
     if values.size > window:

@@ -7,9 +7,9 @@ sender leaves out under DTX are empty: Opus' own DTX (a packet of 1-2 bytes mean
 to send", as WebRTC treats it), or for G.711 the frames ITU-T P.56 finds no speech in.
 
 Saved as one .npz: the reference samples (what scores compare against), the payloads, and
-what the receiver needs to decode them. Each is also kept in the speech cache, keyed by all
-that makes it (the encoder's version included), and copied from there into a run's
-results: in the emulated VM, encoding four voices takes about 35 s.
+what the receiver needs to decode them. Each is also kept in the speech cache
+(testbed/speech/cache.py), keyed by all that makes it, the encoder's version included: in
+the emulated VM, encoding four voices takes about 35 s.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ import numpy as np
 
 from testbed.measure.arrays import load_npz
 from testbed.speech import g711
+from testbed.speech.cache import remembered
 from testbed.speech.presets import AudioPreset
 
 DTX_MAX_BYTES = 2  # an Opus packet this small carries no speech: DTX leaves it unsent
@@ -133,39 +133,11 @@ def media_key(preset: AudioPreset, source: str, dtx: bool) -> str:
 
 
 def prepare(preset: AudioPreset, source: str, dtx: bool, directory: Path) -> Path:
-    """The media file for (preset, speech, DTX) in `directory`: copied from the cache, or
-    encoded (and cached) unless it is there."""
-    from testbed.speech.reference import CACHE
-
+    """The media file for (preset, speech, DTX) in `directory`, unless it is there: from the
+    speech cache, encoded (and cached) on first use."""
     name = f"media-{media_key(preset, source, dtx)}.npz"
     path = directory / name
-    if path.exists():
-        return path
-    directory.mkdir(parents=True, exist_ok=True)
-    if not _copy_cached(CACHE / name, path):
-        media = encode(preset, source, dtx)
-        save(media, path)
-        try:
-            CACHE.mkdir(parents=True, exist_ok=True)
-            save(media, CACHE / name)
-        except OSError:
-            pass  # a read-only cache: encode again next time
+    if not path.exists():
+        directory.mkdir(parents=True, exist_ok=True)
+        save(remembered(name, load, lambda: encode(preset, source, dtx), save), path)
     return path
-
-
-def _copy_cached(cached: Path, path: Path) -> bool:
-    """Copy a cached media file that loads (a damaged one is encoded again) to `path`."""
-    try:
-        load(cached)
-    except (OSError, ValueError, KeyError, EOFError):
-        return False
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp.npz")
-    os.close(fd)
-    try:
-        shutil.copyfile(cached, name)
-        os.replace(name, path)
-        return True
-    except OSError:
-        return False
-    finally:
-        Path(name).unlink(missing_ok=True)

@@ -26,6 +26,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,9 +34,9 @@ import numpy as np
 
 from testbed.errors import InputError, Problem, ProgramMissing
 from testbed.measure.arrays import load_npy
+from testbed.speech.cache import remembered
 from testbed.speech.level import active_level_dbov, normalise
 
-CACHE = Path(os.environ.get("TESTBED_CACHE", "/var/cache/testbed")) / "speech"
 MIN_SECONDS, MAX_SECONDS = 3.0, 60.0  # shorter: too little for PESQ; longer: one loop is enough
 MIN_ACTIVITY = 0.05  # share of a WAV that must be speech (P.56 activity) for it to be scored
 GAP_S, EDGE_S = 0.6, 0.4  # silence between sentences and at both ends: pauses, as in P.862 material
@@ -115,22 +116,19 @@ def to_int16(x: np.ndarray) -> np.ndarray:
     return np.round(np.clip(x, -1.0, 32767 / 32768) * 32768).astype(np.int16)
 
 
-def _cached(key: str, make) -> np.ndarray:
-    """int16 samples cached under CACHE/KEY.npy (written atomically; a failed write is harmless)."""
-    path = CACHE / f"{key}.npy"
+def _cached(key: str, make: Callable[[], np.ndarray]) -> np.ndarray:
+    """int16 samples kept in the speech cache as KEY.npy."""
+    return remembered(f"{key}.npy", load_npy, make, _save_npy)
+
+
+def _save_npy(samples: np.ndarray, path: Path) -> None:
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp.npy")
     try:
-        return load_npy(path)
-    except (OSError, ValueError):
-        pass
-    samples = make()
-    try:
-        CACHE.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=CACHE, suffix=".npy", delete=False) as tmp:
-            np.save(tmp, samples)
-        os.replace(tmp.name, path)
-    except OSError:
-        pass  # a read-only cache: synthesise again next time
-    return samples
+        with os.fdopen(fd, "wb") as out:
+            np.save(out, samples)
+        os.replace(name, path)
+    finally:
+        Path(name).unlink(missing_ok=True)
 
 
 def voice_speech(name: str, rate: int) -> np.ndarray:

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from testbed.errors import EnvironmentFailure, ProgramMissing
 from testbed.kernel.process import alive, owned_by, start_time
+from testbed.speech import cache as speech
 from testbed.vm.commands import copy_inputs
 from testbed.vm.image import CACHE, ROOT, Image, current_image
 
@@ -68,14 +69,14 @@ def qemu_argv(image: Image, accel: str, spec_dir: Path | None, shares: list[Path
 
 def guest_env() -> dict[str, str]:
     """The environment of commands in the guest: the project importable from its own path,
-    and the host's cache (its speech directory is shared: see speech_cache)."""
-    return {"PYTHONPATH": f"{ROOT}:{SITE}", "TESTBED_CACHE": str(CACHE)}
+    and a cache whose speech directory is the host's (shared at its own path: speech_cache)."""
+    return {"PYTHONPATH": f"{ROOT}:{SITE}", "TESTBED_CACHE": str(speech.CACHE.parent)}
 
 
 def speech_cache(shares: list[Path]) -> list[Path]:
-    """The speech cache (testbed/speech/reference.py: CACHE/speech), as a share unless one of
-    `shares` holds it already or it cannot be made (the guest then makes its own, per boot)."""
-    directory = CACHE / "speech"
+    """The speech cache (testbed/speech/cache.py), as a share unless one of `shares` holds it
+    already or it cannot be made (the guest then makes its own, per boot)."""
+    directory = speech.CACHE
     if any(directory == s or s in directory.parents for s in shares):
         return []
     try:

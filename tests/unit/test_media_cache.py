@@ -1,19 +1,20 @@
-"""Encoded media is made once per (preset, speech, DTX, encoder version) and copied from the
-speech cache into each run's results; a damaged cached file is encoded again, and a cache
-that cannot be written costs only the time (the testbed VM shares this cache)."""
+"""Encoded media is made once per (preset, speech, DTX, encoder version), read back from the
+speech cache and written into each run's results; a damaged cached file is encoded again,
+and a cache that cannot be written costs only the time (the testbed VM shares this cache)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from testbed.speech import media, reference
+from testbed.speech import cache as speech_cache
+from testbed.speech import media
 from testbed.speech.presets import PRESETS
 
 
 @pytest.fixture
 def cache(tmp_path, monkeypatch):
-    monkeypatch.setattr(reference, "CACHE", tmp_path / "cache")
+    monkeypatch.setattr(speech_cache, "CACHE", tmp_path / "cache")
     return tmp_path / "cache"
 
 
@@ -31,7 +32,7 @@ def encodes(monkeypatch) -> list[str]:
 
 
 @pytest.mark.parametrize("preset", ["g711", "opus-webrtc"])
-def test_a_second_run_copies_the_cached_media_instead_of_encoding(tmp_path, cache, encodes, preset) -> None:
+def test_a_second_run_reads_the_cached_media_instead_of_encoding(tmp_path, cache, encodes, preset) -> None:
     first = media.prepare(PRESETS[preset], "en-f", False, tmp_path / "run1")
     second = media.prepare(PRESETS[preset], "en-f", False, tmp_path / "run2")
     assert encodes == [preset]
@@ -60,6 +61,6 @@ def test_a_damaged_cached_file_is_encoded_again(tmp_path, cache, encodes) -> Non
 def test_a_cache_that_cannot_be_written_still_gives_the_media(tmp_path, monkeypatch, encodes) -> None:
     blocked = tmp_path / "file"
     blocked.write_text("a file where the cache directory should be")
-    monkeypatch.setattr(reference, "CACHE", blocked / "speech")
+    monkeypatch.setattr(speech_cache, "CACHE", blocked / "speech")
     path = media.prepare(PRESETS["g711"], "en-f", False, tmp_path / "run")
     assert media.load(path).frames > 0 and encodes == ["g711"]

@@ -64,9 +64,9 @@ def test_a_recording_that_kept_no_frame_is_heard_as_silence(tmp_path) -> None:
 def test_a_webrtc_call_saying_a_wav_is_scored_without_the_wav(tmp_path, monkeypatch) -> None:
     import wave
 
-    from testbed.speech import reference
+    from testbed.speech import cache as speech_cache
 
-    monkeypatch.setattr(reference, "CACHE", tmp_path / "cache")
+    monkeypatch.setattr(speech_cache, "CACHE", tmp_path / "cache")
     rate, seconds = 16000, 6
     t = np.arange(rate * seconds) / rate
     voiced = 3000 * np.sin(2 * np.pi * 220 * t) * (1 + 0.5 * np.sin(2 * np.pi * 3 * t)) * (np.floor(t * 2) % 2 == 0)

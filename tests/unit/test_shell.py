@@ -265,15 +265,16 @@ def test_the_speech_cache_is_shared_at_its_own_path_unless_a_share_holds_it(monk
     """Voices and encoded media are made once for the host and every VM: the guest is told the
     host's cache and its speech directory is mounted there; nothing is shared twice, and a
     cache that cannot be made is not shared (the guest then makes its own, per boot)."""
+    from testbed.speech import cache
     from testbed.vm import machine
 
-    monkeypatch.setattr(machine, "CACHE", tmp_path / "cache")
+    monkeypatch.setattr(cache, "CACHE", tmp_path / "cache" / "speech")
     assert machine.speech_cache([]) == [tmp_path / "cache" / "speech"]
     assert (tmp_path / "cache" / "speech").is_dir()
-    assert machine.guest_env()["TESTBED_CACHE"] == str(tmp_path / "cache")
+    assert machine.guest_env()["TESTBED_CACHE"] == str(tmp_path / "cache")  # the guest's CACHE/speech
     assert machine.speech_cache([tmp_path]) == []
     (tmp_path / "file").write_text("not a directory")
-    monkeypatch.setattr(machine, "CACHE", tmp_path / "file")
+    monkeypatch.setattr(cache, "CACHE", tmp_path / "file" / "speech")
     assert machine.speech_cache([]) == []
 
 

@@ -310,9 +310,9 @@ def test_a_bad_recording_is_refused_with_its_reason(tmp_path, name, make, reason
 
 
 def test_a_recording_is_levelled_and_used(tmp_path, monkeypatch) -> None:
-    from testbed.speech import reference
+    from testbed.speech import cache as speech_cache
 
-    monkeypatch.setattr(reference, "CACHE", tmp_path / "cache")
+    monkeypatch.setattr(speech_cache, "CACHE", tmp_path / "cache")
     path = _wav(tmp_path / "me.wav", _speechlike(5, 22050), rate=22050)
     clip = media.encode(PRESETS["g711"], str(path))
     assert clip.reference.size >= 5 * 8000
