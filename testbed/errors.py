@@ -23,6 +23,18 @@ class TestbedError(Exception):
     __test__ = False  # not a pytest test class, whatever its name says
     exit_code = 4
 
+    def __reduce__(self):
+        # as it is, not through its constructor (whose arguments differ from its args): errors
+        # cross from the scoring stage's worker processes whole
+        return _rebuilt, (type(self), self.args, self.__dict__)
+
+
+def _rebuilt(cls: type[TestbedError], args: tuple, state: dict) -> TestbedError:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
 
 class CheckFailed(TestbedError):
     exit_code = 1

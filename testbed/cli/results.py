@@ -53,19 +53,38 @@ def compare(before: Path, after: Path, everything: bool, as_json: bool) -> None:
         out.line(f"expectation {f['check']} in {f['phase']}: {f['before'] or '-'} -> {f['after'] or '-'}")
 
 
+def _score_names(_ctx, _param, value: str | None) -> tuple[str, ...] | None:
+    from testbed.speech.scores import NAMES
+
+    if value is None:
+        return None
+    names = tuple(dict.fromkeys(n.strip() for n in value.split(",") if n.strip()))
+    unknown = [n for n in names if n not in NAMES]
+    if unknown or not names:
+        raise click.BadParameter(f"{', '.join(unknown) or 'nothing'}: not a speech score; choose among "
+                                 f"{', '.join(NAMES)}, separated by commas")
+    return names
+
+
 @click.command(short_help="Score a run's call audio left pending.")
 @click.argument("directory", type=RESULTS_DIR)
+@click.option("--scores", callback=_score_names, metavar="NAMES",
+              help="the speech scores to compute, separated by commas (pesq, visqol, dnsmos, plcmos, "
+                   "stoi), instead of those each workload's `scores` asked for (default: pesq, stoi, "
+                   "plcmos)")
 @json_option
-def score(directory: Path, as_json: bool) -> int:
+def score(directory: Path, scores: tuple[str, ...] | None, as_json: bool) -> int:
     """Finish a results directory whose calls' audio was not scored (a run inside the testbed VM,
-    or one stopped while scoring): decode and score it, check the expectations, render the report."""
+    or one stopped while scoring): decode and score it on every core, check the expectations,
+    render the report."""
     from testbed.cli.scenario_run import report_run
     from testbed.report.render import load
     from testbed.scenario.finish import finish
 
     out = Output(as_json)
     info, _ = load(directory)
-    return report_run(out, info["scenario"], info["title"], finish(directory, None, out.progress))
+    result = finish(directory, None, out.progress, scores=scores)
+    return report_run(out, info["scenario"], info["title"], result)
 
 
 PLAYERS = (["paplay"], ["aplay", "-q"], ["play", "-q"],

@@ -101,15 +101,16 @@ def verdict_code(result) -> int:
 
 def speech_table(out: Output, directory: Path) -> None:
     """Per phase and workload, the calls' speech scores (means over the scored directions)."""
-    from testbed.report.speech import phase_scores
+    from testbed.report.speech import not_asked_note, phase_scores, score_text
 
     rows = phase_scores(directory)
+    listen = " ".join(filter(None, [not_asked_note(rows), f"Listen: testbed listen {directory}"]))
     if rows:
         out.table(["phase", "workload", "PESQ", "ViSQOL", "DNSMOS", "PLCMOS", "STOI", "heard"],
-                  [[r["phase"], r["workload"], *(number(r[k]) for k in
+                  [[r["phase"], r["workload"], *(score_text(r, k) for k in
                                                  ("pesq", "visqol", "dnsmos", "plcmos", "stoi", "heard"))]
                    for r in rows],
                   title="Speech, as received (scored calls)",
                   caption="PESQ MOS-LQO 1-4.6 (P.862; wideband for Opus); ViSQOL MOS-LQO 1-5; DNSMOS and "
                           "PLCMOS 1-5 (no reference); STOI 0-1; heard: share of speech frames decoded. "
-                          f"Listen: testbed listen {directory}")
+                          + listen)

@@ -75,12 +75,34 @@ def mean_scores(scored: list[dict]) -> dict[str, float]:
 
 
 def phase_scores(directory: Path) -> list[dict]:
-    """Per (phase, workload), in the order they ran: the scores' means over the scored directions."""
+    """Per (phase, workload), in the order they ran: the scores' means over the scored directions,
+    and `asked`: the scores computed (an entry keeps only those its workload asked for)."""
     groups: dict[tuple[str, str], list[dict]] = {}
     for entry in entries(directory):
         groups.setdefault((entry["phase"], entry["workload"]), []).append(entry)
-    return [{"phase": phase, "workload": workload, **mean_scores(group)}
+    return [{"phase": phase, "workload": workload, **mean_scores(group),
+             "asked": sorted({k for e in group for k in e["scores"]})}
             for (phase, workload), group in groups.items()]
+
+
+NOT_ASKED = "not asked"
+
+
+def score_text(row: dict, metric: str) -> str:
+    """A phase_scores cell: the mean, "-" when no direction could be scored (silence has no
+    PESQ alignment, say), or "not asked" for a score the workload's `scores` left out."""
+    if metric != "heard" and metric not in row.get("asked", (metric,)):
+        return NOT_ASKED
+    return "-" if math.isnan(row[metric]) else f"{row[metric]:.2f}"
+
+
+def not_asked_note(rows: list[dict]) -> str:
+    """What to do about scores not asked for ("" when every score was computed)."""
+    left = [k for k in SCORES if any(score_text(r, k) == NOT_ASKED for r in rows)]
+    if not left:
+        return ""
+    return (f"{', '.join(left)} not asked for: name them in the workload's `scores` field, or score a "
+            f"run left pending with `testbed score RESULTS --scores {','.join(SCORES)}`.")
 
 
 def spectrograms(reference: np.ndarray, received: np.ndarray, rate: int, fates: str, frame_ms: float,
@@ -136,10 +158,6 @@ def _score_cells(entry: dict) -> str:
             f"<p>frames: {counts}</p>")
 
 
-def _cell(value: float) -> str:
-    return "-" if math.isnan(value) else f"{value:.2f}"  # NaN: a score not asked for, or unscorable
-
-
 def section_html(directory: Path) -> str:
     """The report's "Listen" section ("" when no call was scored): players and spectrograms
     for the first EMBEDDED call directions of each repetition, phase and workload (each costs
@@ -147,12 +165,15 @@ def section_html(directory: Path) -> str:
     found = entries(directory)
     if not found:
         return ""
+    means = phase_scores(directory)
     rows = "".join(
         f"<tr><td>{html.escape(r['phase'])}</td><td>{html.escape(r['workload'])}</td>"
-        + "".join(f'<td class="n">{_cell(r[k])}</td>' for k in ROW_METRICS) + "</tr>"
-        for r in phase_scores(directory))
+        + "".join(f'<td class="n">{score_text(r, k)}</td>' for k in ROW_METRICS) + "</tr>"
+        for r in means)
+    note = not_asked_note(means)
     parts = [f"<h2>Listen</h2><p>{html.escape(SCALES)}</p><table><tr><th>phase</th><th>workload</th>"
-             + "".join(f"<th>{k}</th>" for k in ROW_METRICS) + f"</tr>{rows}</table>"]
+             + "".join(f"<th>{k}</th>" for k in ROW_METRICS) + f"</tr>{rows}</table>"
+             + (f"<p>{html.escape(note)}</p>" if note else "")]
     groups: dict[tuple, int] = {}
     for entry in found:
         group = (entry["repetition"], entry["phase"], entry["workload"])

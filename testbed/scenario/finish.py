@@ -15,10 +15,11 @@ from pathlib import Path
 from testbed.errors import InputError
 from testbed.report import results
 from testbed.report.render import load
-from testbed.scenario import speech
+from testbed.scenario import scoring
 from testbed.scenario.checks import check
 from testbed.scenario.model import Expectation, Output
 from testbed.scenario.runner import ScenarioResult
+from testbed.speech.scores import NAMES as SCORE_NAMES
 
 Progress = Callable[[str], None]
 
@@ -39,17 +40,28 @@ def _output_of(info: dict, file: str) -> Output:
 
 
 def finish(work: Path, expectations: Iterable[Expectation] | None = None, progress: Progress = lambda _: None,
-           render: bool | None = None) -> ScenarioResult:
+           render: bool | None = None, scores: tuple[str, ...] | None = None) -> ScenarioResult:
+    """`scores`: the speech scores to compute instead of those each workload asked for
+    (refused, exit 2, when an expectation checks one it leaves out)."""
     info, rows = load(work)
-    if speech.pending(work):
-        progress("scoring the calls' audio (the speech scores each workload asked for)")
-        speech.score_pending(work, rows, progress, persist=lambda saved: results.write(work, info, saved))
     if expectations is None:
         expectations = expectations_of(info, str(work / "run.json"))
+    expectations = list(expectations)
+    if scoring.pending(work):
+        if scores is not None:
+            for expectation in expectations:
+                if expectation.parts[1] in SCORE_NAMES and expectation.parts[1] not in scores:
+                    raise InputError.single(f"--scores {','.join(scores)} leaves out {expectation.parts[1]}, "
+                                            f"which the expectation {expectation.check!r} "
+                                            f"({expectation.phase}) checks")
+        asked = "the speech scores each workload asked for" if scores is None else ", ".join(scores)
+        progress(f"scoring the calls' audio ({asked})")
+        scoring.score_pending(work, rows, progress, persist=lambda saved: results.write(work, info, saved),
+                              scores=scores)
     checks = check(expectations, rows)
     output = _output_of(info, str(work / "run.json"))
     if not output.traces:
-        speech.drop_inputs(work)  # kept only to be scored: `output: {traces: false}` asked for none
+        scoring.drop_inputs(work)  # kept only to be scored: `output: {traces: false}` asked for none
     info.update(speech_pending=False, checks=[c.__dict__ for c in checks])
     results.write(work, info, rows)
     plots = output.plots if render is None else render

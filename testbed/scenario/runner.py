@@ -21,7 +21,7 @@ from pathlib import Path
 from testbed.report import results
 from testbed.report.rows import errors
 from testbed.report.speech import ROW_METRICS
-from testbed.scenario import speech
+from testbed.scenario import scoring
 from testbed.scenario.checks import CheckResult, check
 from testbed.scenario.loader import LoadedScenario
 from testbed.scenario.phase import run_phase
@@ -114,7 +114,7 @@ def run_scenario(loaded: LoadedScenario, results_root: Path, progress: Progress 
                                                 capture)
         result.complete = True
     finally:
-        result.speech_pending = bool(speech.pending(work))
+        result.speech_pending = bool(scoring.pending(work))
         result.checks = check(scenario.expect, result.metrics, ROW_METRICS if result.speech_pending else ())
         info.update(complete=result.complete, finished=results.timestamp(),
                     speech_pending=result.speech_pending,

@@ -91,7 +91,7 @@ def test_the_scoring_stage_scores_a_webrtc_note_and_fills_the_row(tmp_path) -> N
 
     import soundfile
 
-    from testbed.scenario import speech
+    from testbed.scenario import scoring
 
     reference = _voice(8000)
     audio, played = _played(reference, 20_000, 6, 8000, np.arange(300) % 10 == 3)  # every 10th frame lost
@@ -100,30 +100,30 @@ def test_the_scoring_stage_scores_a_webrtc_note_and_fills_the_row(tmp_path) -> N
     note = {"kind": "webrtc", "repetition": 1, "phase": "p", "workload": "w", "calls": [
         {"call": 0, "recording": "rep1-p-w-call0-heard.flac", "codec": "pcmu", "source": "en-f",
          "played": "".join("p" if p else "l" for p in played)}]}
-    (tmp_path / "traces" / f"rep1-p-w{speech.PENDING}").write_text(json.dumps(note))
+    (tmp_path / "traces" / f"rep1-p-w{scoring.PENDING}").write_text(json.dumps(note))
     rows = [{"repetition": 1, "phase": "p", "workload": "w", "connected": 1.0}]
-    assert speech.score_pending(tmp_path, rows) == 1
+    assert scoring.score_pending(tmp_path, rows) == 1
     (entry,) = json.loads((tmp_path / "speech.json").read_text())
     assert entry["start"] == 20_000 and entry["direction"] == "uplink" and entry["counts"] == {"played": 270,
                                                                                                 "lost": 30}
     assert 0.85 < entry["heard"] < 0.95 and rows[0]["heard"] == entry["heard"]
     assert 1.5 < rows[0]["pesq"] < 4.0  # 10 % of frames silent, no concealment
     assert (tmp_path / entry["audio"]).exists() and (tmp_path / entry["reference"]).exists()
-    assert not speech.pending(tmp_path)
+    assert not scoring.pending(tmp_path)
 
 
 def test_a_webrtc_note_missing_its_fields_is_refused_naming_it(tmp_path) -> None:
     import json
 
     from testbed.errors import InputError
-    from testbed.scenario import speech
+    from testbed.scenario import scoring
 
     (tmp_path / "traces").mkdir()
-    path = tmp_path / "traces" / f"rep1-p-w{speech.PENDING}"
+    path = tmp_path / "traces" / f"rep1-p-w{scoring.PENDING}"
     path.write_text(json.dumps({"kind": "webrtc", "repetition": 1, "phase": "p", "workload": "w",
                                 "calls": [{"call": 0, "recording": "x.flac"}]}))
     with pytest.raises(InputError, match="not a note of calls to score") as caught:
-        speech.score_pending(tmp_path, [])
+        scoring.score_pending(tmp_path, [])
     assert str(path) in str(caught.value)
 
 
@@ -131,12 +131,12 @@ def test_a_webrtc_note_naming_an_unknown_voice_is_refused_naming_it(tmp_path) ->
     import json
 
     from testbed.errors import InputError
-    from testbed.scenario import speech
+    from testbed.scenario import scoring
 
     (tmp_path / "traces").mkdir()
-    path = tmp_path / "traces" / f"rep1-p-w{speech.PENDING}"
+    path = tmp_path / "traces" / f"rep1-p-w{scoring.PENDING}"
     path.write_text(json.dumps({"kind": "webrtc", "repetition": 1, "phase": "p", "workload": "w", "calls": [
         {"call": 0, "recording": "x.flac", "codec": "pcmu", "source": "nobody", "played": "p"}]}))
     with pytest.raises(InputError, match="nobody") as caught:
-        speech.score_pending(tmp_path, [])
+        scoring.score_pending(tmp_path, [])
     assert str(path) in str(caught.value)

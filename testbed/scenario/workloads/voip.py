@@ -1,10 +1,11 @@
 """`voip`: N bidirectional VoIP-like calls (RTP paced per codec) carrying real encoded
 speech, scored per direction with the jitter buffers and the G.107 E-model, and, for a
 sample of the calls, by decoding what arrived and scoring the audio (PESQ, ViSQOL,
-DNSMOS, PLCMOS, STOI: testbed/scenario/speech.py); averaged over the call directions."""
+DNSMOS, PLCMOS, STOI: testbed/scenario/scoring.py); averaged over the call directions."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import statistics
 from collections.abc import Callable
@@ -18,16 +19,15 @@ from testbed.measure.emodel import CODECS
 from testbed.measure.trace import StreamTrace, save_traces
 from testbed.profile.types import FieldError
 from testbed.report.speech import ROW_METRICS
-from testbed.scenario import speech
-from testbed.scenario.workloads._scored import ScoresSpeech
-from testbed.scenario.workloads._speech_source import SaysSpeech
+from testbed.scenario.workloads._heard import HeardCalls
 from testbed.scenario.workloads.base import Metric, Metrics, PhaseContext, TwoNodes
-from testbed.speech.presets import PRESETS
+from testbed.speech import media as media_files
+from testbed.speech.presets import PRESETS, AudioPreset
 from testbed.speech.reference import DEFAULT_VOICES
 from testbed.traffic.calls import run_calls
 
 
-class Voip(SaysSpeech, TwoNodes, ScoresSpeech):
+class Voip(HeardCalls, TwoNodes):
     type: Literal["voip"]
     name: str = "voip"
     codec: str = Field("g711", description="g711, g711-noplc, g729, opus-webrtc or opus-telegram")
@@ -101,13 +101,38 @@ class Voip(SaysSpeech, TwoNodes, ScoresSpeech):
             return "scored_calls: 0 scores no call"
         return self.unscored(metric)
 
+    @property
+    def preset(self) -> AudioPreset:
+        preset = PRESETS[self.codec]
+        if self.expected_loss is not None:
+            preset = dataclasses.replace(preset, expected_loss_percent=self.expected_loss)
+        return preset
+
+    def source(self, call: int, downlink: bool) -> str:
+        """The speech of one call direction: the workload's sources, taken in turn."""
+        return self.speech[(2 * call + int(downlink)) % len(self.speech)]
+
+    def media(self, directory: Path) -> list[tuple[Path, Path]]:
+        """Per call, the (uplink, downlink) media files in the results `directory` (encoded on
+        first use in this run; from the speech cache when another run made them)."""
+        folder = directory / "traces"
+        made: dict[str, Path] = {}
+
+        def media_for(source: str) -> Path:
+            if source not in made:
+                made[source] = media_files.prepare(self.preset, source, self.dtx, folder)
+            return made[source]
+
+        return [(media_for(self.source(c, False)), media_for(self.source(c, True)))
+                for c in range(self.calls)]
+
     def prepare(self, directory: Path, progress: Callable[[str], None]) -> None:
         if self.audible:
             progress(f"encoding the speech of {self.name} ({self.codec})")
-            speech.prepare_media(self, directory)
+            self.media(directory)
 
     def run_phase(self, ctx: PhaseContext) -> Metrics:
-        media = speech.prepare_media(self, ctx.directory) if self.audible else None  # encoded by prepare
+        media = self.media(ctx.directory) if self.audible else None  # encoded by prepare
         result = run_calls(ctx.endpoint(self.client), ctx.endpoint(self.server), self.codec, calls=self.calls,
                            seconds=ctx.seconds, port=self.port, framing=self.framing, dtx=self.dtx,
                            media=media)
@@ -115,7 +140,9 @@ class Voip(SaysSpeech, TwoNodes, ScoresSpeech):
         if ctx.keep_traces or (media and self.scored_calls):
             save_traces(traces, result.traces)
         if media and self.scored_calls:
-            speech.leave_pending(ctx, self, traces, media, result.frames)
+            calls = [{"call": c, "uplink": up.name, "downlink": down.name}
+                     for c, (up, down) in enumerate(media[: self.scored_calls])]
+            self.leave_note(ctx, "voip", calls, traces=traces.name, frames=result.frames)
         return summarise(result.traces, [stream_metrics(t, CODECS[self.codec]) for t in result.traces])
 
 

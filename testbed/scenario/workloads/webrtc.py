@@ -23,9 +23,7 @@ from testbed.measure.arrays import load_npy, load_npz
 from testbed.measure.webrtc import RELAY_TRANSPORT, summarise
 from testbed.profile.types import Duration, FieldError
 from testbed.report.speech import ROW_METRICS
-from testbed.scenario.speech import PENDING
-from testbed.scenario.workloads._scored import ScoresSpeech
-from testbed.scenario.workloads._speech_source import SaysSpeech
+from testbed.scenario.workloads._heard import HeardCalls
 from testbed.scenario.workloads.base import Metric, Metrics, PhaseContext, TwoNodes
 from testbed.scenario.workloads.voip import Voip
 from testbed.speech.reference import DEFAULT_VOICES
@@ -41,7 +39,7 @@ WEBRTC_SCORES = {  # aiortc conceals no loss and has no FEC or DTX: what its rec
 }
 
 
-class Webrtc(SaysSpeech, TwoNodes, ScoresSpeech):
+class Webrtc(HeardCalls, TwoNodes):
     type: Literal["webrtc"]
     name: str = "webrtc"
     ice: Literal["none", "stun", "turn-udp", "turn-tcp", "turn-tls"] = Field(
@@ -161,9 +159,7 @@ class Webrtc(SaysSpeech, TwoNodes, ScoresSpeech):
                     {"ice": self.ice, "policy": self.policy, "caller": run.caller, "callee": run.callee}))
             scored = self._keep_recordings(ctx, run.recordings, said)
             if scored:
-                note = {"kind": "webrtc", "repetition": ctx.repetition, "phase": ctx.phase,
-                        "workload": self.name, "calls": scored, "scores": self.scores}
-                ctx.artefact(self.name, PENDING).write_text(json.dumps(note, indent=1))
+                self.leave_note(ctx, "webrtc", scored)
         return summarise(run.caller, run.callee, RELAY_TRANSPORT.get(self.ice))
 
     def _keep_recordings(self, ctx: PhaseContext, recordings: list[dict],
