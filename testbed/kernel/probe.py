@@ -13,7 +13,7 @@ from pyroute2.netlink.exceptions import NetlinkError
 from testbed.compile.plan import NetemParams
 from testbed.errors import KernelFeatureMissing, ProgramMissing
 from testbed.kernel import netem
-from testbed.kernel.netns import route
+from testbed.kernel.netns import create, route
 from testbed.kernel.tc import ROOT_HANDLE, delete_root
 
 PROBE_PREFIX = "tb.probe-"  # not tb-: no run id can claim it (run ids have no dot)
@@ -42,7 +42,7 @@ def available_qdiscs(features: frozenset[str] = KNOWN_QDISCS) -> frozenset[str]:
     netem.install()
     name = f"{PROBE_PREFIX}{os.getpid()}"
     found: set[str] = set()
-    pyroute2_netns.create(name)
+    create(name)
     try:
         with route(name) as ipr:
             ipr.link("add", ifname="p0", kind="veth", peer={"ifname": "p1"})

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import os
+import signal
 import socket
 import subprocess
 import zlib
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING
 from pyroute2 import netns as pyroute2_netns
 
 from testbed.errors import EnvironmentFailure, InputError
-from testbed.kernel import netns, readers
+from testbed.kernel import netns, offloads, readers
 from testbed.kernel.process import start_time
 from testbed.kernel.tc import ROOT_HANDLE
 from testbed.topology.model import (
@@ -84,7 +85,7 @@ def up(spec: TopologySpec, run_id: str, progress: Progress = lambda _: None,
 
 def _create_netns(state: TopologyState) -> None:
     for node in state.nodes.values():
-        pyroute2_netns.create(node.netns)
+        netns.create(node.netns)
     censor = state.censor
     with netns.route(censor.netns) as ipr:
         for iface in censor.interfaces:
@@ -99,14 +100,12 @@ def _configure(state: TopologyState) -> None:
     with contextlib.ExitStack() as stack:
         sockets = {node.name: stack.enter_context(netns.route(node.netns)) for node in state.nodes.values()}
         for node in state.nodes.values():
-            sysctls = ["net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0"]
+            sysctls = {"net.ipv6.conf.all.accept_dad": "0", "net.ipv6.conf.default.accept_dad": "0"}
             if node.side == "censor":
-                sysctls += ["net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1"]
-            netns.run(node.netns, ["sysctl", "-qw", *sysctls])
+                sysctls |= {"net.ipv4.ip_forward": "1", "net.ipv6.conf.all.forwarding": "1"}
+            netns.write_sysctls(node.netns, sysctls)
             _addresses(state, node, sockets[node.name])
-            for iface in node.interfaces:
-                netns.run(node.netns, ["ethtool", "-K", iface.name, "gro", "off", "gso", "off", "tso", "off"],
-                          check=False)
+            netns.inside(node.netns, lambda node=node: offloads.off([i.name for i in node.interfaces]))
         _neighbours(state, sockets)
 
 
@@ -215,8 +214,7 @@ def _nat(state: TopologyState) -> None:
         ipr.addr("add", index=index, address=str(censor_ip), prefixlen=30)
         ipr.link("set", index=index, state="up")
         ipr.route("add", dst="0.0.0.0/0", gateway=str(host_ip))
-    netns.run(state.censor.netns, ["ethtool", "-K", state.nat.censor_interface, "gro", "off", "gso", "off",
-                                   "tso", "off"], check=False)
+    netns.inside(state.censor.netns, lambda: offloads.off([state.nat.censor_interface]))
     masquerade = ("table ip {table} {{\n\tchain post {{\n\t\ttype nat hook postrouting priority srcnat;\n"
                   "\t\t{rule}\n\t}}\n}}\n")
     netns.run(state.censor.netns, ["nft", "-f", "-"], stdin=masquerade.format(
@@ -246,7 +244,8 @@ def down(run_id: str, state: TopologyState | None = None) -> list[str]:
     for name in sorted(set(names)):
         if remove_netns(name):
             removed.append(name)
-    remove_nat(run_id)
+    if state is None or state.nat is not None:  # a run without NAT has none to remove
+        remove_nat(run_id)
     state_path(run_id).unlink(missing_ok=True)
     return removed
 
@@ -264,10 +263,11 @@ def remove_netns(name: str) -> bool:
     """End every process in namespace `name` and delete it; whether it is gone."""
     if not netns.exists(name):
         return False
-    pids = subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True).stdout.split()
-    for pid in pids:
-        subprocess.run(["kill", "-9", pid], capture_output=True)
-    subprocess.run(["ip", "netns", "del", name], capture_output=True)
+    for pid in netns.pids(name):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(OSError):
+        pyroute2_netns.remove(name)  # as `ip netns del`: detached and unlinked
     readers.forget(name)
     return not netns.exists(name)
 
