@@ -53,7 +53,7 @@ def _register() -> None:
 _register()
 
 
-_MAIN_PID = os.getpid()
+_MAIN_PID = os.getpid()  # set again by main(): the guest's command server forks commands
 
 
 def _raise_interrupted(signum: int, _frame: object) -> None:
@@ -83,6 +83,8 @@ def _report(exc: TestbedError) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    global _MAIN_PID
+    _MAIN_PID = os.getpid()
     args = list(sys.argv[1:] if argv is None else argv)
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _raise_interrupted)

@@ -202,6 +202,14 @@ def status(counters: bool, as_json: bool) -> None:
         out.json(rows)
         return
     _gateway_note(out)
+    if not dispatch.in_vm():
+        from testbed.vm import warm
+
+        vm = warm.find()
+        if vm is not None:
+            shared = ", ".join(str(p) for p in vm.shared)
+            out.note(f"the warm testbed VM is up (pid {vm.pid}; shares {shared}): commands that go to the VM "
+                     "run in it; `testbed vm down` stops it")
     if not rows:
         out.line("no runs are up (testbed up starts one)")
         return
@@ -262,6 +270,7 @@ def clean(run: str | None, everything: bool, pid: int | None, pid_started: int |
     processes. Runs kept up by `testbed up`, a gateway that is up, and runs of live commands
     stay (--all removes them too)."""
     from testbed.topology.cleanup import clean as clean_topologies
+    from testbed.vm import warm
     from testbed.vm.machine import stop_all
     from testbed.vm.session import VMSession, sessions
 
@@ -290,9 +299,15 @@ def clean(run: str | None, everything: bool, pid: int | None, pid_started: int |
 
         removed += clean_gateways(everything, pid, pid_started)
         removed += remove_scratch(pid)
+        # commands in VMs that stay up (the warm VM, runs' VMs) whose host process was killed
+        for session in [warm.find(), *(VMSession.find(r) for r in sessions())]:
+            if session is not None and not everything:
+                removed += [f"the command of pid {owner} in {session.WHAT.format(name=session.run_id)}"
+                            for owner in session.orphaned_commands(pid, pid_started)]
         killed = stop_all(everything, owner=pid, owner_started=pid_started)
         removed += [f"VM process {vm}" for vm in killed]
         sessions(None if pid is None else killed)  # forgets the records of run VMs that are gone
+        warm.find()  # and the warm VM's, when it is gone
     out = Output()
     for item in removed:
         out.line(f"removed {item}")

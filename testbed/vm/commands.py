@@ -8,12 +8,13 @@ STEM.exit (written last, atomically), STEM.interrupt (the host asks the command 
 from __future__ import annotations
 
 import shutil
+import signal
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from testbed.errors import EnvironmentFailure, InputError
+from testbed.errors import EnvironmentFailure, InputError, Interrupted
 from testbed.vm.shares import MAX_COPIED_BYTES
 
 POLL_S = 0.05
@@ -89,6 +90,18 @@ class Stream:
             if deadline is not None and time.monotonic() > deadline:
                 raise TimeoutError
             time.sleep(POLL_S)
+
+    def follow_or_stop(self, alive: Callable[[], bool], what: str, deadline: float | None = None) -> int:
+        """follow(); on Ctrl-C or SIGTERM here, the command is asked to stop (and given time to
+        clean up) before the interrupt goes on."""
+        try:
+            return self.follow(alive, what, deadline)
+        except KeyboardInterrupt:
+            self.stop(signal.SIGINT, alive)
+            raise
+        except Interrupted as exc:
+            self.stop(exc.signum, alive)
+            raise
 
     def started(self) -> bool:
         """The guest has begun the command (it opens its output files just before)."""

@@ -40,13 +40,31 @@ def choose(where: str, features: Callable[[], Iterable[str]], progress: Progress
 
 def forward(argv: Sequence[str], inputs: Iterable[Path] = (), outputs: Iterable[Path] = (),
             progress: Progress = lambda _: None, env: dict[str, str] | None = None) -> int:
-    """Run `testbed ARGV` in a fresh testbed VM (building the image if needed); its exit code.
+    """Run `testbed ARGV` in the warm VM when one is up and sees the working directory and
+    `outputs`, else in a fresh testbed VM (building the image if needed); its exit code.
     `env`: variables for the command, beside the terminal's (a file to hand results back in)."""
-    from testbed.vm import image, qemu
+    return run_command([*GUEST_TESTBED, *argv], inputs, outputs, progress, env)
 
+
+def run_command(argv: list[str], inputs: Iterable[Path] = (), outputs: Iterable[Path] = (),
+                progress: Progress = lambda _: None, env: dict[str, str] | None = None,
+                timeout: float | None = None, fresh: bool = False) -> int:
+    """Run ARGV in the guest: the warm VM's (unless `fresh`) or a VM of its own."""
+    from testbed.vm import image, qemu, warm
+
+    outputs = [Path(o) for o in outputs]
+    vm = None if fresh else warm.find()
+    if vm is not None and vm.serves(Path.cwd(), outputs):
+        progress("running in the warm testbed VM (`testbed vm down` stops it)")
+        for output in outputs:
+            output.mkdir(parents=True, exist_ok=True)
+        return vm.run(argv, tuple(inputs), env=env, timeout=timeout)
+    if vm is not None:
+        progress("the warm testbed VM does not share this directory or the outputs: booting a VM for "
+                 "this command (`testbed vm up --share DIR` shares more)")
     image.build(progress=progress)
-    return qemu.run([*GUEST_TESTBED, *argv], inputs=inputs, outputs=outputs,
-                    env={**qemu.isatty_env(), **(env or {})})
+    return qemu.run(argv, inputs=inputs, outputs=outputs, env={**qemu.isatty_env(), **(env or {})},
+                    timeout=timeout)
 
 
 def run_in_vm(run_id: str) -> bool:

@@ -9,13 +9,11 @@ as with the same signal, and given time to clean up), and when the guest dies.
 
 from __future__ import annotations
 
-import signal
 import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from testbed.errors import Interrupted
 from testbed.vm import shares
 from testbed.vm.commands import Stream
 from testbed.vm.image import ROOT
@@ -40,15 +38,9 @@ def run(argv: list[str], cwd: Path | None = None, inputs: Iterable[Path] = (), o
     try:
         deadline = None if timeout is None else time.monotonic() + timeout
         try:
-            code = stream.follow(lambda: machine.alive, "the command", deadline)
+            code = stream.follow_or_stop(lambda: machine.alive, "the command", deadline)
         except TimeoutError:
             raise VMError(f"the VM command did not finish within {timeout:g} s; the VM was stopped") from None
-        except KeyboardInterrupt:
-            stream.stop(signal.SIGINT, lambda: machine.alive)
-            raise
-        except Interrupted as exc:
-            stream.stop(exc.signum, lambda: machine.alive)
-            raise
         wait_s = POWER_OFF_S
         return code
     except VMError as exc:

@@ -12,6 +12,7 @@ from testbed.compile.compiler import Target, compile_profile
 from testbed.compile.plan import Plan
 from testbed.kernel import apply as engine
 from testbed.kernel import netns
+from testbed.kernel.process import alive
 from testbed.profile.loader import load_profile
 from testbed.scenario.session import Experiment
 from testbed.topology.model import TopologyState, unique_run_id
@@ -89,3 +90,28 @@ def apply_profile(state: TopologyState, profile: Path | dict, tmp_path: Path | N
 
 def profile_dict(name: str, **fields) -> dict:
     return {"name": name, "title": name, "confidence": "guessed", **fields}
+
+
+@pytest.fixture(scope="session")
+def warm_vm(tmp_path_factory) -> Iterator[Path | None]:
+    """The warm VM (`testbed vm up`), booted once for the host tier's tests that send work to
+    the VM (a boot per command cost 30-50 s each) and sharing its scratch directories; None
+    when a warm VM of someone else's was up already (used as it is, or not, and left up)."""
+    from testbed.vm import warm
+    from tests.cli import run_cli
+
+    if warm.find() is not None:
+        yield None
+        return
+    shared = tmp_path_factory.getbasetemp()
+    up = run_cli("vm", "up", "--share", str(shared), timeout=600)
+    assert up.returncode == 0, up.stdout + up.stderr
+    assert "the warm testbed VM is up" in up.stdout and str(shared) in up.stdout
+    vm = warm.find()
+    try:
+        yield shared
+    finally:
+        down = run_cli("vm", "down")
+        assert down.returncode == 0 and "stopped" in down.stdout, down.stdout + down.stderr
+        assert warm.find() is None and not alive(vm.pid, vm.started), "vm down stopped it"
+        assert not list(warm.WarmVM.RECORDS.glob("warm.*")), "and forgot it"

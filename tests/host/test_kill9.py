@@ -31,7 +31,7 @@ POINTS = [
     ("apply", lambda run, out: ["apply", "ru-2021-twitter-throttle-by-address", "--run", run], (0.1, 0.6, 1.2, 2.5)),
     ("run", lambda run, out: ["run", str(HOST_SCENARIO), "--allow-commands", "--results", out], (0.5, 2.0, 4.0, 7.0)),
     ("calls", lambda run, out: ["calls", "--seconds", "3", "--results", out], (0.3, 1.0, 2.5, 4.5)),
-    ("vm-run", lambda run, out: ["vm", "run", "--", "sleep", "60"], (1.0, 4.0, 8.0, 14.0)),
+    ("vm-run", lambda run, out: ["vm", "run", "--fresh", "--", "sleep", "60"], (1.0, 4.0, 8.0, 14.0)),
     ("webrtc", lambda run, out: ["run", str(WEBRTC_SCENARIO), "--where", "local", "--results", out], (1.5, 3.0, 5.0)),
 ]
 CASES = [(name, args, delay) for name, args, delays in POINTS for delay in delays]

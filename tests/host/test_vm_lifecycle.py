@@ -49,25 +49,24 @@ def test_build_is_cached() -> None:
     assert result.returncode == 0 and "is cached" in result.stderr
 
 
-def test_netem_in_the_vm_and_exit_codes() -> None:
-    ok = run_cli("vm", "run", "--", "tc", "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms")
-    assert ok.returncode == 0, ok.stdout + ok.stderr
-    assert run_cli("vm", "run", "--", "sh", "-c", "exit 7").returncode == 7
-    split = run_cli("vm", "run", "--", "sh", "-c", "echo out; echo err >&2")
-    assert (split.stdout, split.stderr.splitlines()[-1]) == ("out\n", "err")  # each on its own stream
-
-
-def test_files_written_in_the_tree_and_in_another_directory_come_back(tmp_path) -> None:
+def one_command_of_each_kind(tmp_path: Path, *options: str) -> None:
+    """netem, an exit code, each stream on its own, and files written in the tree and in the
+    working directory (elsewhere) coming back, in one command (one boot): `vm run OPTIONS`."""
     name = f"written-{uuid.uuid4().hex[:8]}.tmp"
     try:
-        result = run_cli("vm", "run", "--", "sh", "-c", f"uname -r > {name}")
-        assert result.returncode == 0, result.stderr
+        result = run_cli("vm", "run", *options, "--", "sh", "-c",
+                         f"tc qdisc add dev lo root netem delay 1ms && uname -r > {ROOT / name} && pwd > here.txt "
+                         "&& echo out && echo err >&2 && exit 7", cwd=tmp_path)
+        assert result.returncode == 7, result.stdout + result.stderr
+        assert (result.stdout, result.stderr.splitlines()[-1]) == ("out\n", "err")  # each on its own stream
         assert (ROOT / name).read_text().strip().endswith("amd64")  # the guest's Debian kernel
+        assert (tmp_path / "here.txt").read_text().strip() == str(tmp_path)  # same path in the guest
     finally:
         (ROOT / name).unlink(missing_ok=True)
-    elsewhere = run_cli("vm", "run", "--", "sh", "-c", "pwd > here.txt", cwd=tmp_path)
-    assert elsewhere.returncode == 0, elsewhere.stderr
-    assert (tmp_path / "here.txt").read_text().strip() == str(tmp_path)  # same path in the guest
+
+
+def test_netem_exit_codes_streams_and_files_in_a_vm_of_its_own(tmp_path) -> None:
+    one_command_of_each_kind(tmp_path, "--fresh")
 
 
 def test_a_forwarded_command_reads_a_profile_outside_the_tree(tmp_path) -> None:
@@ -85,7 +84,7 @@ def test_a_forwarded_command_reads_a_profile_outside_the_tree(tmp_path) -> None:
 
 
 def test_timeout_stops_the_vm() -> None:
-    proc = popen("vm", "run", "--timeout", "20", "--", "sleep", "600", stdout=subprocess.PIPE,
+    proc = popen("vm", "run", "--fresh", "--timeout", "20", "--", "sleep", "600", stdout=subprocess.PIPE,
                  stderr=subprocess.PIPE)
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 4 and "did not finish within 20 s" in err
@@ -103,7 +102,7 @@ def _spec_of(pid: int) -> Path:
 def test_a_signal_stops_the_vm(signum: int, code: int, when: str) -> None:
     """While the guest boots there is nothing to clean up: QEMU is stopped at once. Once the
     command runs, the signal is passed on to it and the VM stops when it has ended."""
-    proc = popen("vm", "run", "--", "sleep", "600", stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = popen("vm", "run", "--fresh", "--", "sleep", "600", stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         _wait_for_vm(proc.pid)
         if when == "running":
@@ -122,7 +121,7 @@ def test_a_signal_stops_the_vm(signum: int, code: int, when: str) -> None:
 
 
 def test_clean_stops_a_vm_orphaned_by_kill_9(users_run: str) -> None:
-    proc = popen("vm", "run", "--", "sleep", "600", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = popen("vm", "run", "--fresh", "--", "sleep", "600", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     started = start_time(proc.pid)
     _wait_for_vm(proc.pid)
     os.kill(proc.pid, signal.SIGKILL)

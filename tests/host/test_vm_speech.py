@@ -22,9 +22,11 @@ from tests.signatures import check_metric, keep_record, listening
 pytestmark = pytest.mark.timeout(1260)
 
 
-def _run(target: str, tmp_path) -> tuple[dict, list[dict], list[dict]]:
+def _run(target: str, tmp_path, warm_vm) -> tuple[dict, list[dict], list[dict]]:
+    """`testbed run TARGET --where vm`, in the host tier's warm VM (one boot for them all)."""
     result = run_cli("run", target, "--where", "vm", "--results", str(tmp_path), timeout=1200)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert warm_vm is None or "running in the warm testbed VM" in result.stderr
     assert "Speech, as received" in result.stdout and "scoring speech" in result.stderr
     (directory,) = [d for d in tmp_path.iterdir() if d.is_dir()]
     assert not directory.name.endswith(".partial") and not list(tmp_path.glob(".handoff-*"))
@@ -50,8 +52,8 @@ def _late_but_on_schedule(directory: Path, entry: dict) -> list[int]:
     return [frame for frame, fate in enumerate(entry["fates"]) if fate == "t" and behind[frame] < frame_ns]
 
 
-def test_the_headline_scenario_is_heard_phase_by_phase(tmp_path) -> None:
-    info, rows, speech = _run("ru-2025-calls", tmp_path)
+def test_the_headline_scenario_is_heard_phase_by_phase(tmp_path, warm_vm) -> None:
+    info, rows, speech = _run("ru-2025-calls", tmp_path, warm_vm)
     by = {(r["phase"], r["workload"]): r for r in rows}
     assert by[("restricted", "voip")]["mos_cq"] < by[("baseline", "voip")]["mos_cq"] - 1.5
     assert by[("restricted", "chat")]["delivered"] == 1.0
@@ -70,8 +72,8 @@ def test_the_headline_scenario_is_heard_phase_by_phase(tmp_path) -> None:
 
 
 @pytest.mark.parametrize("profile", listening())
-def test_signatures_that_listen_hold(profile: str, tmp_path) -> None:
-    info, _, speech = _run(profile, tmp_path)
+def test_signatures_that_listen_hold(profile: str, tmp_path, warm_vm) -> None:
+    info, _, speech = _run(profile, tmp_path, warm_vm)
     keep_record(profile, all(c["passed"] for c in info["checks"]), info["checks"], info["kernel"], info["in_vm"])
     assert all(c["passed"] for c in info["checks"])
     heard = [c for c in info["checks"] if check_metric(c["check"]) in ROW_METRICS]

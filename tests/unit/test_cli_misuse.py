@@ -24,6 +24,8 @@ AS_ROOT = [
     ("clean", "--pid", "42", "--all"),
     ("plan", "clean", "--netns", "a;b"),
     ("vm", "run", "--timeout", "inf", "--", "true"),
+    ("vm", "up", "--share", "/usr/lib"),
+    ("score", "/nonexistent-results", "--scores", "pesq,bogus"),
 ]
 
 
