@@ -5,9 +5,10 @@ During a phase a workload whose calls are heard (voip, webrtc) leaves a note bes
 (traces/<rep>-<phase>-<workload>.speech.json, written by workloads/_heard.py) naming the calls
 to score and the scores asked for. Scoring is a stage of its own, run where the command
 started: on this machine after a local run, or, after a run in the testbed VM (whose emulated
-CPU would take minutes over it), on the host once the VM is done. Each call direction is
-scored in a process of its own (a pool of one per core), the notes in the order their phases
-ran. It writes:
+CPU would take minutes over it), on the host once the VM is done. When ViSQOL or DNSMOS is
+asked for, call directions are scored side by side by a pool of processes, one per core (the
+other scores are done before a worker would have started); the notes are finished in the
+order their phases ran. It writes:
 
     audio/<rep>-<phase>-<workload>-call<N>-<direction>.flac   what the receiver played
     audio/reference-<media>.flac                             what was said
@@ -201,6 +202,10 @@ SCORERS = {"voip": _score_voip, "webrtc": _score_webrtc}
 DIRECTIONS = {"voip": ("uplink", "downlink"), "webrtc": ("uplink",)}  # the call directions scored
 WEBRTC_PRESET = {"pcmu": "g711-noplc", "opus": "opus-webrtc"}  # aiortc has no loss concealment
 POOL_FROM = 3  # call directions: below that, starting the workers (imports, models) costs more than it saves
+# the scores worth a pool: with pesq, stoi and plcmos alone a direction scores in about 0.5 s,
+# as long as a worker takes to start (8 directions of 20 s: 6.3 s in one process, 6.8 s with
+# two workers); ViSQOL and DNSMOS take about 3 s a direction (all five: 31.1 s against 23.6 s)
+POOL_SCORES = frozenset({"visqol", "dnsmos"})
 
 
 def _score_job(directory: Path, note: dict, stem: str, call: dict, direction: str) -> dict:
@@ -216,12 +221,13 @@ Submit = Callable[..., Callable[[], dict]]  # (job, *args) -> what waits for its
 
 
 @contextlib.contextmanager
-def _submitter(jobs: int) -> Iterator[Submit]:
+def _submitter(jobs: int, heavy: bool) -> Iterator[Submit]:
     """Jobs run by a pool with one worker per core this process may use (spawned: no threads
-    of the models' inherited), or here, when asked for, for a few jobs or on one core. The
-    workers are stopped at once on any exception (a job may take seconds)."""
+    of the models' inherited), or here, when asked for: for a few jobs, light ones (not
+    `heavy`: POOL_SCORES) or on one core. The workers are stopped at once on any exception (a
+    job may take seconds)."""
     workers = min(jobs, len(os.sched_getaffinity(0)))
-    if jobs < POOL_FROM or workers < 2:
+    if jobs < POOL_FROM or workers < 2 or not heavy:
         yield lambda job, *args: functools.partial(job, *args)
         return
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
@@ -260,7 +266,8 @@ def score_pending(directory: Path, rows: list[dict], progress: Progress = lambda
     entries = speech_entries(directory)
     done = 0
     try:
-        with _submitter(len(jobs)) as submit:
+        heavy = any(POOL_SCORES & set(note["scores"]) for note in notes.values())
+        with _submitter(len(jobs), heavy) as submit:
             results = {(path, call["call"], direction): submit(
                 _score_job, directory, notes[path], path.name.removesuffix(PENDING), call, direction)
                 for path, call, direction in jobs}

@@ -145,6 +145,7 @@ def test_a_pool_of_workers_scores_as_one_process_does_and_in_the_order_the_phase
     import shutil
 
     monkeypatch.setattr(scoring.os, "sched_getaffinity", lambda _: {0, 1})  # two workers, whatever the machine
+    monkeypatch.setattr(scoring, "POOL_SCORES", frozenset({"pesq", "stoi"}))  # a pool for these scores too
     pooled, alone = tmp_path / "pooled", tmp_path / "alone"
     rows = _two_phases_of_two_calls(pooled, monkeypatch)
     shutil.copytree(pooled, alone)
@@ -168,6 +169,7 @@ def test_an_error_in_a_worker_is_the_same_error_here_and_scores_can_be_named_ins
     from testbed.errors import InputError
 
     monkeypatch.setattr(scoring.os, "sched_getaffinity", lambda _: {0, 1})
+    monkeypatch.setattr(scoring, "POOL_SCORES", frozenset({"stoi"}))
     rows = _two_phases_of_two_calls(tmp_path, monkeypatch)
     (note,) = [p for p in scoring.pending(tmp_path) if p.name.startswith("rep1-b")]
     damaged = json.loads(note.read_text())
