@@ -44,7 +44,7 @@ def _results(directory: Path, calls: int, seconds: float) -> list[dict]:
     path = ctx.artefact("voip", ".npz")
     save_traces(path, traces)
     notes = [{"call": c, "uplink": up.name, "downlink": down.name} for c, (up, down) in enumerate(media)]
-    workload.leave_note(ctx, "voip", notes, traces=path.name, frames=frames)
+    workload.leave_note(ctx, notes, traces=path.name, frames=frames)
     return [{"repetition": 1, "phase": "call", "workload": "voip", "type": "voip"}]
 
 

@@ -20,18 +20,14 @@ import signal
 import sys
 import time
 
+from testbed.vm.guest_init import finish  # the agent's: one way to write STEM.exit
+
 POLL_S = 0.05
 READY_ENV = "TESTBED_ZYGOTE_READY"  # a file written once the imports are done
 # what most commands need, imported before any command comes (the rest loads on demand)
 PRELOAD = ("testbed.cli.app", "testbed.cli.experiments", "testbed.cli.censor", "testbed.cli.topology",
            "testbed.scenario.runner", "testbed.scenario.model", "testbed.compile.compiler",
            "testbed.kernel.apply", "testbed.topology.build", "testbed.traffic.calls", "pyroute2", "numpy")
-
-
-def _finish(stem: str, code: int) -> None:
-    with open(stem + ".exit.tmp", "w") as f:
-        f.write(str(code))
-    os.rename(stem + ".exit.tmp", stem + ".exit")
 
 
 def _child(request: dict) -> None:
@@ -88,7 +84,7 @@ def serve() -> None:
                 children[pid] = (stem, True)
             done, status = os.waitpid(pid, os.WNOHANG)
             if done:
-                _finish(stem, os.waitstatus_to_exitcode(status))
+                finish(stem, os.waitstatus_to_exitcode(status))
                 del children[pid]
     _stop(children)
 

@@ -99,11 +99,7 @@ def apply(plan: Plan, ns: str | None) -> ApplyResult:
             raise _refused(result.stderr)
         if plan.reader is not None and readers.queue_form() == "iptables":
             readers.add_xt_rules(plan.reader, ns, plan.nft.table)
-        try:  # after nft: the ruleset's ct match loads conntrack
-            netns.write_sysctls(ns, dict(sysctls(plan)))
-        except OSError as exc:
-            raise netns.CommandFailed(["sysctl", "-qw", *(f"{k}={v}" for k, v in sysctls(plan))], 255,
-                                      str(exc)) from exc
+        netns.write_sysctls(ns, dict(sysctls(plan)))  # after nft: the ruleset's ct match loads conntrack
         with netns.route(ns) as ipr:
             for item in plan.interfaces:
                 _build_interface(ipr, item)

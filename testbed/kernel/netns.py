@@ -107,7 +107,11 @@ def write_sysctls(netns: str | None, settings: dict[str, str]) -> None:
 
     def write() -> None:
         for key, value in settings.items():
-            Path("/proc/sys", *key.split(".")).write_text(str(value))
+            try:
+                Path("/proc/sys", *key.split(".")).write_text(str(value))
+            except OSError as exc:  # as `sysctl -w` would fail, for the callers' rollbacks
+                reason = exc.strerror or str(exc)
+                raise CommandFailed(["sysctl", "-w", f"{key}={value}"], 255, reason) from exc
 
     if netns:
         inside(netns, write)

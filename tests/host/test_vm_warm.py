@@ -40,8 +40,9 @@ def test_a_command_in_it_behaves_as_in_a_vm_of_its_own(shared: Path, tmp_path: P
     directory = tmp_path / "each-kind"
     directory.mkdir()
     one_command_of_each_kind(directory)
-    uptime = [float(run_cli("vm", "run", "--", "cat", "/proc/uptime").stdout.split()[0]) for _ in range(2)]
-    assert uptime[1] > uptime[0] > 1, "both ran in the one VM, booted before them"
+    boots = {run_cli("vm", "run", "--", "cat", "/proc/sys/kernel/random/boot_id").stdout for _ in range(2)}
+    fresh = run_cli("vm", "run", "--fresh", "--", "cat", "/proc/sys/kernel/random/boot_id").stdout
+    assert len(boots) == 1 and fresh not in boots and fresh, "both ran in the one VM; --fresh in another"
 
 
 def test_commands_run_side_by_side_in_it(shared: Path, tmp_path: Path) -> None:

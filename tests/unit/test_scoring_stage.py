@@ -135,7 +135,7 @@ def _two_phases_of_two_calls(directory, monkeypatch) -> list[dict]:
         path = ctx.artefact("voip", ".npz")
         save_traces(path, traces)
         calls = [{"call": c, "uplink": up.name, "downlink": down.name} for c, (up, down) in enumerate(media)]
-        workload.leave_note(ctx, "voip", calls, traces=path.name, frames=frames)
+        workload.leave_note(ctx, calls, traces=path.name, frames=frames)
         rows.append({"repetition": 1, "phase": phase, "workload": "voip", "type": "voip"})
     return rows
 

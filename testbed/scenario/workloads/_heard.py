@@ -29,6 +29,7 @@ class HeardCalls(Strict):
     if TYPE_CHECKING:
         speech: list[str]
         name: str
+        type: str
 
     scores: list[ScoreName] = Field(
         list(DEFAULT), min_length=1,
@@ -80,9 +81,10 @@ class HeardCalls(Strict):
             return f"scores ({', '.join(self.scores)}) leaves out {metric}"
         return None
 
-    def leave_note(self, ctx: PhaseContext, kind: str, calls: list[dict], **fields: object) -> None:
+    def leave_note(self, ctx: PhaseContext, calls: list[dict], **fields: object) -> None:
         """The note that asks the scoring stage for this phase's sample of calls (`calls`, and
-        the `fields` of their `kind`: testbed/scenario/scoring.py's CALL_KEYS and KIND_KEYS)."""
-        note = {"kind": kind, "repetition": ctx.repetition, "phase": ctx.phase, "workload": self.name,
+        the `fields` of the workload's type: testbed/scenario/scoring.py's CALL_KEYS and
+        KIND_KEYS, keyed by the note's kind, which is that type)."""
+        note = {"kind": self.type, "repetition": ctx.repetition, "phase": ctx.phase, "workload": self.name,
                 "calls": calls, "scores": self.scores, **fields}
         ctx.artefact(self.name, PENDING).write_text(json.dumps(note, indent=1))

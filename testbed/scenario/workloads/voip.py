@@ -142,7 +142,7 @@ class Voip(HeardCalls, TwoNodes):
         if media and self.scored_calls:
             calls = [{"call": c, "uplink": up.name, "downlink": down.name}
                      for c, (up, down) in enumerate(media[: self.scored_calls])]
-            self.leave_note(ctx, "voip", calls, traces=traces.name, frames=result.frames)
+            self.leave_note(ctx, calls, traces=traces.name, frames=result.frames)
         return summarise(result.traces, [stream_metrics(t, CODECS[self.codec]) for t in result.traces])
 
 

@@ -159,7 +159,7 @@ class Webrtc(HeardCalls, TwoNodes):
                     {"ice": self.ice, "policy": self.policy, "caller": run.caller, "callee": run.callee}))
             scored = self._keep_recordings(ctx, run.recordings, said)
             if scored:
-                self.leave_note(ctx, "webrtc", scored)
+                self.leave_note(ctx, scored)
         return summarise(run.caller, run.callee, RELAY_TRANSPORT.get(self.ice))
 
     def _keep_recordings(self, ctx: PhaseContext, recordings: list[dict],
