@@ -11,15 +11,18 @@ demo: setup
 
 # Every tier: the unit tests on every core (they send no packet and time nothing) while
 # the VM image is built or checked (downloads and disk as much as CPU), the host tests
-# here one at a time (real namespaces, real packets), then the VM tier (netem) inside the
-# testbed VM; those two print their 25 slowest tests (where the suite's time goes). pytest's exit code 5 (no test collected) is reported, not failed on.
+# here on two workers (real namespaces, real packets; most of them wait on real time, not on
+# a core: the tests that send work to the VM go to one worker together, and those marked
+# `alone` run with no other beside them, tests/host/conftest.py), then the VM tier (netem)
+# inside the testbed VM; those two print their 25 slowest tests (where the suite's time
+# goes). pytest's exit code 5 (no test collected) is reported, not failed on.
 PYTEST_OK = rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; rc=0; fi; exit $$rc
 test: setup
 	@log=$$(mktemp); .venv/bin/testbed vm build > $$log 2>&1 & build=$$!; \
 	.venv/bin/python -m pytest -n auto tests/unit; unit=$$?; \
 	wait $$build; built=$$?; echo "testbed vm build (beside the unit tier):"; cat $$log; rm -f $$log; \
 	if [ $$built -ne 0 ]; then exit $$built; fi; (exit $$unit); $(PYTEST_OK)
-	@.venv/bin/python -m pytest -m "not vm" --ignore=tests/unit --durations=25; $(PYTEST_OK)
+	@.venv/bin/python -m pytest -m "not vm" --ignore=tests/unit -n 2 --dist loadgroup --durations=25; $(PYTEST_OK)
 	@.venv/bin/testbed vm run -- python3 -m pytest -m vm tests/vm --color=no -p no:cacheprovider --durations=25; $(PYTEST_OK)
 
 vm: setup
@@ -35,6 +38,7 @@ bench: setup
 	.venv/bin/python benchmarks/reader_decide.py
 	.venv/bin/python benchmarks/reader_kernel.py
 	.venv/bin/python benchmarks/topology_speed.py
+	.venv/bin/python benchmarks/program_start.py
 
 clean:
 	.venv/bin/testbed clean

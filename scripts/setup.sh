@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 CACHE=${TESTBED_CACHE:-/var/cache/testbed}
-APT_PACKAGES=(iproute2 nftables iperf3 ethtool iputils-ping tcpdump mininet procps python3-venv
+# python3-nftables: libnftables' binding, so nft runs in process (testbed/kernel/nft.py)
+APT_PACKAGES=(iproute2 nftables python3-nftables iperf3 ethtool iputils-ping tcpdump mininet procps python3-venv
               espeak-ng libopus0 libsndfile1 coturn)
 # Only on the host: the calls' audio is decoded and scored here (G.711 concealment from
 # spandsp; PESQ builds from source), tshark reads captures in the tests, curl and openssl

@@ -27,7 +27,12 @@ READY_ENV = "TESTBED_ZYGOTE_READY"  # a file written once the imports are done
 # what most commands need, imported before any command comes (the rest loads on demand)
 PRELOAD = ("testbed.cli.app", "testbed.cli.experiments", "testbed.cli.censor", "testbed.cli.topology",
            "testbed.scenario.runner", "testbed.scenario.model", "testbed.compile.compiler",
-           "testbed.kernel.apply", "testbed.topology.build", "testbed.traffic.calls", "pyroute2", "numpy")
+           "testbed.kernel.apply", "testbed.topology.build", "testbed.traffic.calls", "pyroute2", "numpy",
+           # the traffic programs, which commands fork from a copy of this process (kernel/forkserver.py)
+           "testbed.traffic.rtp_worker", "testbed.traffic.chat", "testbed.traffic.https",
+           "testbed.traffic.download", "testbed.traffic.probe", "testbed.traffic.signalling",
+           "testbed.traffic.webrtc_peer")
+TRAFFIC_COMMANDS = ("run", "try", "calls", "matrix")  # the commands whose workloads run programs
 
 
 def _child(request: dict) -> None:
@@ -45,6 +50,10 @@ def _child(request: dict) -> None:
     os.environ.clear()
     os.environ.update(request["env"])
     sys.argv = ["testbed", *request["args"]]
+    if request["args"][:1] and request["args"][0] in TRAFFIC_COMMANDS:
+        from testbed.kernel import forkserver
+
+        forkserver.prestart()  # a fork of this process, its imports done: no interpreter to start
     from testbed.cli.app import main
 
     main(request["args"])
@@ -55,6 +64,10 @@ def serve() -> None:
     for name in PRELOAD:
         with contextlib.suppress(Exception):
             importlib.import_module(name)
+    with contextlib.suppress(Exception):
+        from testbed.kernel import nft
+
+        nft.binding()  # libnftables loaded once (about 1 s here), for every command's nft
     ready = os.environ.get(READY_ENV)
     if ready:  # `testbed vm up` waits for it: the first command should not wait for the imports
         with open(ready, "w") as f:

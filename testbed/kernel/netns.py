@@ -14,6 +14,7 @@ import ctypes
 import os
 import shlex
 import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -22,6 +23,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from testbed.errors import EnvironmentFailure, NamespaceVanished
+from testbed.kernel import forkserver
+from testbed.kernel.forkserver import Forked
 
 if TYPE_CHECKING:
     from pyroute2 import IPRoute
@@ -86,16 +89,22 @@ def _libc_call(name: str, *args: object) -> None:
         raise OSError(error, f"{name}: {os.strerror(error)}")
 
 
+def enter(netns: str) -> None:
+    """Move the calling thread into namespace `netns` (setns(2); the whole process when it has
+    one thread)."""
+    fd = os.open(NETNS_DIR / netns, os.O_RDONLY)
+    try:
+        _libc_call("setns", fd, CLONE_NEWNET)
+    finally:
+        os.close(fd)
+
+
 def inside(netns: str, work: Callable[[], T]) -> T:
     """`work()` run inside namespace `netns` by a thread of this process (no process forked)."""
     require(netns)
 
     def entered() -> T:
-        fd = os.open(NETNS_DIR / netns, os.O_RDONLY)
-        try:
-            _libc_call("setns", fd, CLONE_NEWNET)
-        finally:
-            os.close(fd)
+        enter(netns)
         return work()
 
     return _in_thread(entered)
@@ -174,11 +183,53 @@ def command(netns: str | None, argv: Sequence[str]) -> list[str]:
     return ["ip", "netns", "exec", netns, *argv] if netns else list(argv)
 
 
+def _testbed_module(argv: Sequence[str]) -> tuple[str, list[str]] | None:
+    """(module, arguments) when `argv` runs one of the testbed's own programs (`python3 -m
+    testbed....`): those are forked from the fork server, which imported them already."""
+    if len(argv) >= 3 and argv[0] == sys.executable and argv[1] == "-m" and argv[2].startswith("testbed."):
+        return argv[2], list(argv[3:])
+    return None
+
+
+def popen(netns: str | None, argv: Sequence[str], stdin: bool = True) -> subprocess.Popen[str] | Forked:
+    """A program started in `netns` with text pipes for its streams (stdin one only with
+    `stdin`): the testbed's own Python programs forked (forkserver.py), others by `ip netns exec`."""
+    module = _testbed_module(argv)
+    if module:
+        return forkserver.start(netns, module[0], module[1], stdin=stdin)
+    return subprocess.Popen(command(netns, argv), stdin=subprocess.PIPE if stdin else None,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _nft_in_process(netns: str | None, argv: Sequence[str],
+                    stdin: str | None) -> subprocess.CompletedProcess[str] | None:
+    """`nft ...` through libnftables in this process (kernel/nft.py), or None: run the program."""
+    from testbed.kernel import nft
+
+    if nft.binding() is None:
+        return None
+    return inside(netns, lambda: nft.run(argv[1:], stdin)) if netns else nft.run(argv[1:], stdin)
+
+
 def run(netns: str | None, argv: Sequence[str], stdin: str | None = None, check: bool = True,
         timeout: float = 60) -> subprocess.CompletedProcess[str]:
     """Run a program (never through a shell) inside `netns`."""
     full = command(netns, argv)
-    result = subprocess.run(full, input=stdin, capture_output=True, text=True, timeout=timeout)
+    module = _testbed_module(argv)
+    done = _nft_in_process(netns, argv, stdin) if argv and argv[0] == "nft" else None
+    if done is not None:
+        result = subprocess.CompletedProcess(full, done.returncode, done.stdout, done.stderr)
+    elif module:
+        proc = forkserver.start(netns, module[0], module[1], stdin=stdin is not None)
+        try:
+            out, err = proc.communicate(stdin, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            raise
+        result = subprocess.CompletedProcess(full, proc.returncode or 0, out, err)
+    else:
+        result = subprocess.run(full, input=stdin, capture_output=True, text=True, timeout=timeout)
     if check and result.returncode != 0:
         require(netns, f"`{shlex.join(argv)}`")
         raise CommandFailed(full, result.returncode, result.stderr or result.stdout)
@@ -186,13 +237,13 @@ def run(netns: str | None, argv: Sequence[str], stdin: str | None = None, check:
 
 
 @contextmanager
-def serving(netns: str | None, argv: Sequence[str], stdin: bool = False) -> Iterator[subprocess.Popen[str]]:
+def serving(netns: str | None, argv: Sequence[str],
+            stdin: bool = False) -> Iterator[subprocess.Popen[str] | Forked]:
     """Start a program in `netns` that prints 'ready' once it listens; yield it when it has,
     and kill it (if it still runs) on the way out. With `stdin`, its stdin is a pipe: closing
     it (communicate) is how the caller says "done"."""
     full = command(netns, argv)
-    proc = subprocess.Popen(full, stdin=subprocess.PIPE if stdin else None, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = popen(netns, argv, stdin=stdin)
     try:
         assert proc.stdout is not None
         if proc.stdout.readline().strip() != "ready":

@@ -48,7 +48,7 @@ def directory(ns: str | None, table: str) -> Path:
 @functools.cache
 def queue_form() -> str:
     """'nft' when nft's queue statement loads here (checked, not loaded), else 'iptables'."""
-    result = subprocess.run(["nft", "-c", "-f", "-"], input=QUEUE_PROBE, capture_output=True, text=True)
+    result = netns.run(None, ["nft", "-c", "-f", "-"], stdin=QUEUE_PROBE, check=False)
     if result.returncode == 0:
         return "nft"
     if shutil.which("iptables") is None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -61,8 +60,7 @@ def run_calls(caller: Endpoint, callee: Endpoint, codec: str = "g711", calls: in
             config.write_text(json.dumps({**common, "role": role, "peer": peers[role], "media": sends}))
             result = Path(tmp) / f"{role}.npz"
             argv = [sys.executable, "-m", "testbed.traffic.rtp_worker", str(config), str(result)]
-            procs[role] = subprocess.Popen(netns.command(node.netns, argv), stdin=subprocess.PIPE,
-                                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            procs[role] = netns.popen(node.netns, argv)
         try:
             for role, proc in procs.items():  # both bound before anything is sent
                 assert proc.stdout is not None

@@ -4,7 +4,6 @@ signalling server on a third node and gather candidates from a STUN/TURN server 
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -12,6 +11,7 @@ from pathlib import Path
 
 from testbed.errors import WorkloadFailed
 from testbed.kernel import netns
+from testbed.kernel.forkserver import Forked
 from testbed.kernel.netns import Endpoint
 from testbed.traffic.webrtc_peer import CLOCK
 
@@ -44,13 +44,11 @@ class WebrtcRun:
     recordings: list[dict] = field(default_factory=list)  # the callee's, per call: path and rate
 
 
-def _spawn(node: Endpoint, config: dict, directory: Path, role: str) -> tuple[subprocess.Popen[str], Path]:
+def _spawn(node: Endpoint, config: dict, directory: Path, role: str) -> tuple[Forked, Path]:
     path, out = directory / f"{role}.json", directory / f"{role}-out.json"
     path.write_text(json.dumps(config))
-    argv = netns.command(node.netns, [sys.executable, "-m", "testbed.traffic.webrtc_peer", str(path),
-                                      str(out)])
-    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    proc = netns.popen(node.netns, [sys.executable, "-m", "testbed.traffic.webrtc_peer", str(path), str(out)])
+    assert isinstance(proc, Forked)
     return proc, out
 
 
