@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,11 +19,40 @@ from testbed.profile.loader import load_profile
 from testbed.scenario.session import Experiment
 from testbed.topology.model import TopologyState, unique_run_id
 
+# The host tier runs on two pytest-xdist workers (`make test`; most of its tests wait on real
+# time, not on a core). Tests that send work to the testbed VM go to one worker together (one
+# warm VM, one emulated machine at a time); tests marked `alone` compare the whole machine's
+# state before and after, so no other test runs beside them (a lock every test shares).
+MACHINE_LOCK = Path(tempfile.gettempdir()) / "testbed-host-tier.lock"
 
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups off the items
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "/tests/host/" in str(item.fspath):
             item.add_marker(pytest.mark.host)
+            if Path(str(item.fspath)).name.startswith("test_vm_") or "warm_vm" in item.fixturenames:
+                item.add_marker(pytest.mark.xdist_group("vm"))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Refuse to run when pytest-xdist's groups do not hold (it renames grouped tests): VM tests
+    on two workers would boot two warm VMs, each taking the other's for someone else's."""
+    if session.config.getoption("dist", "no") == "loadgroup" or session.config.getvalue("loadgroup"):
+        loose = [item.nodeid for item in session.items
+                 if item.get_closest_marker("xdist_group") and "@" not in item.nodeid]
+        if loose:
+            raise pytest.UsageError(f"pytest-xdist did not group {loose[0]} (pytest {pytest.__version__} "
+                                    "with this pytest-xdist; pyproject.toml pins what works)")
+
+
+@pytest.fixture(autouse=True)
+def _machine_shared(request: pytest.FixtureRequest) -> Iterator[None]:
+    alone = request.node.get_closest_marker("alone") is not None
+    with MACHINE_LOCK.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
+        yield
 
 
 @pytest.fixture(autouse=True)

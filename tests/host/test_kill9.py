@@ -63,6 +63,7 @@ def leftovers(run: str, pid: int, started: int | None) -> list[str]:
     return found
 
 
+@pytest.mark.alone  # its root namespace's tables and qdiscs must be as they were
 @pytest.mark.parametrize(("name", "args", "delay"), CASES, ids=[f"{n}-{d:g}s" for n, _, d in CASES])
 def test_kill_9_then_clean_leaves_nothing(tmp_path: Path, name: str, args, delay: float, users_run: str) -> None:
     run = new_run_id()

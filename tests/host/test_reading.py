@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from testbed.kernel import netns, readers
-from testbed.topology.model import TopologyState
+from testbed.topology.model import TopologyState, made_by
 from tests.host.conftest import apply_profile
 
 PROFILE = Path(__file__).parents[2] / "profiles" / "ru-2021-twitter-throttle.yaml"
@@ -206,8 +206,9 @@ workloads: [{{type: https, server_name: twitter.com}}]  # policed: it lasts the 
                  stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:  # this run's reader, once it has decided the first flow
-        ours = [d for d in readers.READERS_DIR.glob("*") if d not in before and (d / "decisions.jsonl").exists()
-                and (d / "decisions.jsonl").stat().st_size > 0]
+        # its own: the reader of a censor namespace the run's process named (tb-<its run id>-censor)
+        ours = [d for d in readers.READERS_DIR.glob("tb-*") if d not in before and made_by(d.name.split("-")[1], proc.pid)
+                and (d / "decisions.jsonl").exists() and (d / "decisions.jsonl").stat().st_size > 0]
         if ours:
             break
         time.sleep(0.05)

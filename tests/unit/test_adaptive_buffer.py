@@ -60,3 +60,14 @@ def test_the_vectorised_buffer_decides_as_the_per_packet_definition(frames, seed
     assert np.isclose(buffer.mean_playout_delay_ms, delay_ms, rtol=1e-12)
     got = ~np.isnan(targets)
     assert np.array_equal(buffer.playout_ns[got], send_ns[got] + targets[got].astype(np.int64))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.floats(0, 1e9, allow_nan=False), max_size=150), st.integers(1, 80),
+       st.sampled_from([0.0, 50.0, 95.0, 99.9, 100.0]))
+def test_recent_quantiles_are_np_percentile_of_each_window_to_the_bit(values, window, quantile) -> None:
+    from testbed.measure.timing import _recent_quantile
+
+    array = np.array(values, dtype=float)
+    expected = [-np.inf] + [np.percentile(array[max(0, k - window):k], quantile) for k in range(1, array.size)]
+    assert _recent_quantile(array, window, quantile).tolist() == expected[:array.size]
