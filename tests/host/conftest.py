@@ -39,7 +39,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Refuse to run when pytest-xdist's groups do not hold (it renames grouped tests): VM tests
     on two workers would boot two warm VMs, each taking the other's for someone else's."""
-    if session.config.getoption("dist", "no") == "loadgroup" or session.config.getvalue("loadgroup"):
+    if getattr(session.config.option, "loadgroup", False):  # a pytest-xdist worker of --dist loadgroup
         loose = [item.nodeid for item in session.items
                  if item.get_closest_marker("xdist_group") and "@" not in item.nodeid]
         if loose:
