@@ -11,9 +11,9 @@ demo: setup
 
 # Every tier: the unit tests on every core (they send no packet and time nothing) while
 # the VM image is built or checked (downloads and disk as much as CPU), the host tests
-# here on two workers (real namespaces, real packets; most of them wait on real time, not on
-# a core: the tests that send work to the VM go to one worker together, and those marked
-# `alone` run with no other beside them, tests/host/conftest.py), then the VM tier (netem)
+# here one at a time (real namespaces, real packets; on two workers, `-n 2 --dist loadgroup`,
+# which tests/host/conftest.py prepares, two timing tests still fail now and then: not yet),
+# then the VM tier (netem)
 # inside the testbed VM; those two print their 25 slowest tests (where the suite's time
 # goes). pytest's exit code 5 (no test collected) is reported, not failed on.
 PYTEST_OK = rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; rc=0; fi; exit $$rc
@@ -22,7 +22,7 @@ test: setup
 	.venv/bin/python -m pytest -n auto tests/unit; unit=$$?; \
 	wait $$build; built=$$?; echo "testbed vm build (beside the unit tier):"; cat $$log; rm -f $$log; \
 	if [ $$built -ne 0 ]; then exit $$built; fi; (exit $$unit); $(PYTEST_OK)
-	@.venv/bin/python -m pytest -m "not vm" --ignore=tests/unit -n 2 --dist loadgroup --durations=25; $(PYTEST_OK)
+	@.venv/bin/python -m pytest -m "not vm" --ignore=tests/unit --durations=25; $(PYTEST_OK)
 	@.venv/bin/testbed vm run -- python3 -m pytest -m vm tests/vm --color=no -p no:cacheprovider --durations=25; $(PYTEST_OK)
 
 vm: setup

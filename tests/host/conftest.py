@@ -19,7 +19,7 @@ from testbed.profile.loader import load_profile
 from testbed.scenario.session import Experiment
 from testbed.topology.model import TopologyState, unique_run_id
 
-# The host tier runs on two pytest-xdist workers (`make test`; most of its tests wait on real
+# The host tier can run on two pytest-xdist workers (`-n 2 --dist loadgroup`; most tests wait on real
 # time, not on a core). Tests that send work to the testbed VM go to one worker together (one
 # warm VM, one emulated machine at a time); tests marked `alone` compare the whole machine's
 # state before and after, so no other test runs beside them (a lock every test shares).
