@@ -34,6 +34,8 @@ import threading
 import time
 from collections.abc import Sequence
 
+from testbed.errors import EnvironmentFailure
+
 MAX_REQUEST = 1 << 20  # a request carries the caller's environment
 ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}  # no BLAS threads in a process that forks
 
@@ -207,12 +209,29 @@ def prestart() -> None:
 
 def start(netns: str | None, module: str, args: Sequence[str], stdin: bool = True) -> Forked:
     """`python3 -m MODULE ARGS` in namespace `netns` (None: this one), forked from the server."""
+    try:
+        return _current().start(netns, module, args, stdin)
+    except OSError:  # the server died (killed by hand, out of memory): start another, once
+        _forget()
+    try:
+        return _current().start(netns, module, args, stdin)
+    except OSError as exc:
+        _forget()
+        raise EnvironmentFailure(f"the testbed's fork server could not start {module}: {exc}") from exc
+
+
+def _current() -> _Client:
     global _client
     with _client_lock:
         if _client is None or _client.process.poll() is not None:
             _client = _Client()
-        client = _client
-    return client.start(netns, module, args, stdin)
+        return _client
+
+
+def _forget() -> None:
+    global _client
+    with _client_lock:
+        _client = None
 
 
 # ---------------------------------------------------------------- the server (its own process)

@@ -206,7 +206,7 @@ def _nft_in_process(netns: str | None, argv: Sequence[str],
     """`nft ...` through libnftables in this process (kernel/nft.py), or None: run the program."""
     from testbed.kernel import nft
 
-    if nft.binding() is None:
+    if not nft.handles(argv[1:], stdin):
         return None
     return inside(netns, lambda: nft.run(argv[1:], stdin)) if netns else nft.run(argv[1:], stdin)
 
@@ -215,21 +215,19 @@ def run(netns: str | None, argv: Sequence[str], stdin: str | None = None, check:
         timeout: float = 60) -> subprocess.CompletedProcess[str]:
     """Run a program (never through a shell) inside `netns`."""
     full = command(netns, argv)
-    module = _testbed_module(argv)
     done = _nft_in_process(netns, argv, stdin) if argv and argv[0] == "nft" else None
     if done is not None:
         result = subprocess.CompletedProcess(full, done.returncode, done.stdout, done.stderr)
-    elif module:
-        proc = forkserver.start(netns, module[0], module[1], stdin=stdin is not None)
+    else:  # a program: forked (the testbed's own) or started, as popen() decides
+        proc = popen(netns, argv, stdin=stdin is not None)
         try:
             out, err = proc.communicate(stdin, timeout=timeout)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
             raise
-        result = subprocess.CompletedProcess(full, proc.returncode or 0, out, err)
-    else:
-        result = subprocess.run(full, input=stdin, capture_output=True, text=True, timeout=timeout)
+        assert proc.returncode is not None  # communicate waited for it
+        result = subprocess.CompletedProcess(full, proc.returncode, out, err)
     if check and result.returncode != 0:
         require(netns, f"`{shlex.join(argv)}`")
         raise CommandFailed(full, result.returncode, result.stderr or result.stdout)

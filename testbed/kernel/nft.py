@@ -78,17 +78,19 @@ def translate(args: Sequence[str]) -> tuple[list[str], bool, str | None, str | N
     return (flags, dry_run, None, " ".join(rest)) if rest else None
 
 
-def run(args: Sequence[str], stdin: str | None) -> subprocess.CompletedProcess[str] | None:
-    """`nft ARGS` (with `stdin`) in this thread's namespace: the program's exit status (0 or
-    1), output and errors; None when it has to run as a program."""
-    module = binding()
+def handles(args: Sequence[str], stdin: str | None) -> bool:
+    """Whether `nft ARGS` runs here (the binding is here and the command line translates)."""
     parsed = translate(args)
-    if module is None or parsed is None:
-        return None
+    return binding() is not None and parsed is not None and (parsed[2] != "-" or stdin is not None)
+
+
+def run(args: Sequence[str], stdin: str | None) -> subprocess.CompletedProcess[str]:
+    """`nft ARGS` (with `stdin`) in this thread's namespace, as handles() allows: the program's
+    exit status (0 or 1), output and errors."""
+    module, parsed = binding(), translate(args)
+    assert module is not None and parsed is not None, "nft.run without nft.handles"
     flags, dry_run, file, command = parsed
     if file == "-":
-        if stdin is None:
-            return None
         command, file = stdin, None
     with _lock:
         ctx = module.Nftables()

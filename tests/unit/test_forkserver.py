@@ -122,3 +122,16 @@ def test_prestart_forks_the_server_from_a_process_with_one_thread_only() -> None
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["_ServerCopy", "True", "X", "0", "True", "True"]
+
+
+def test_a_server_that_died_is_started_again() -> None:
+    proc, _ = _started("sleep")
+    proc.kill()
+    proc.wait(timeout=30)
+    server = forkserver._client.process
+    server.kill()
+    server.wait(timeout=30)
+    proc, pid = _started("echo")  # not a BrokenPipeError: a new server forks it
+    assert forkserver._client.process.pid != server.pid
+    out, _ = proc.communicate("again", timeout=30)
+    assert out == "AGAIN" and proc.returncode == 0

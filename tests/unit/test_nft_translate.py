@@ -33,3 +33,13 @@ def test_the_options_the_testbed_uses_are_translated(args, expected) -> None:
 ])
 def test_anything_else_runs_the_program(args) -> None:
     assert translate(args) is None
+
+
+def test_a_file_from_stdin_needs_stdin_and_nothing_runs_without_the_binding(monkeypatch) -> None:
+    from testbed.kernel import nft
+
+    monkeypatch.setattr(nft, "binding", lambda: object())
+    assert nft.handles(["-f", "-"], "table inet t {}\n") and not nft.handles(["-f", "-"], None)
+    assert not nft.handles(["--version"], None)
+    monkeypatch.setattr(nft, "binding", lambda: None)  # the program runs instead
+    assert not nft.handles(["list", "tables"], None)
